@@ -1,0 +1,42 @@
+"""danq-pipeline: DanQ regulatory-function prediction from FASTA + peaks to variant effects.
+
+The public API is loaded lazily, so ``import danq_pipeline`` stays cheap and the
+prepare step never imports torch::
+
+    import danq_pipeline as dq
+    dq.prepare(...)            # danq_pipeline.prepare.prepare_dataset
+    dq.train(...)              # danq_pipeline.train.train_model
+    dq.evaluate(...)           # danq_pipeline.evaluate.evaluate_model
+    dq.score_variants(...)     # danq_pipeline.variants.score_variants
+    dq.load_model(path)        # danq_pipeline.model.load_model
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"
+_API = {
+    "prepare": "danq_pipeline.prepare:prepare_dataset",
+    "train": "danq_pipeline.train:train_model",
+    "evaluate": "danq_pipeline.evaluate:evaluate_model",
+    "score_variants": "danq_pipeline.variants:score_variants",
+    "load_model": "danq_pipeline.model:load_model",
+    "DanQ": "danq_pipeline.model:DanQ",
+    "WindowsH5": "danq_pipeline.dataset:WindowsH5",
+    "Genome": "danq_pipeline.genome:Genome",
+    "DanQError": "danq_pipeline.errors:DanQError",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public API on first use (PEP 562)."""
+    if name not in _API:
+        raise AttributeError(f"module 'danq_pipeline' has no attribute {name!r}")
+    module, attr = _API[name].split(":")
+    return getattr(importlib.import_module(module), attr)

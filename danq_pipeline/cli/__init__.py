@@ -1,0 +1,63 @@
+"""The `danq` command line: a thin argparse layer over the Python API.
+
+Each subcommand lives in its own module here with two functions:
+``register(subparsers)`` adds its parser, and the parser's ``func`` (``run(args) -> int``)
+calls the API with explicit keyword arguments. Modules import torch lazily, inside
+``run``, so ``danq --help`` and ``danq prepare`` never load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from danq_pipeline import __version__
+from danq_pipeline.errors import DanQError
+
+# subcommand modules, in the order `danq --help` lists them
+SUBCOMMANDS = ("prepare", "train", "evaluate", "score_variants", "ism", "motifs", "import_deepsea")
+
+DESCRIPTION = """\
+DanQ regulatory-function prediction, from a genome FASTA and peak files to variant effects.
+
+Typical run (the Snakemake workflow runs the same steps):
+  danq prepare         FASTA + peak BEDs        -> windows HDF5 per split (train/valid/test)
+  danq train           train.h5 + valid.h5      -> checkpoint (.pt) + history.tsv
+  danq evaluate        checkpoint + test.h5     -> metrics.tsv, summary.tsv, report.html
+  danq score-variants  checkpoint + FASTA + VCF -> per-variant per-target scores (TSV, HDF5, VCF)
+Run `danq <command> --help` for each command's inputs, outputs and defaults."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser: one subparser per module in SUBCOMMANDS."""
+    parser = argparse.ArgumentParser(prog="danq", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"danq-pipeline {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"danq_pipeline.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `danq`; returns the exit status (user errors: one line, status 2)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DanQError as err:
+        print(f"danq {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"danq {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def add_common_device_args(parser: argparse.ArgumentParser) -> None:
+    """--device and --bf16, shared by the commands that run the model."""
+    parser.add_argument("--device", default="auto",
+                        help="cpu, cuda, cuda:N, or auto (CUDA when available); default: %(default)s")
+    parser.add_argument("--bf16", action="store_true",
+                        help="bfloat16 autocast (fast on GPUs and on CPUs with AMX); default: off (fp32)")

@@ -1,0 +1,16 @@
+"""`danq prepare`: placeholder registered by the skeleton; replaced by the stage's own module."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `prepare` subparser."""
+    p = sub.add_parser("prepare", help="(not yet implemented)")
+    p.set_defaults(func=run, command="prepare")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Not implemented yet."""
+    raise NotImplementedError("prepare")
