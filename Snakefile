@@ -1,0 +1,39 @@
+# danq-pipeline workflow: genome + peaks -> labelled windows -> DanQ -> metrics, report, variant scores.
+# Run:  snakemake --cores all                       (the demo, config.yaml)
+#       snakemake --cores all --configfile my.yaml  (your data; see config.yaml for every key)
+#       snakemake --executor slurm --jobs 50 ...    (a cluster, via a Snakemake executor plugin)
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+
+
+wildcard_constraints:
+    vcf=r"[A-Za-z0-9_.-]+",
+    region=r"[A-Za-z0-9_.-]+",
+
+
+if "deepsea" in config:
+
+    include: "rules/deepsea.smk"
+
+else:
+
+    include: "rules/prepare.smk"
+
+
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/variants.smk"
+include: "rules/interpret.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,112 @@
+# Shared helpers: config validation, input functions, constants. No rules here.
+import csv
+import os
+from pathlib import Path
+
+from snakemake.utils import validate
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+# Rules reach the package with the repo root on PYTHONPATH and run the `danq` CLI as python -m,
+# so it works both in the project's virtualenv and in the conda env of `--sdm conda`
+SRC = workflow.basedir
+WINDOWS = "results/windows"
+MODEL = "results/model/danq.pt"
+HISTORY = "results/model/history.tsv"
+EVALUATE = "results/evaluate"
+
+
+def check_inputs():
+    """Fail early, in one line, when the config names a file that does not exist."""
+    paths = []
+    if "deepsea" not in config:
+        for key in ("genome", "targets"):
+            if key not in config:
+                raise ValueError(
+                    f"config: missing required key '{key}' (see config.yaml)"
+                )
+        paths += [
+            ("genome.fasta", config["genome"]["fasta"]),
+            ("targets", config["targets"]),
+        ]
+        if config["prepare"].get("blacklist"):
+            paths.append(("prepare.blacklist", config["prepare"]["blacklist"]))
+    paths += [
+        (f"variants.vcfs.{k}", v) for k, v in config["variants"].get("vcfs", {}).items()
+    ]
+    if config["evaluate"].get("reference"):
+        paths.append(("evaluate.reference", config["evaluate"]["reference"]))
+    for key, path in paths:
+        if not Path(path).exists():
+            raise FileNotFoundError(
+                f"config: {key} = {path!r}: no such file (paths are relative to {Path.cwd()})"
+            )
+
+
+check_inputs()
+
+
+def peak_files():
+    """Every peak file the targets sheet names (so editing a peak file re-runs prepare)."""
+    sheet = Path(config["targets"])
+    with open(sheet, newline="") as fh:
+        rows = csv.DictReader(fh, delimiter="\t")
+        return [str(sheet.parent / row["file"]) for row in rows if row.get("file")]
+
+
+def opt(flag, value):
+    """'--flag value' when value is set (non-empty), else ''."""
+    return f"{flag} {value}" if value not in (None, "", 0, False) else ""
+
+
+def flag(name, on):
+    """'--name' when `on`, else ''."""
+    return name if on else ""
+
+
+def has_genome():
+    """Variant scoring and ISM need a genome FASTA (a DeepSEA import has none)."""
+    return "genome" in config
+
+
+def variant_outputs():
+    if not has_genome():
+        return []
+    names = config["variants"].get("vcfs", {})
+    return [
+        f"results/variants/{name}.{ext}"
+        for name in names
+        for ext in ("tsv", "h5", "vcf.gz")
+    ]
+
+
+def ism_regions():
+    regions = config["interpret"].get("ism_regions", "")
+    return [r.strip() for r in regions.split(",") if r.strip()] if has_genome() else []
+
+
+def region_slug(region):
+    return region.replace(":", "_").replace("-", "_").replace(",", "")
+
+
+def motif_outputs():
+    return (
+        ["results/motifs/motif_matches.tsv"]
+        if config["interpret"].get("motifs")
+        else []
+    )
+
+
+def ism_outputs():
+    return [f"results/ism/{region_slug(r)}.h5" for r in ism_regions()]
+
+
+def final_outputs():
+    return [
+        f"{EVALUATE}/metrics.tsv",
+        "results/report/report.html",
+        *variant_outputs(),
+        *motif_outputs(),
+        *ism_outputs(),
+    ]

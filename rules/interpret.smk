@@ -1,0 +1,49 @@
+rule motifs:
+    input:
+        model=MODEL,
+        data=f"{WINDOWS}/test.h5",
+    output:
+        matches="results/motifs/motif_matches.tsv",
+        meme="results/motifs/filters.meme",
+    log:
+        "logs/motifs.log",
+    conda:
+        "../envs/danq.yaml"
+    threads: workflow.cores
+    params:
+        src=SRC,
+        out_dir=lambda wc, output: os.path.dirname(output.matches),
+        max_windows=config["interpret"]["motif_max_windows"],
+        device=config["train"]["device"],
+    shell:
+        """
+        OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline motifs \
+            --model {input.model:q} --data {input.data:q} --out-dir {params.out_dir:q} \
+            --max-windows {params.max_windows} --device {params.device} \
+            > {log:q} 2>&1
+        """
+
+
+rule ism:
+    input:
+        model=MODEL,
+        fasta=config["genome"]["fasta"] if has_genome() else [],
+    output:
+        h5="results/ism/{region}.h5",
+    log:
+        "logs/ism/{region}.log",
+    conda:
+        "../envs/danq.yaml"
+    threads: 1
+    params:
+        src=SRC,
+        region=lambda wc: {region_slug(r): r for r in ism_regions()}[wc.region],
+        prefix=lambda wc, output: output.h5[: -len(".h5")],
+        device=config["train"]["device"],
+    shell:
+        """
+        OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline ism \
+            --model {input.model:q} --fasta {input.fasta:q} --region {params.region:q} \
+            --out-prefix {params.prefix:q} --device {params.device} \
+            > {log:q} 2>&1
+        """

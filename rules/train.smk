@@ -1,0 +1,38 @@
+rule train:
+    input:
+        train=f"{WINDOWS}/train.h5",
+        valid=f"{WINDOWS}/valid.h5",
+    output:
+        model=MODEL,
+        history=HISTORY,
+    log:
+        "logs/train.log",
+    benchmark:
+        "benchmarks/train.tsv"
+    conda:
+        "../envs/danq.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    params:
+        src=SRC,
+        preset=config["train"]["preset"],
+        epochs=config["train"]["epochs"],
+        batch_size=config["train"]["batch_size"],
+        lr=config["train"]["lr"],
+        patience=config["train"]["patience"],
+        time_limit=opt("--time-limit", config["train"]["time_limit"]),
+        rc=flag("--no-rc-augment", not config["train"]["rc_augment"]),
+        device=config["train"]["device"],
+        bf16=flag("--bf16", config["train"]["bf16"]),
+        seed=config["train"]["seed"],
+    shell:
+        """
+        PYTHONPATH={params.src:q} python -m danq_pipeline train \
+            --train {input.train:q} --valid {input.valid:q} \
+            --out {output.model:q} --history {output.history:q} \
+            --preset {params.preset} --epochs {params.epochs} --batch-size {params.batch_size} \
+            --lr {params.lr} --patience {params.patience} {params.time_limit} {params.rc} \
+            --device {params.device} {params.bf16} --seed {params.seed} --threads {threads} \
+            > {log:q} 2>&1
+        """
