@@ -1,10 +1,36 @@
 # Shared helpers: config validation, input functions, constants. No rules here.
 import csv
+import sys
 import os
 from pathlib import Path
 
 from snakemake.utils import validate
 
+
+def config_error(message):
+    """Stop the workflow with one line on stderr (no traceback): the user's config is wrong."""
+    print(f"danq workflow: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def check_config(cfg, schema_path):
+    """Reject unknown keys and wrong types in one line naming the key, before Snakemake's
+    own validation (which also fills the schema's defaults) prints the whole schema."""
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=str)
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "top level"
+        config_error(
+            f"config key {where}: {err.message} (see config.yaml for every key)"
+        )
+
+
+check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 validate(config, schema="../schemas/config.schema.yaml")
 
 
@@ -39,8 +65,8 @@ def check_inputs():
         paths.append(("evaluate.reference", config["evaluate"]["reference"]))
     for key, path in paths:
         if not Path(path).exists():
-            raise FileNotFoundError(
-                f"config: {key} = {path!r}: no such file (paths are relative to {Path.cwd()})"
+            config_error(
+                f"config key {key} = {path!r}: no such file (paths are relative to {Path.cwd()})"
             )
 
 

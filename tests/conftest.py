@@ -1,0 +1,49 @@
+"""Shared fixtures: repo paths, the embedded demo data, and a CPU/CUDA device fixture."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "hg19_chr22"
+DEMO_FASTA = DEMO / "genome" / "hg19_chr22_1-22000000.fa.gz"
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def repo() -> Path:
+    """The repository root."""
+    return REPO
+
+
+@pytest.fixture
+def demo_fasta(tmp_path: Path) -> Path:
+    """The demo genome, copied with its index into tmp_path (tests never write into data/)."""
+    for suffix in ("", ".fai", ".gzi"):
+        src = Path(str(DEMO_FASTA) + suffix)
+        if src.exists():
+            shutil.copy(src, tmp_path / (DEMO_FASTA.name + suffix))
+    return tmp_path / DEMO_FASTA.name
+
+
+@pytest.fixture
+def tool_env() -> dict[str, str]:
+    """Environment for subprocesses: the test interpreter's bin folder first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request) -> str:
+    """Run a test on the CPU, and on CUDA when a GPU is present (skipped otherwise)."""
+    if request.param == "cuda":
+        torch = pytest.importorskip("torch")
+        if not torch.cuda.is_available():
+            pytest.skip("no CUDA device")
+    return request.param

@@ -1,0 +1,81 @@
+"""The real Snakemake workflow: lint, a full run of the tiny scenario, and config errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import h5py
+import pandas as pd
+import pytest
+from conftest import REPO
+
+
+def _workdir(tmp_path: Path, extra: str = "") -> Path:
+    """A working folder holding the tiny scenario's config.yaml and a link to the demo data."""
+    (tmp_path / "data").symlink_to(REPO / "data")
+    shutil.copy(REPO / ".test" / "config.yaml", tmp_path / "config.yaml")
+    if extra:
+        with open(tmp_path / "config.yaml", "a") as fh:
+            fh.write(extra)
+    return tmp_path
+
+
+def _snakemake(workdir: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_lint_is_clean(tmp_path: Path, tool_env: dict) -> None:
+    run = _snakemake(_workdir(tmp_path), tool_env, "--lint")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Congratulations, your workflow is in a good condition" in run.stdout + run.stderr
+
+
+@pytest.mark.slow
+def test_full_workflow_on_tiny_scenario(tmp_path: Path, tool_env: dict) -> None:
+    work = _workdir(tmp_path)
+    run = _snakemake(work, tool_env, "--cores", "2", "--show-failed-logs")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    res = work / "results"
+    for split in ("train", "valid", "test"):
+        with h5py.File(res / "windows" / f"{split}.h5") as h5:
+            assert h5["sequences"].shape[0] > 0 and h5["sequences"].dtype == "uint8"
+    metrics = pd.read_csv(res / "evaluate" / "metrics.tsv", sep="\t")
+    assert {"auroc", "auprc", "n_pos"} <= set(metrics.columns) and len(metrics) == 13
+    assert (res / "model" / "danq.pt").stat().st_size > 0
+    html = (res / "report" / "report.html").read_text()
+    assert "<table" in html and "data:image/png;base64" in html
+    scores = pd.read_csv(res / "variants" / "dbsnp_common.tsv", sep="\t", comment="#")
+    assert len(scores) == 638 and (scores["status"] == "ok").all()
+    assert (res / "variants" / "dbsnp_common.vcf.gz").exists()
+    assert (res / "motifs" / "motif_matches.tsv").exists()
+    assert list((res / "ism").glob("*.h5"))
+    # a second run has nothing to do
+    again = _snakemake(work, tool_env, "--cores", "2", "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ("bogus_key: 1\n", "'bogus_key' was unexpected"),
+        ("genome:\n  fasta: no/such/genome.fa\n", "genome.fasta = 'no/such/genome.fa': no such file"),
+    ],
+)
+def test_config_errors_are_one_line(tmp_path: Path, tool_env: dict, extra: str, needle: str) -> None:
+    work = _workdir(tmp_path, extra)
+    run = _snakemake(work, tool_env, "-n", "--cores", "1")
+    assert run.returncode != 0
+    errors = [ln for ln in run.stderr.splitlines() if "error" in ln.lower()]
+    assert len(errors) == 1 and needle in errors[0], run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_schema_fills_defaults(tmp_path: Path, tool_env: dict) -> None:
+    """A config without train.batch_size still runs with the schema default (100)."""
+    work = _workdir(tmp_path)
+    run = _snakemake(work, tool_env, "-n", "-p", "--cores", "1", "train")
+    assert run.returncode == 0, run.stderr
+    assert "--batch-size 100" in run.stdout
