@@ -60,7 +60,8 @@ class DanQ(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, 4, L) float -> logits (N, n_targets)."""
-        h = self.pool(torch.relu(self.conv(x)))           # (N, F, steps)
+        # max-pool and ReLU commute (ReLU is monotone), so pool first: ReLU on 13x fewer values
+        h = torch.relu(self.pool(self.conv(x)))            # (N, F, steps)
         h = self.drop_conv(h).transpose(1, 2)              # (N, steps, F): LSTM runs along the sequence
         h, _ = self.lstm(h)                                # (N, steps, 2H)
         h = self.drop_lstm(h).flatten(1)
@@ -68,10 +69,51 @@ class DanQ(nn.Module):
 
 
 def build_model(preset: str, n_targets: int, seq_len: int, **overrides: Any) -> DanQ:
-    """A `DanQ` from a preset name plus keyword overrides."""
+    """A `DanQ` from a preset name plus keyword overrides.
+
+    The `danq-jaspar` preset's first filters are initialised from JASPAR motifs
+    (`jaspar_init`, seeded from torch's global RNG); the others keep PyTorch's init.
+    """
     if preset not in PRESETS:
         raise DanQError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    return DanQ(n_targets=n_targets, seq_len=seq_len, **{**PRESETS[preset], **overrides})
+    model = DanQ(n_targets=n_targets, seq_len=seq_len, **{**PRESETS[preset], **overrides})
+    if preset == "danq-jaspar":
+        jaspar_init(model)
+    return model
+
+
+def jaspar_init(model: DanQ, release: str | None = None, generator: torch.Generator | None = None) -> int:
+    """Write JASPAR CORE vertebrate motifs into the first conv filters, as DanQ-JASPAR did.
+
+    Each motif's PFM minus 0.25 goes into one filter and its reverse complement into the
+    next, each at a random offset inside the kernel (motifs wider than the kernel are
+    centre-cropped; the rest of the kernel keeps its random init, as in the original
+    DanQ-JASPAR script); those filters get a bias drawn from U(-1, 0). When there are more
+    motifs than pairs of filters, the first ``n_filters // 2`` by matrix id are used.
+
+    Returns
+    -------
+    n : int
+        Number of filters initialised (2 per motif).
+    """
+    from danq_pipeline.jaspar import load_jaspar
+
+    motifs = sorted(load_jaspar(release=release), key=lambda m: m.matrix_id)
+    conv = getattr(model, "module", model).conv
+    n_filters, _, k = conv.weight.shape
+    motifs = motifs[: n_filters // 2]
+    with torch.no_grad():
+        for i, motif in enumerate(motifs):
+            w = torch.as_tensor(motif.pfm - 0.25, dtype=conv.weight.dtype)
+            if w.shape[1] > k:
+                cut = (w.shape[1] - k) // 2
+                w = w[:, cut:cut + k]
+            for j, mat in enumerate((w, w.flip(0).flip(1))):  # ACGT order: complement = channel flip
+                off = int(torch.randint(0, k - mat.shape[1] + 1, (1,), generator=generator))
+                f = 2 * i + j
+                conv.weight[f, :, off:off + mat.shape[1]] = mat
+                conv.bias[f] = -torch.rand((), generator=generator)
+    return 2 * len(motifs)
 
 
 def save_checkpoint(path: str | os.PathLike, model: DanQ, targets: pd.DataFrame,

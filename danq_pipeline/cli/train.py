@@ -1,16 +1,84 @@
-"""`danq train`: placeholder registered by the skeleton; replaced by the stage's own module."""
+"""`danq train`: train DanQ on prepared windows; keeps the best checkpoint and a history table."""
 
 from __future__ import annotations
 
 import argparse
 
+from danq_pipeline.cli import add_common_device_args
+
+HELP = """\
+Train a DanQ model on windows HDF5 files from `danq prepare`.
+
+Inputs:  --train train.h5, --valid valid.h5 (same targets and window size).
+Outputs: --out model.pt         best model by validation loss (self-describing checkpoint;
+                                 `danq evaluate` / `score-variants` read it)
+         <out stem>.last.pt     resume state (model, optimizer, RNG, data position), written
+                                 every --checkpoint-every steps and at each epoch end
+         --history history.tsv  one row per epoch (losses, valid AUROC/AUPRC, speed), rewritten
+                                 every epoch
+Defaults follow the DanQ paper: BCE on logits, RMSprop (lr 1e-3, rho 0.9, eps 1e-6), batch 100,
+60 epochs, early stopping on validation loss with patience 5, reverse-complement augmentation.
+Several GPUs or nodes: `torchrun --nproc-per-node N -m danq_pipeline train ...` (DDP; --batch-size
+is per process). See docs/training.md."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `train` subparser."""
-    p = sub.add_parser("train", help="(not yet implemented)")
+    p = sub.add_parser("train", help="train DanQ: train.h5 + valid.h5 -> model.pt + history.tsv",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--train", required=True, metavar="H5", help="training windows (danq prepare)")
+    p.add_argument("--valid", required=True, metavar="H5", help="validation windows (early stopping, best model)")
+    p.add_argument("--out", required=True, metavar="PT", help="best model checkpoint to write")
+    p.add_argument("--history", metavar="TSV", help="per-epoch history table; default: <out dir>/history.tsv")
+    p.add_argument("--preset", default="danq", choices=("small", "danq", "danq-jaspar"),
+                   help="model size: danq = the paper (46.9M params at 919 targets), danq-jaspar = 1024 "
+                        "JASPAR-initialised filters, small = CPU demo; default: %(default)s")
+    p.add_argument("--epochs", type=_positive_int, default=60, help="maximum epochs; default: %(default)s")
+    p.add_argument("--batch-size", type=_positive_int, default=100,
+                   help="windows per step (per process under torchrun); default: %(default)s")
+    p.add_argument("--lr", type=float, default=1e-3, help="RMSprop learning rate; default: %(default)s")
+    p.add_argument("--patience", type=_positive_int, default=5,
+                   help="stop after this many epochs without a better validation loss; default: %(default)s")
+    p.add_argument("--time-limit", type=float, metavar="MINUTES",
+                   help="stop cleanly after this wall time, keeping the best model and a resumable state; "
+                        "default: no limit")
+    p.add_argument("--seed", type=int, default=1, help="seed for init, data order, augmentation; default: %(default)s")
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic kernels (with --threads fixed, CPU runs repeat bit for bit); default: off")
+    add_common_device_args(p)
+    p.add_argument("--workers", type=int, default=0,
+                   help="data loader worker processes (0 = read in the main process); default: %(default)s")
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for torch; default: torch's choice")
+    p.add_argument("--no-rc-augment", dest="rc_augment", action="store_false",
+                   help="turn off random reverse-complementing of training windows; default: augmentation on "
+                        "(off by itself when the file already holds reverse-complement pairs)")
+    p.add_argument("--checkpoint-every", type=int, default=1000, metavar="STEPS",
+                   help="write the resume state every this many steps (0 = only at epoch ends); default: %(default)s")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out stem>.last.pt when it exists; default: start afresh")
+    p.add_argument("--max-train-windows", type=_positive_int, metavar="N",
+                   help="train on a fixed random subsample of N windows; default: all")
     p.set_defaults(func=run, command="train")
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise NotImplementedError("train")
+    """Call `danq_pipeline.train.train_model` with the parsed options."""
+    import torch
+
+    from danq_pipeline.train import train_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train_model(args.train, args.valid, args.out, history=args.history, preset=args.preset, epochs=args.epochs,
+                batch_size=args.batch_size, lr=args.lr, patience=args.patience, time_limit=args.time_limit,
+                seed=args.seed, deterministic=args.deterministic, device=args.device, bf16=args.bf16,
+                workers=args.workers, rc_augment=args.rc_augment, checkpoint_every=args.checkpoint_every or None,
+                resume=args.resume, max_train_windows=args.max_train_windows)
+    return 0

@@ -1,0 +1,446 @@
+"""Training loop: DanQ on windows HDF5 files, resumable, single process or torchrun/DDP.
+
+Paper defaults (Quang & Xie 2016): binary cross-entropy on logits, RMSprop (lr 1e-3,
+rho 0.9, eps 1e-6; PyTorch's update g / (sqrt(v) + eps) is the Keras 1.x/Theano formula
+DanQ ran with, while Keras >= 2.x/3 puts eps inside the square root), batch 100, at most
+60 epochs, early stopping on validation loss with patience 5, best checkpoint kept.
+
+Files written (rank 0 only, each via a temporary name and a rename):
+
+* ``out`` (model.pt): the best model by validation loss, self-describing (model.py);
+* ``<out stem>.last.pt``: resume state (model, optimizer, RNG states, data position,
+  epoch, step, best so far, history), written every ``checkpoint_every`` steps, at each
+  epoch end and when stopping on ``time_limit``;
+* ``history``: history.tsv, rewritten after every epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from danq_pipeline import __version__
+from danq_pipeline._device import autocast_context, resolve_device, seed_everything
+from danq_pipeline.dataset import WindowsH5
+from danq_pipeline.errors import DanQError
+from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
+from danq_pipeline.model import build_model, load_checkpoint, save_checkpoint
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_mean_auroc", "valid_mean_auprc", "seconds",
+                   "lr", "samples_per_s", "saved", "train_samples")
+# settings that must not change between a run and its --resume
+RESUME_KEYS = ("preset", "batch_size", "seed", "rc_augment", "max_train_windows", "world_size", "n_train",
+               "model_overrides")
+
+
+@dataclass
+class Settings:
+    """Training settings, recorded in every checkpoint."""
+
+    preset: str = "small"
+    epochs: int = 60
+    batch_size: int = 100
+    lr: float = 1e-3
+    patience: int = 5
+    time_limit: float | None = None
+    seed: int = 1
+    deterministic: bool = False
+    bf16: bool = False
+    rc_augment: bool = True
+    checkpoint_every: int | None = 1000
+    max_train_windows: int | None = None
+    workers: int = 0
+    world_size: int = 1
+    n_train: int = 0
+    model_overrides: dict = field(default_factory=dict)
+    train_path: str = ""
+    valid_path: str = ""
+
+
+@dataclass
+class State:
+    """Where training stands; everything a resume needs besides weights and optimizer."""
+
+    epoch: int = 0          # current epoch, 0-based
+    position: int = 0       # global samples consumed in the current epoch
+    step: int = 0           # optimizer steps so far
+    loss_sum: float = 0.0   # sum of batch-mean losses in the current epoch
+    loss_batches: int = 0
+    epoch_seconds: float = 0.0
+    best_loss: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    done: str = ""          # "" while training; else why it stopped
+    history: list = field(default_factory=list)
+
+
+def last_path(out: str | os.PathLike) -> Path:
+    """The resume checkpoint that goes with `out`: ``<out stem>.last.pt`` in the same folder."""
+    out = Path(out)
+    return out.with_name(out.stem + ".last.pt")
+
+
+def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | os.PathLike, *,
+                history: str | os.PathLike | None = None, preset: str = "danq", epochs: int = 60,
+                batch_size: int = 100, lr: float = 1e-3, patience: int = 5,
+                time_limit: float | None = None, seed: int = 1, deterministic: bool = False,
+                device: str | torch.device | None = "auto", bf16: bool = False, workers: int = 0,
+                rc_augment: bool = True, checkpoint_every: int | None = 1000, resume: bool = False,
+                max_train_windows: int | None = None, model_overrides: dict | None = None,
+                progress: bool | None = None) -> pd.DataFrame:
+    """Train a DanQ model and keep the best checkpoint by validation loss.
+
+    Parameters
+    ----------
+    train, valid : path
+        Windows HDF5 files (``danq prepare``); their target tables must agree.
+    out : path
+        Best model checkpoint (model.pt). The resume state goes to ``last_path(out)``.
+    history : path, optional
+        history.tsv, rewritten each epoch. Default is ``<out dir>/history.tsv``.
+    time_limit : float, optional
+        Wall-clock minutes after which training stops cleanly (validating the partial
+        epoch and keeping the best model). Default is no limit.
+    max_train_windows : int, optional
+        Train on a fixed subsample of this many windows. Default is all.
+    model_overrides : dict, optional
+        DanQ keyword arguments replacing the preset's (e.g. ``dropout_lstm=0``).
+    progress : bool, optional
+        Show a tqdm bar; None (default) shows it when stderr is a terminal.
+
+    Returns
+    -------
+    history : pandas.DataFrame
+        One row per (possibly partial) epoch, the columns of history.tsv.
+    """
+    dist = _Distributed.setup(device)
+    seed_everything(seed + dist.rank, deterministic)
+    train_h5, valid_h5 = _open_data(train, valid)
+    settings = Settings(preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+                        time_limit=time_limit, seed=seed, deterministic=deterministic, bf16=bf16,
+                        rc_augment=rc_augment and not train_h5.rc_pairs, checkpoint_every=checkpoint_every,
+                        max_train_windows=max_train_windows, workers=workers, world_size=dist.world_size,
+                        n_train=len(train_h5), model_overrides=dict(model_overrides or {}),
+                        train_path=str(train), valid_path=str(valid))
+    run = _Run(settings, train_h5, valid_h5, out, history, dist, progress)
+    try:
+        run.prepare(resume)
+        run.loop()
+    finally:
+        dist.close()
+    return run.history_frame()
+
+
+class _Distributed:
+    """Rank, world size and device under torchrun (RANK/WORLD_SIZE/LOCAL_RANK), else one process."""
+
+    def __init__(self, rank: int, world_size: int, local_rank: int, device: torch.device) -> None:
+        self.rank, self.world_size, self.local_rank, self.device = rank, world_size, local_rank, device
+
+    @classmethod
+    def setup(cls, device: str | torch.device | None) -> _Distributed:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls(0, 1, 0, resolve_device(device))
+        rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+        dev = resolve_device(device)
+        if dev.type == "cuda":
+            dev = torch.device("cuda", local)
+            torch.cuda.set_device(dev)
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        return cls(rank, world, local, dev)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def agree(self, flag: bool) -> bool:
+        """True on every rank when rank 0 says so (time limit and early stopping decisions)."""
+        if self.world_size == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        torch.distributed.broadcast(t, src=0)
+        return bool(t.item())
+
+    def close(self) -> None:
+        if self.world_size > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _open_data(train: str | os.PathLike, valid: str | os.PathLike) -> tuple[WindowsH5, WindowsH5]:
+    """Open both files and check they describe the same targets and window size."""
+    tr, va = WindowsH5(train), WindowsH5(valid)
+    if len(tr) == 0:
+        raise DanQError(f"{train}: no training windows; check the prepare step's holdout settings")
+    if len(va) == 0:
+        raise DanQError(f"{valid}: no validation windows; check the prepare step's holdout settings")
+    if tr.window_size != va.window_size:
+        raise DanQError(f"{valid}: windows of {va.window_size} bp but {train} has {tr.window_size} bp; "
+                        "prepare both with the same window size")
+    if list(tr.targets["name"]) != list(va.targets["name"]):
+        raise DanQError(f"{valid}: target list differs from {train}; prepare both from the same targets sheet")
+    return tr, va
+
+
+def rmsprop(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """RMSprop with Keras's defaults (rho 0.9, eps 1e-6); see the module docstring on eps."""
+    return torch.optim.RMSprop(model.parameters(), lr=lr, alpha=0.9, eps=1e-6)
+
+
+class _Run:
+    """One training run: model, optimizer, state, and the files it writes."""
+
+    def __init__(self, settings: Settings, train_h5: WindowsH5, valid_h5: WindowsH5, out, history,
+                 dist: _Distributed, progress: bool | None) -> None:
+        self.s, self.train_h5, self.valid_h5, self.dist = settings, train_h5, valid_h5, dist
+        self.out = Path(out)
+        self.last = last_path(out)
+        self.history_path = Path(history) if history else self.out.parent / "history.tsv"
+        self.progress = progress
+        self.state = State()
+        self.loss_fn = nn.BCEWithLogitsLoss()
+        self.started = time.monotonic()
+
+    # -- setup -------------------------------------------------------------------------------------------
+    def prepare(self, resume: bool) -> None:
+        """Build model and optimizer; load the resume state when asked and present."""
+        s = self.s
+        self.model = build_model(s.preset, len(self.train_h5.targets), self.train_h5.window_size,
+                                 **s.model_overrides).to(self.dist.device)
+        self.optimizer = rmsprop(self.model, s.lr)
+        if resume and self.last.exists():
+            self._load_resume()
+        elif resume:
+            _log(f"no resume state at {self.last}; starting from scratch", self.dist.main)
+        self.net = self.model
+        if self.dist.world_size > 1:
+            ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+
+    def _load_resume(self) -> None:
+        ckpt = load_checkpoint(self.last)
+        old = ckpt.get("training", {})
+        for key in RESUME_KEYS:
+            if key in old and old[key] != asdict(self.s)[key]:
+                raise DanQError(f"{self.last}: was written with {key}={old[key]!r}, now {asdict(self.s)[key]!r}; "
+                                "use the same settings to --resume, or delete the file to start over")
+        try:
+            self.model.load_state_dict(ckpt["state_dict"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise DanQError(f"{self.last}: resume state does not fit this model ({type(err).__name__}); "
+                            "delete it to start over") from None
+        self.state = State(**ckpt["state"])
+        if self.state.done == "time limit":
+            self.state.done = ""
+        if self.dist.world_size == 1:
+            _set_rng(ckpt["rng"])
+        else:   # each rank reseeds its dropout stream from the step (not bit-exact, see docs)
+            torch.manual_seed(self.s.seed * 100_003 + self.dist.rank * 7919 + self.state.step)
+        _log(f"resuming {self.last}: epoch {self.state.epoch + 1}, sample {self.state.position}, "
+             f"step {self.state.step}", self.dist.main)
+
+    # -- main loop ---------------------------------------------------------------------------------------
+    def loop(self) -> None:
+        """Epochs until the epoch budget, early stopping or the time limit ends training."""
+        while not self.state.done and self.state.epoch < self.s.epochs:
+            finished = self._train_epoch()
+            self._end_epoch(partial=not finished)
+        if not self.state.done:
+            self.state.done = "epochs"
+        if self.dist.main:
+            self._save_last()
+        _log(f"training stopped ({self.state.done}); best epoch {self.state.best_epoch + 1} "
+             f"valid loss {self.state.best_loss:.5f} -> {self.out}", self.dist.main)
+
+    def _train_epoch(self) -> bool:
+        """Train from the current position to the end of the epoch; False when the time limit hit."""
+        s, st = self.s, self.state
+        plan = epoch_plan(len(self.train_h5), st.epoch, s.seed, rc_augment=s.rc_augment,
+                          limit=s.max_train_windows)
+        n_epoch = len(plan.order)
+        pin = self.dist.device.type == "cuda"
+        batches = iter_batches(self.train_h5, plan, s.batch_size, start=st.position, workers=s.workers,
+                               pin_memory=pin, rank=self.dist.rank, world_size=self.dist.world_size)
+        self.model.train()
+        t0 = time.monotonic()
+        with _progress_bar(n_epoch, st.position, st.epoch, self.progress if self.dist.main else False) as bar:
+            for batch in batches:
+                loss = self._step(batch.codes, batch.labels)
+                bar.update(batch.position - st.position)
+                st.position = batch.position
+                st.loss_sum += loss
+                st.loss_batches += 1
+                bar.set_postfix(loss=f"{st.loss_sum / st.loss_batches:.4f}", refresh=False)
+                if s.checkpoint_every and st.step % s.checkpoint_every == 0 and self.dist.main:
+                    st.epoch_seconds += time.monotonic() - t0
+                    t0 = time.monotonic()
+                    self._save_last()
+                if s.time_limit is not None and self.dist.agree(self._out_of_time()):
+                    st.epoch_seconds += time.monotonic() - t0
+                    return False
+        st.epoch_seconds += time.monotonic() - t0
+        return True
+
+    def _step(self, codes: torch.Tensor, labels: torch.Tensor) -> float:
+        """One optimizer step on a batch; returns the batch's mean loss."""
+        dev = self.dist.device
+        x = to_one_hot(codes, dev)
+        y = labels.to(dev, non_blocking=True)
+        with autocast_context(dev, self.s.bf16):
+            logits = self.net(x)
+        loss = self.loss_fn(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.state.step += 1
+        return float(loss.detach())
+
+    def _out_of_time(self) -> bool:
+        limit = self.s.time_limit
+        return limit is not None and time.monotonic() - self.started >= limit * 60
+
+    def _end_epoch(self, partial: bool) -> None:
+        """Validate, keep the best model, log a history row; count patience on full epochs."""
+        st = self.state
+        valid_loss, auroc, auprc = validate(self.model, self.valid_h5, batch_size=max(self.s.batch_size, 256),
+                                            device=self.dist.device, bf16=self.s.bf16)
+        valid_loss = self._rank0_value(valid_loss)
+        improved = valid_loss < st.best_loss
+        if improved:
+            st.best_loss, st.best_epoch = valid_loss, st.epoch
+            if self.dist.main:
+                self._save_best(valid_loss, auroc)
+        n_seen = st.position // self.dist.world_size * self.dist.world_size
+        st.history.append(self._history_row(valid_loss, auroc, auprc, improved, n_seen))
+        _log(_format_row(st.history[-1], self.s.epochs), self.dist.main)
+        if partial:
+            st.done = "time limit"
+        else:
+            st.bad_epochs = 0 if improved else st.bad_epochs + 1
+            st.epoch, st.position, st.loss_sum, st.loss_batches, st.epoch_seconds = st.epoch + 1, 0, 0.0, 0, 0.0
+            if st.bad_epochs >= self.s.patience:
+                st.done = f"early stopping: no better valid loss for {self.s.patience} epochs"
+        if self.dist.main:
+            self._write_history()
+            self._save_last()
+
+    def _rank0_value(self, value: float) -> float:
+        if self.dist.world_size == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.dist.device)
+        torch.distributed.broadcast(t, src=0)
+        return float(t.item())
+
+    # -- files -------------------------------------------------------------------------------------------
+    def _history_row(self, valid_loss: float, auroc: float, auprc: float, saved: bool, n_seen: int) -> dict:
+        st = self.state
+        secs = st.epoch_seconds
+        return {"epoch": st.epoch + 1, "train_loss": st.loss_sum / max(st.loss_batches, 1),
+                "valid_loss": valid_loss, "valid_mean_auroc": auroc, "valid_mean_auprc": auprc,
+                "seconds": round(secs, 2), "lr": self.optimizer.param_groups[0]["lr"],
+                "samples_per_s": round(n_seen / secs, 1) if secs > 0 else float("nan"),
+                "saved": bool(saved), "train_samples": n_seen}
+
+    def history_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.state.history, columns=list(HISTORY_COLUMNS))
+
+    def _write_history(self) -> None:
+        self.history_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.history_path.with_name(self.history_path.name + ".part")
+        self.history_frame().to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        os.replace(tmp, self.history_path)
+
+    def _common_extra(self) -> dict[str, Any]:
+        return {"preset": self.s.preset, "training": asdict(self.s), "epoch": self.state.epoch + 1,
+                "step": self.state.step, "window_size": self.train_h5.window_size}
+
+    def _save_best(self, valid_loss: float, auroc: float) -> None:
+        extra = {**self._common_extra(), "valid_loss": valid_loss, "valid_mean_auroc": auroc}
+        save_checkpoint(self.out, self.model, self.train_h5.targets, extra)
+
+    def _save_last(self) -> None:
+        extra = {**self._common_extra(), "optimizer": self.optimizer.state_dict(), "rng": _get_rng(),
+                 "state": asdict(self.state), "kind": "resume-state"}
+        save_checkpoint(self.last, self.model, self.train_h5.targets, extra)
+
+
+@torch.no_grad()
+def validate(model: nn.Module, data: WindowsH5, *, batch_size: int = 256, device: torch.device | None = None,
+             bf16: bool = False) -> tuple[float, float, float]:
+    """Mean BCE loss, mean AUROC and mean AUPRC over targets (with both classes) on `data`.
+
+    Reads the file in order, in large blocks; forward strand only.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    for _, codes, y in data.iter_blocks(max(batch_size, 4096)):
+        for a in range(0, len(codes), batch_size):
+            x = to_one_hot(torch.from_numpy(codes[a:a + batch_size]), device)
+            with autocast_context(device, bf16):
+                logits.append(model(x).float().cpu())
+        labels.append(torch.from_numpy(y.astype(np.float32)))
+    model.train(was_training)
+    z, y = torch.cat(logits), torch.cat(labels)
+    loss = float(nn.functional.binary_cross_entropy_with_logits(z, y))
+    z, y = z.numpy(), y.numpy()
+    both = [t for t in range(y.shape[1]) if 0 < y[:, t].sum() < len(y)]
+    auroc = float(np.mean([roc_auc_score(y[:, t], z[:, t]) for t in both])) if both else float("nan")
+    auprc = float(np.mean([average_precision_score(y[:, t], z[:, t]) for t in both])) if both else float("nan")
+    return loss, auroc, auprc
+
+
+def _get_rng() -> dict[str, Any]:
+    import random
+
+    rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return rng
+
+
+def _set_rng(rng: dict[str, Any]) -> None:
+    import random
+
+    torch.set_rng_state(rng["torch"])
+    np.random.set_state(rng["numpy"])
+    random.setstate(rng["python"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def _progress_bar(total: int, initial: int, epoch: int, show: bool | None):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=f"epoch {epoch + 1}", unit="win", unit_scale=True,
+                disable=(None if show is None else not show), file=sys.stderr, dynamic_ncols=True,
+                smoothing=0.1, leave=False)
+
+
+def _format_row(row: dict, epochs: int) -> str:
+    return (f"epoch {row['epoch']}/{epochs}: train_loss {row['train_loss']:.4f} valid_loss {row['valid_loss']:.4f} "
+            f"auroc {row['valid_mean_auroc']:.4f} auprc {row['valid_mean_auprc']:.4f} "
+            f"{row['samples_per_s']} win/s {row['seconds']} s{' *saved' if row['saved'] else ''}")
+
+
+def _log(message: str, show: bool = True) -> None:
+    if show:
+        print(f"danq train: {message}", file=sys.stderr, flush=True)
+
+
+__all__ = ["train_model", "validate", "rmsprop", "last_path", "Settings", "HISTORY_COLUMNS", "__version__"]
