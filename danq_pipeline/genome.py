@@ -8,15 +8,30 @@ to the FASTA, or in `index_dir` when the FASTA's folder is read-only.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyfaidx
 
 from danq_pipeline.encode import N_CODE, encode
 from danq_pipeline.errors import DanQError
+
+# bytes that are neither ACGT nor N (upper case: pyfaidx returns upper case): IUPAC codes etc.
+_OTHER = np.ones(256, dtype=bool)
+for _b in b"ACGTN":
+    _OTHER[_b] = False
+
+
+class ContigCodes(NamedTuple):
+    """A whole contig as uint8 codes plus what reading it revealed."""
+
+    codes: np.ndarray
+    n_other: int  # bases other than A, C, G, T, N (IUPAC codes), stored as N
+    md5: str  # MD5 of the upper-case sequence (the M5 of a SAM @SQ line / `samtools dict`)
 
 
 class Genome:
@@ -89,6 +104,24 @@ class Genome:
     def contig_codes(self, chrom: str) -> np.ndarray:
         """A whole contig as uint8 codes (1 byte per base; one contig at a time, never the genome)."""
         return self.fetch_codes(chrom, 0, self.lengths[chrom])
+
+    def read_contig(self, chrom: str, chunk: int = 1 << 24) -> ContigCodes:
+        """Read a whole contig in `chunk`-bp pieces into uint8 codes (1 byte per base).
+
+        Never builds the contig as one Python string; counts non-ACGTN (IUPAC) bases and
+        computes the MD5 of the upper-case sequence on the way.
+        """
+        self.check_contig(chrom)
+        length = self.lengths[chrom]
+        out = np.empty(length, dtype=np.uint8)
+        md5, n_other = hashlib.md5(), 0
+        for a in range(0, length, chunk):
+            raw = self._fa[chrom][a:min(a + chunk, length)].encode("ascii")
+            md5.update(raw)
+            arr = np.frombuffer(raw, dtype=np.uint8)
+            n_other += int(_OTHER[arr].sum())
+            out[a:a + len(arr)] = encode(raw)
+        return ContigCodes(out, n_other, md5.hexdigest())
 
     def close(self) -> None:
         """Release the file handle."""
