@@ -1,0 +1,427 @@
+"""First-layer filters as motifs: extraction, MEME files, and matching to JASPAR.
+
+Three parts, in the order `danq motifs` runs them:
+
+1. **Extraction** (`filter_pfms`), the DanQ/DeepBind recipe: run the first convolution
+   over a windows HDF5 file; for every sequence whose maximum activation of filter f is
+   positive, take the kernel-width subsequence at the argmax; the counts of these sites give
+   the filter's position frequency matrix (PFM) and its number of sites.
+2. **MEME format** (`write_meme`, `read_meme`): MEME minimal motif format version 4 with
+   ``nsites=``, readable by the MEME suite (TOMTOM, FIMO) and by this module.
+3. **Matching** (`match_motifs`), a built-in TOMTOM-like comparison (no MEME suite needed):
+
+   * column score: Pearson correlation of two 4-vectors of base probabilities (a column
+     with zero variance, e.g. uniform, scores 0);
+   * alignment score: the *sum* of column correlations over the overlapping columns, for every
+     offset with at least ``min_overlap`` overlapping columns (or the shorter motif's width),
+     on both strands (the query against the target and against its reverse complement);
+     a pair's score is the best alignment;
+   * null (TOMTOM's): the target columns of an alignment are independent random draws from
+     the pool of all target columns (all JASPAR columns and their complements), i.e. the limit
+     of column-shuffled target motifs. For each query column the null distribution of its score
+     is the histogram of its correlations with the pool (bins of 0.05); the distribution of an
+     alignment's sum is their exact convolution, giving the p-value of each alignment;
+   * per pair, the alignment with the smallest p-value wins and its p-value is corrected for
+     the number of alignments tried (Sidak: 1 - (1 - p)^n);
+   * E-value = p-value x number of target motifs; a match is significant when E < ``evalue_max``
+     (default 0.05). The best match of a query is the target with the smallest p-value.
+
+No torch at import time; extraction imports it lazily.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from danq_pipeline.encode import ALPHABET, N_CODE
+from danq_pipeline.errors import DanQError, located
+
+SCORE_STEP = 0.05  # column-score bin width for the exact null of alignment sums
+MATCH_COLUMNS = ("filter", "n_sites", "ic", "best_match_id", "best_match_name", "strand", "offset",
+                 "overlap", "pearson", "score", "pvalue", "evalue", "significant")
+
+
+class PFM(NamedTuple):
+    """A named position frequency matrix: probs (4, w) in A,C,G,T order (columns sum to 1)."""
+
+    name: str
+    probs: np.ndarray
+    n_sites: int = 0
+    alt_name: str = ""
+
+
+class FilterMotifs(NamedTuple):
+    """Extraction result: counts (F, 4, K) of bases at max-activating sites, sites per filter,
+    base background (4,) of the scanned windows, and the number of windows scanned."""
+
+    counts: np.ndarray
+    n_sites: np.ndarray
+    background: np.ndarray
+    n_windows: int
+
+    def pfms(self) -> list[PFM]:
+        """One PFM per filter (uniform where a filter never fired), named filter_<i>."""
+        col = self.counts.sum(axis=1, keepdims=True)
+        probs = np.where(col > 0, self.counts / np.where(col > 0, col, 1), 0.25)
+        return [PFM(f"filter_{i}", probs[i], int(self.n_sites[i])) for i in range(len(probs))]
+
+
+# ----------------------------------------------------------------------------- extraction
+
+
+def filter_pfms(model, data, *, max_windows: int | None = 20000, batch_size: int = 256,
+                device=None, bf16: bool = False, progress: bool = False) -> FilterMotifs:
+    """Count the max-activating kernel-width sites of every first-layer filter.
+
+    Parameters
+    ----------
+    model : DanQ
+        Any module with a ``conv`` attribute (Conv1d(4, F, K)); activations are relu(conv(x)).
+    data : WindowsH5
+        Windows to scan, in file order. With ``rc_pairs`` files only the forward half is used.
+    max_windows : int or None, optional
+        Scan at most this many windows (the first ones). Default is 20000; None = all.
+    batch_size, device, bf16, progress
+        Batching, torch device (None/"auto" = CUDA when present), bf16 autocast, tqdm bar.
+
+    Returns
+    -------
+    FilterMotifs
+    """
+    import torch
+
+    from danq_pipeline._device import autocast_context, resolve_device
+
+    dev = resolve_device(device)
+    conv = model.conv.to(dev).eval()
+    n_filters, _, k = conv.weight.shape
+    n = len(data) // 2 if data.rc_pairs else len(data)
+    n = min(n, max_windows) if max_windows else n
+    if n == 0:
+        raise DanQError(f"{data.path}: no windows to scan for filter motifs")
+    counts = np.zeros(n_filters * 4 * k, dtype=np.int64)
+    sites = np.zeros(n_filters, dtype=np.int64)
+    bases = np.zeros(N_CODE + 1, dtype=np.int64)
+    for a in _progress(range(0, n, batch_size), progress, "filters"):
+        codes, _ = data.read_codes(a, min(a + batch_size, n))
+        x = torch.from_numpy(_one_hot_f32(codes)).to(dev)
+        with torch.inference_mode(), autocast_context(dev, bf16):
+            act = conv(x).float()
+        best, pos = act.max(dim=2)
+        _add_sites(counts, sites, codes, best.cpu().numpy() > 0, pos.cpu().numpy(), k)
+        bases += np.bincount(codes.ravel(), minlength=N_CODE + 1)
+    background = bases[:4] / max(bases[:4].sum(), 1)
+    return FilterMotifs(counts.reshape(n_filters, 4, k).astype(np.float64), sites, background, n)
+
+
+def _add_sites(counts: np.ndarray, sites: np.ndarray, codes: np.ndarray, fired: np.ndarray,
+               pos: np.ndarray, k: int) -> None:
+    """Accumulate, in place, the base counts of the windows at `pos` (B, F) where `fired`."""
+    n_filters = fired.shape[1]
+    b_idx, f_idx = np.nonzero(fired)
+    cols = pos[b_idx, f_idx][:, None] + np.arange(k)            # (S, K) positions in the window
+    site_codes = codes[b_idx[:, None], cols]                     # (S, K)
+    ok = site_codes < 4
+    flat = (f_idx[:, None] * 4 + site_codes.astype(np.int64)) * k + np.arange(k)
+    counts += np.bincount(flat[ok], minlength=n_filters * 4 * k)
+    sites += np.bincount(f_idx, minlength=n_filters)
+
+
+def _one_hot_f32(codes: np.ndarray) -> np.ndarray:
+    from danq_pipeline.encode import one_hot
+
+    return one_hot(codes)
+
+
+def _progress(it, enabled: bool, desc: str):
+    if not enabled:
+        return it
+    from tqdm import tqdm
+
+    return tqdm(it, desc=desc, unit="batch", leave=False)
+
+
+def information_content(probs: np.ndarray, background: np.ndarray | None = None) -> float:
+    """Total information content in bits of a PFM (4, w) against `background` (default uniform)."""
+    bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=float)
+    p = np.asarray(probs, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log2(p / bg[:, None]), 0.0)
+    return float(terms.sum())
+
+
+# ----------------------------------------------------------------------------- MEME format
+
+
+def write_meme(path: str | os.PathLike, motifs: Sequence[PFM], background: np.ndarray | None = None,
+               ) -> None:
+    """Write motifs in MEME minimal format v4 (atomic: temp file, then rename)."""
+    bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=float)
+    lines = ["MEME version 4", "", f"ALPHABET= {ALPHABET}", "", "strands: + -", "",
+             "Background letter frequencies",
+             " ".join(f"{b} {v:.4f}" for b, v in zip(ALPHABET, bg, strict=True)), ""]
+    for m in motifs:
+        w = m.probs.shape[1]
+        lines.append(f"MOTIF {m.name}" + (f" {m.alt_name}" if m.alt_name else ""))
+        lines.append(f"letter-probability matrix: alength= 4 w= {w} nsites= {int(m.n_sites)} E= 0")
+        lines += [" ".join(f"{v:.6f}" for v in col) for col in m.probs.T]
+        lines.append("")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, path)
+
+
+_MATRIX = re.compile(r"letter-probability matrix:(.*)")
+
+
+def read_meme(path: str | os.PathLike) -> list[PFM]:
+    """Parse the motifs of a MEME minimal-format file (DNA, A,C,G,T) into PFMs."""
+    path = Path(path)
+    if not path.exists():
+        raise DanQError(f"{path}: no such MEME file")
+    lines = path.read_text().splitlines()
+    motifs, i = [], 0
+    while i < len(lines):
+        if lines[i].startswith("MOTIF"):
+            m, i = _read_meme_motif(path, lines, i)
+            motifs.append(m)
+        else:
+            i += 1
+    return motifs
+
+
+def _read_meme_motif(path: Path, lines: list[str], i: int) -> tuple[PFM, int]:
+    """Parse one MOTIF block starting at line index `i`; return it and the next line index."""
+    words = lines[i].split()
+    if len(words) < 2:
+        raise located(path, i + 1, "MOTIF line without a name", "write `MOTIF <name>`")
+    name, alt = words[1], " ".join(words[2:])
+    j = i + 1
+    while j < len(lines) and not _MATRIX.match(lines[j].strip()):
+        j += 1
+    if j == len(lines):
+        raise located(path, i + 1, f"motif {name} has no letter-probability matrix")
+    fields = dict(re.findall(r"(\w+)=\s*(\S+)", _MATRIX.match(lines[j].strip()).group(1)))
+    w = int(fields.get("w", 0))
+    rows = []
+    for k in range(j + 1, j + 1 + w):
+        try:
+            rows.append([float(v) for v in lines[k].split()])
+        except (ValueError, IndexError):
+            raise located(path, k + 1, f"motif {name}: expected {w} rows of 4 probabilities") from None
+    if any(len(r) != 4 for r in rows):
+        raise located(path, j + 2, f"motif {name}: rows must have 4 columns (A C G T)")
+    return PFM(name, np.array(rows).T, int(float(fields.get("nsites", 0))), alt), j + 1 + w
+
+
+# ----------------------------------------------------------------------------- matching
+
+
+def reverse_complement_pfm(probs: np.ndarray) -> np.ndarray:
+    """Reverse complement of a (4, w) A,C,G,T matrix: flip both axes."""
+    return np.asarray(probs)[::-1, ::-1].copy()
+
+
+def _standardize(probs: np.ndarray) -> np.ndarray:
+    """(…, 4, w) -> (…, w, 4) columns with zero mean and unit norm (zero-variance columns -> 0),
+    so that a dot product of two columns is their Pearson correlation."""
+    c = np.swapaxes(np.asarray(probs, dtype=np.float64), -1, -2)
+    c = c - c.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(c, axis=-1, keepdims=True)
+    return np.where(norm > 1e-9, c / np.where(norm > 1e-9, norm, 1), 0.0)
+
+
+class Alignment(NamedTuple):
+    """Best alignments of queries (Q) against same-width targets (T): arrays of shape (Q, T)."""
+
+    pvalue: np.ndarray
+    score: np.ndarray
+    offset: np.ndarray
+    overlap: np.ndarray
+    strand: np.ndarray
+
+
+def column_null(queries: np.ndarray, pool: np.ndarray, step: float = SCORE_STEP) -> np.ndarray:
+    """Null distribution of each query column's score: (Q, wq, n_bins) probabilities.
+
+    `pool` (C, 4) holds the target columns (all JASPAR columns and their complements); a column
+    score is the Pearson correlation, rounded to `step`, of the query column with a column drawn
+    from the pool at random.
+    """
+    corr = np.einsum("qic,kc->qik", _standardize(queries), _standardize(pool))
+    idx = _bin(corr, step)
+    n_bins = int(round(2 / step)) + 1
+    hist = np.zeros(corr.shape[:2] + (n_bins,))
+    for q in range(len(hist)):
+        for i in range(hist.shape[1]):
+            hist[q, i] = np.bincount(idx[q, i], minlength=n_bins)
+    return hist / pool.shape[1]
+
+
+def _bin(corr: np.ndarray, step: float) -> np.ndarray:
+    """Column scores -> integer bins 0..2/step (score -1 -> 0, 0 -> 1/step, 1 -> 2/step)."""
+    return np.rint((np.clip(corr, -1, 1) + 1) / step).astype(np.int64)
+
+
+def sum_tails(hist: np.ndarray) -> np.ndarray:
+    """Survival functions of sums of contiguous query columns: (Q, wq, wq + 1, K).
+
+    ``tails[q, a, b, s]`` = P(sum of binned scores of query columns a..b-1 >= s) when each
+    column's score is drawn independently from its null (`column_null`); exact convolution.
+    """
+    n_q, wq, n_bins = hist.shape
+    k = (n_bins - 1) * wq + 1
+    tails = np.zeros((n_q, wq, wq + 1, k + 1))
+    for q in range(n_q):
+        for a in range(wq):
+            dist = np.ones(1)
+            for b in range(a + 1, wq + 1):
+                dist = np.convolve(dist, hist[q, b - 1])
+                sf = np.cumsum(dist[::-1])[::-1]
+                tails[q, a, b, :len(sf)] = np.minimum(sf, 1.0)
+    return tails
+
+
+def align_pvalues(queries: np.ndarray, targets: np.ndarray, tails: np.ndarray, min_overlap: int = 5,
+                  step: float = SCORE_STEP) -> Alignment:
+    """Best alignment of each query (Q, 4, wq) against each same-width target (T, 4, wt).
+
+    Every offset with enough overlap on both strands is scored (sum of column correlations,
+    binned for the p-value); the alignment with the smallest p-value wins, and its p-value is
+    corrected for the number of alignments tried (Sidak). `offset` is the query column aligned
+    to the target's first column (negative: the target starts before the query); strand "-"
+    aligns the query to the target's reverse complement.
+    """
+    q = _standardize(queries)
+    wq, wt = q.shape[1], targets.shape[2]
+    need = min(min_overlap, wq, wt)
+    shape = (len(q), len(targets))
+    best = Alignment(np.full(shape, 2.0), np.zeros(shape), np.zeros(shape, int), np.zeros(shape, int),
+                     np.full(shape, "+"))
+    q_idx = np.arange(len(q))[:, None]
+    n_tests = 0
+    for strand, tgt in (("+", targets), ("-", targets[:, ::-1, ::-1])):
+        corr = np.einsum("qic,tjc->qtij", q, _standardize(tgt))  # (Q, T, wq, wt)
+        binned = _bin(corr, step)
+        for off in range(-(wt - 1), wq):
+            a, b = max(0, off), min(wq, off + wt)
+            if b - a < need:
+                continue
+            n_tests += 1
+            s = np.diagonal(corr, offset=-off, axis1=2, axis2=3).sum(axis=-1)
+            p = tails[q_idx, a, b, np.diagonal(binned, offset=-off, axis1=2, axis2=3).sum(axis=-1)]
+            better = (p < best.pvalue) | ((p == best.pvalue) & (s > best.score))
+            best.pvalue[better], best.score[better], best.offset[better] = p[better], s[better], off
+            best.overlap[better], best.strand[better] = b - a, strand
+    corrected = -np.expm1(n_tests * np.log1p(-np.minimum(best.pvalue, 1 - 1e-16)))
+    return best._replace(pvalue=np.minimum(corrected, 1.0))
+
+
+def match_motifs(queries: Sequence[PFM], targets: Sequence, *, min_overlap: int = 5,
+                 chunk: int = 16) -> pd.DataFrame:
+    """Compare every query PFM with every target motif; one row per (query, target) pair.
+
+    Parameters
+    ----------
+    queries : sequence of PFM
+        E.g. `FilterMotifs.pfms()`; queries may differ in width.
+    targets : sequence of jaspar.Motif (or PFM)
+        Anything with a name, an id (``matrix_id``; PFMs use their name) and a (4, w) ``pfm``
+        or ``probs`` matrix. The null column pool is built from these targets.
+    min_overlap, chunk
+        Minimum overlapping columns (capped at the shorter width); queries scored at a time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns query, target_id, target_name, strand, offset, overlap, score (sum of column
+        correlations), pearson (their mean), pvalue, evalue (p x number of targets).
+    """
+    if not targets:
+        raise DanQError("no target motifs to match against")
+    t_probs = [_probs(t) for t in targets]
+    pool = np.concatenate([np.concatenate(t_probs, axis=1), np.concatenate(t_probs, axis=1)[::-1]], axis=1)
+    rows = []
+    for _, idx in _groups([q.probs.shape[1] for q in queries]):
+        for a in range(0, len(idx), chunk):
+            sel = idx[a:a + chunk]
+            q = np.stack([queries[i].probs for i in sel])
+            tails = sum_tails(column_null(q, pool))
+            rows.append(_match_group(q, sel, t_probs, tails, min_overlap))
+    table = pd.concat(rows, ignore_index=True)
+    table["query"] = [queries[i].name for i in table.pop("qi")]
+    table["target_id"] = [_target_id(targets[j]) for j in table["ti"]]
+    table["target_name"] = [_target_name(targets[j]) for j in table.pop("ti")]
+    table["evalue"] = table["pvalue"] * len(targets)
+    cols = ["query", "target_id", "target_name", "strand", "offset", "overlap", "score", "pearson",
+            "pvalue", "evalue"]
+    return table[cols]
+
+
+def _match_group(q: np.ndarray, q_index: list[int], t_probs: list[np.ndarray], tails: np.ndarray,
+                 min_overlap: int) -> pd.DataFrame:
+    """Best alignments and p-values of same-width queries `q` (Q, 4, wq) against all targets."""
+    parts = []
+    for _, t_idx in _groups([t.shape[1] for t in t_probs]):
+        best = align_pvalues(q, np.stack([t_probs[j] for j in t_idx]), tails, min_overlap)
+        qi, tj = np.meshgrid(np.arange(len(q)), np.arange(len(t_idx)), indexing="ij")
+        parts.append(pd.DataFrame({
+            "qi": np.asarray(q_index)[qi.ravel()], "ti": np.asarray(t_idx)[tj.ravel()],
+            "strand": best.strand.ravel(), "offset": best.offset.ravel(), "overlap": best.overlap.ravel(),
+            "score": best.score.ravel(), "pearson": (best.score / np.maximum(best.overlap, 1)).ravel(),
+            "pvalue": best.pvalue.ravel()}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _groups(widths: list[int]) -> list[tuple[int, list[int]]]:
+    """Indices grouped by width: [(width, [i, ...]), ...]."""
+    out: dict[int, list[int]] = {}
+    for i, w in enumerate(widths):
+        out.setdefault(w, []).append(i)
+    return sorted(out.items())
+
+
+def _probs(t) -> np.ndarray:
+    return np.asarray(t.pfm if hasattr(t, "pfm") else t.probs, dtype=np.float64)
+
+
+def _target_id(t) -> str:
+    return str(getattr(t, "matrix_id", getattr(t, "name", "")))
+
+
+def _target_name(t) -> str:
+    return str(getattr(t, "name", ""))
+
+
+def best_matches(pairs: pd.DataFrame, queries: Sequence[PFM], *, evalue_max: float = 0.05,
+                 background: np.ndarray | None = None) -> pd.DataFrame:
+    """The best match (smallest p-value) of each query: the motif_matches.tsv table.
+
+    Rows follow the query order; queries with no sites get empty match fields.
+    """
+    best = pairs.loc[pairs.groupby("query", sort=False)["pvalue"].idxmin()].set_index("query")
+    rows = []
+    for i, q in enumerate(queries):
+        r = best.loc[q.name] if (q.n_sites > 0 and q.name in best.index) else None
+        rows.append({
+            "filter": i, "n_sites": int(q.n_sites), "ic": round(information_content(q.probs, background), 3)
+            if q.n_sites > 0 else 0.0,
+            "best_match_id": r["target_id"] if r is not None else "",
+            "best_match_name": r["target_name"] if r is not None else "",
+            "strand": r["strand"] if r is not None else "", "offset": r["offset"] if r is not None else np.nan,
+            "overlap": r["overlap"] if r is not None else np.nan,
+            "pearson": r["pearson"] if r is not None else np.nan, "score": r["score"] if r is not None else np.nan,
+            "pvalue": r["pvalue"] if r is not None else np.nan, "evalue": r["evalue"] if r is not None else np.nan,
+        })
+    table = pd.DataFrame(rows, columns=[c for c in MATCH_COLUMNS if c != "significant"])
+    table["significant"] = table["evalue"] < evalue_max
+    return table
