@@ -167,7 +167,7 @@ def _read_targets(sheet: pd.DataFrame, lengths: dict[str, int], bin_size: int, t
     from tqdm.auto import tqdm
 
     positives, infos = [], []
-    for row in tqdm(sheet.to_dict("records"), desc="peak files", unit="target", disable=not progress):
+    for row in tqdm(sheet.to_dict("records"), desc="peak files", unit="target", disable=None if progress else True):
         label = f"{row['source']} (target {row['id']} {row['name']})"
         peaks = iv.read_peaks(row["file"], extend=row["extend"], summit=row["summit"], label=label)
         iv.check_peak_contigs(peaks.table, lengths, label)
@@ -346,7 +346,7 @@ def _write_all(setup: _Setup, out_dir: Path, *, params: dict, genome_name: str, 
         writers = {s: stack.enter_context(WindowsWriter(paths[s], window_size=window, targets=targets,
                                                         contigs=setup.contigs, split=s, attrs=attrs))
                    for s in SPLITS}
-        for ci, chrom in enumerate(tqdm(setup.contigs, desc="contigs", unit="contig", disable=not progress)):
+        for ci, chrom in enumerate(tqdm(setup.contigs, desc="contigs", unit="contig", disable=None if progress else True)):
             contig = setup.genome.read_contig(chrom)
             md5s[chrom] = contig.md5
             res = classify_bins(chrom=chrom, length=len(contig.codes), codes=contig.codes, setup=setup,
