@@ -425,3 +425,119 @@ def best_matches(pairs: pd.DataFrame, queries: Sequence[PFM], *, evalue_max: flo
     table = pd.DataFrame(rows, columns=[c for c in MATCH_COLUMNS if c != "significant"])
     table["significant"] = table["evalue"] < evalue_max
     return table
+
+
+# ----------------------------------------------------------------------------- the `motifs` step
+
+
+def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, out_dir: str | os.PathLike,
+                  *, max_windows: int | None = 20000, top: int = 12, jaspar_release: str | None = None,
+                  evalue_max: float = 0.05, min_overlap: int = 5, batch_size: int = 256, device=None,
+                  bf16: bool = False, progress: bool = False) -> pd.DataFrame:
+    """Filters of a checkpoint as motifs, matched to JASPAR CORE vertebrates (`danq motifs`).
+
+    Writes into `out_dir`: filters.meme (all filters, MEME v4 with nsites), motif_matches.tsv
+    (best match per filter, sorted by E-value), motif_matches_all.tsv (every significant
+    filter/motif pair), logos/filter_<i>.png for the `top` filters with the smallest E-values
+    and logos.png (an overview of those). Returns the best-match table.
+    """
+    from danq_pipeline._device import resolve_device
+    from danq_pipeline.dataset import WindowsH5
+    from danq_pipeline.jaspar import load_jaspar
+    from danq_pipeline.model import load_model
+
+    dev = resolve_device(device)
+    model = load_model(model_path, device=dev)
+    found = filter_pfms(model, WindowsH5(data_path), max_windows=max_windows, batch_size=batch_size,
+                        device=dev, bf16=bf16, progress=progress)
+    pfms = found.pfms()
+    jaspar = load_jaspar(release=jaspar_release)
+    fired = [p for p in pfms if p.n_sites > 0]
+    pairs = match_motifs(fired, jaspar, min_overlap=min_overlap) if fired else _empty_pairs()
+    table = best_matches(pairs, pfms, evalue_max=evalue_max, background=found.background)
+    table = table.sort_values(["evalue", "ic"], ascending=[True, False], na_position="last")
+    out = Path(out_dir)
+    write_meme(out / "filters.meme", pfms, found.background)
+    _write_tsv(table, out / "motif_matches.tsv")
+    _write_tsv(pairs[pairs["evalue"] < evalue_max].sort_values("evalue"), out / "motif_matches_all.tsv")
+    by_id = {m.matrix_id: m for m in jaspar}
+    best = table[table["n_sites"] > 0].head(top)
+    write_logos(out, [pfms[i] for i in best["filter"]], best, by_id)
+    return table.reset_index(drop=True)
+
+
+def _empty_pairs() -> pd.DataFrame:
+    return pd.DataFrame(columns=["query", "target_id", "target_name", "strand", "offset", "overlap", "score",
+                                 "pearson", "pvalue", "evalue"])
+
+
+def _write_tsv(table: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
+    os.replace(tmp, path)
+
+
+def write_logos(out_dir: str | os.PathLike, pfms: Sequence[PFM], matches: pd.DataFrame,
+                jaspar_by_id: dict) -> None:
+    """Per-filter logo PNGs (filter above, best JASPAR match aligned below) and an overview."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    (out / "logos").mkdir(parents=True, exist_ok=True)
+    rows = list(matches.itertuples(index=False))
+    for pfm, row in zip(pfms, rows, strict=True):
+        fig, axes = plt.subplots(2, 1, figsize=(max(6, pfm.probs.shape[1] * 0.35), 3.6), sharex=True)
+        _draw_pair(axes, pfm, row, jaspar_by_id.get(row.best_match_id))
+        _save_fig(fig, out / "logos" / f"filter_{row.filter}.png")
+    n = max(len(rows), 1)
+    fig, axes = plt.subplots(n, 1, figsize=(7, 1.3 * n + 0.4), squeeze=False)
+    for ax, pfm, row in zip(axes[:, 0], pfms, rows, strict=False):
+        _logo(ax, pfm.probs, f"filter {row.filter}: {_match_label(row)}")
+    _save_fig(fig, out / "logos.png")
+
+
+def _draw_pair(axes, pfm: PFM, row, motif) -> None:
+    """Filter logo on axes[0]; the matched motif (reverse-complemented for strand -) on axes[1]."""
+    _logo(axes[0], pfm.probs, f"filter {row.filter} ({pfm.n_sites} sites, IC {row.ic:.1f} bits)")
+    if motif is None or not row.best_match_id:
+        axes[1].set_axis_off()
+        return
+    probs = motif.pfm if row.strand == "+" else reverse_complement_pfm(motif.pfm)
+    _logo(axes[1], probs, _match_label(row), start=int(row.offset))
+
+
+def _match_label(row) -> str:
+    if not row.best_match_id:
+        return "no match"
+    mark = "" if row.significant else " (not significant)"
+    return f"{row.best_match_name} {row.best_match_id} ({row.strand}) E={row.evalue:.2g}{mark}"
+
+
+def _logo(ax, probs: np.ndarray, title: str, start: int = 0) -> None:
+    """An information-content logo of a (4, w) PFM whose first column sits at x = `start`."""
+    import logomaker
+    import matplotlib.ticker
+
+    df = pd.DataFrame(np.asarray(probs).T, columns=list(ALPHABET))
+    df.index = np.arange(start, start + len(df))
+    info = logomaker.transform_matrix(df, from_type="probability", to_type="information")
+    logomaker.Logo(info, ax=ax, color_scheme="classic")
+    ax.set_ylim(0, 2)
+    ax.set_ylabel("bits")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_title(title, fontsize=9, loc="left")
+
+
+def _save_fig(fig, path: Path) -> None:
+    """Save a figure atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(path.name + ".part")
+    fig.tight_layout()
+    fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
