@@ -1,0 +1,381 @@
+"""Evaluate a trained model on a test windows file: predictions, per-target metrics, baseline, figures.
+
+`evaluate_model` streams batched predictions (averaged over the forward and the
+reverse-complement strand, as the DanQ paper evaluated) into ``predictions.h5``, computes
+per-target AUROC/AUPRC (`danq_pipeline.metrics`), fits the k-mer baseline on the training file
+(`danq_pipeline.baseline`), optionally compares with a reference table
+(`danq_pipeline.reference`), and writes metrics.tsv, summary.tsv and figures. Memory stays
+bounded: predictions go to disk in row blocks and metrics read them back in target blocks;
+only the test labels (1 byte per window and target) are held whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from danq_pipeline import __version__
+from danq_pipeline._device import autocast_context, resolve_device
+from danq_pipeline.dataset import WindowsH5
+from danq_pipeline.encode import one_hot, reverse_complement_codes
+from danq_pipeline.errors import DanQError, DanQWarning
+from danq_pipeline.metrics import auroc_auprc, per_target_metrics, summarize
+
+PREDICTIONS_FORMAT = "danq-predictions"
+BLOCK_ROWS = 8192  # rows predicted and written per HDF5 block
+_STR = h5py.string_dtype("utf-8")
+
+
+class EvaluationResult(NamedTuple):
+    """What `evaluate_model` returns (everything is also written under `out_dir`)."""
+
+    metrics: pd.DataFrame
+    summary: pd.DataFrame
+    reference_summary: pd.DataFrame | None
+    out_dir: Path
+    info: dict
+
+
+def check_compatible(model: torch.nn.Module, data: WindowsH5, model_path: Any) -> None:
+    """Refuse a test file whose targets or window length differ from the checkpoint's."""
+    seq_len = int(model.kwargs["seq_len"])
+    if data.window_size != seq_len:
+        raise DanQError(f"{data.path}: windows are {data.window_size} bp but {model_path} was trained on "
+                        f"{seq_len} bp windows; prepare the test file with the training window size")
+    ours, theirs = model.targets, data.targets
+    same = len(ours) == len(theirs) and (ours["id"].astype(int).tolist() == theirs["id"].astype(int).tolist()) \
+        and ours["name"].astype(str).tolist() == theirs["name"].astype(str).tolist()
+    if not same:
+        raise DanQError(f"{data.path}: its {len(theirs)} targets differ from the {len(ours)} targets {model_path} "
+                        "was trained on (ids/names/order); prepare it from the same targets sheet")
+
+
+def _predict_codes(model: torch.nn.Module, codes: np.ndarray, *, batch_size: int, device: torch.device,
+                   bf16: bool) -> np.ndarray:
+    """Sigmoid probabilities (n, T) float32 for base codes (n, L), in batches."""
+    out = []
+    with torch.inference_mode(), autocast_context(device, bf16):
+        for a in range(0, len(codes), batch_size):
+            x = torch.from_numpy(one_hot(codes[a:a + batch_size])).to(device, non_blocking=True)
+            out.append(torch.sigmoid(model(x).float()).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.kwargs["n_targets"]), np.float32)
+
+
+def _block_plan(data: WindowsH5, block_rows: int) -> tuple[int, list[tuple[int, int]]]:
+    """(rows scored, [(start, stop)]): the forward half for rc-pair files, else every row."""
+    n = len(data)
+    if data.rc_pairs and n % 2:
+        raise DanQError(f"{data.path}: marked rc_pairs but holds an odd number of windows ({n}); re-import it")
+    n_eval = n // 2 if data.rc_pairs else n
+    return n_eval, [(a, min(a + block_rows, n_eval)) for a in range(0, n_eval, block_rows)]
+
+
+def iter_predictions(model: torch.nn.Module, data: WindowsH5, *, batch_size: int = 256,
+                     device: str | torch.device | None = "auto", bf16: bool = False,
+                     rc_average: bool = True, block_rows: int = BLOCK_ROWS,
+                     progress: bool = True) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
+    """Yield (start, stop, p_forward_rows, p_partner_rows) blocks of probabilities.
+
+    For an ordinary file the partner is None and, with `rc_average`, each window's
+    probability is the mean over the window and its computed reverse complement. For a
+    file with ``rc_pairs`` (DeepSEA import: the second half holds the reverse complements
+    of the first), blocks cover the first half; the partner block is rows
+    [start + N/2, stop + N/2], and with `rc_average` both hold the pair's mean.
+    """
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    n_eval, plan = _block_plan(data, block_rows)
+    half = n_eval if data.rc_pairs else 0
+
+    def read(block: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+        a, b = block
+        fwd = data.read_codes(a, b)[0]
+        return fwd, (data.read_codes(a + half, b + half)[0] if data.rc_pairs else None)
+
+    kw = dict(batch_size=batch_size, device=dev, bf16=bf16)
+    with ThreadPoolExecutor(1) as pool, tqdm(total=len(data), unit="win", desc="predict",
+                                             disable=None if progress else True) as bar:
+        nxt = pool.submit(read, plan[0]) if plan else None
+        for i, (a, b) in enumerate(plan):
+            fwd, partner = nxt.result()
+            nxt = pool.submit(read, plan[i + 1]) if i + 1 < len(plan) else None
+            p = _predict_codes(model, fwd, **kw)
+            other = _predict_codes(model, partner if partner is not None else reverse_complement_codes(fwd), **kw) \
+                if (rc_average or partner is not None) else None
+            if rc_average:
+                p = (p + other) / 2
+                other = p if partner is not None else None
+            bar.update((b - a) * (2 if partner is not None else 1))
+            yield a, b, p, other
+
+
+def _create_predictions(path: Path, data: WindowsH5, attrs: dict, with_baseline: bool) -> h5py.File:
+    """Open `path` for writing with the predictions layout (see docs/formats.md)."""
+    n, t = len(data), data.n_targets
+    h5 = h5py.File(path, "w")
+    chunks = (max(1, min(n, BLOCK_ROWS)), max(1, min(t, 16)))
+    for name in ("probabilities", "baseline") if with_baseline else ("probabilities",):
+        h5.create_dataset(name, (n, t), dtype="f4", chunks=chunks if n and t else None, fillvalue=np.nan)
+    g = h5.create_group("targets")
+    g.create_dataset("id", data=data.targets["id"].to_numpy(dtype=np.int32))
+    for col in ("name", "class", "source"):
+        g.create_dataset(col, data=np.array(data.targets[col].astype(str).tolist(), dtype=object), dtype=_STR)
+    src = data._file()
+    for name in ("chrom", "start", "end"):
+        h5.create_dataset(f"windows/{name}", data=src[f"windows/{name}"][:])
+    h5.create_dataset("contigs", data=np.array(data.contigs, dtype=object), dtype=_STR)
+    for key, value in {"format": PREDICTIONS_FORMAT, "format_version": 1, "package_version": __version__,
+                       **attrs}.items():
+        h5.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) or value is None else value
+    return h5
+
+
+class _Rows:
+    """The first `stop` rows of a 2-D HDF5 dataset, sliced by columns lazily (for metrics)."""
+
+    def __init__(self, ds: h5py.Dataset, stop: int) -> None:
+        self.ds, self.stop = ds, stop
+        self.shape = (stop, ds.shape[1])
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        return self.ds[: self.stop, key[1]]
+
+
+def _write_predictions(h5: h5py.File, blocks: Iterator, half: int, name: str = "probabilities") -> None:
+    """Store prediction blocks; partner blocks (rc-pair files) go to rows shifted by `half`."""
+    ds = h5[name]
+    for a, b, p, partner in blocks:
+        ds[a:b] = p
+        if partner is not None:
+            ds[a + half:b + half] = partner
+
+
+def _baseline_blocks(base: Any, data: WindowsH5, n_eval: int, half: int) -> Iterator:
+    """Baseline probabilities over the scored rows, in blocks (partner rows get the same values:
+    strand-collapsed k-mer features are identical for a window and its reverse complement)."""
+    for a in tqdm(range(0, n_eval, BLOCK_ROWS), desc="baseline", unit="block", disable=None):
+        b = min(a + BLOCK_ROWS, n_eval)
+        p = base.predict_proba(data.read_codes(a, b)[0])
+        yield a, b, p, (p if half else None)
+
+
+def _labels(data: WindowsH5, n_eval: int) -> np.ndarray:
+    """Labels of the scored rows; for rc-pair files, warn when the two halves disagree."""
+    labels = data.labels()
+    if data.rc_pairs:
+        differ = int((labels[:n_eval] != labels[n_eval:]).any(axis=1).sum())
+        if differ:
+            warnings.warn(f"{data.path}: {differ} windows have labels different from their reverse-complement "
+                          "partner; metrics use the first (forward) half", DanQWarning, stacklevel=2)
+    return labels[:n_eval]
+
+
+def _fit_baseline(train: str | os.PathLike | None, test: WindowsH5, k: int, max_train: int) -> Any:
+    """Fit the k-mer baseline on `train` (checked to have the test file's targets)."""
+    from danq_pipeline.baseline import fit_kmer_baseline
+
+    tr = WindowsH5(train)
+    if tr.targets["id"].tolist() != test.targets["id"].tolist() or \
+            tr.targets["name"].tolist() != test.targets["name"].tolist():
+        raise DanQError(f"{tr.path}: its targets differ from those of {test.path}; give the training file of "
+                        "the same prepared dataset to --train")
+    return fit_kmer_baseline(tr, k=k, max_train=max_train)
+
+
+def _add_baseline(metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File | None, n_eval: int,
+                  base: Any) -> pd.DataFrame:
+    """Add baseline_auroc / baseline_auprc (NaN when there is no baseline or it was not fitted)."""
+    metrics = metrics.copy()
+    if base is None:
+        metrics["baseline_auroc"] = np.nan
+        metrics["baseline_auprc"] = np.nan
+        return metrics
+    auroc, auprc = auroc_auprc(labels, _Rows(h5["baseline"], n_eval))
+    unfit = ~base.fitted
+    auroc[unfit] = np.nan
+    auprc[unfit] = np.nan
+    metrics["baseline_auroc"], metrics["baseline_auprc"] = auroc, auprc
+    extra = np.where(unfit, "baseline not fitted: one class only in its training sample", "")
+    metrics["note"] = ["; ".join(x for x in pair if x) for pair in zip(metrics["note"], extra, strict=True)]
+    return metrics
+
+
+def select_curve_targets(metrics: pd.DataFrame, top_n: int = 12) -> list[tuple[int, str]]:
+    """Targets to draw curves for: all when at most `top_n`, else the best and worst by AUROC.
+
+    Returns (row index, group) pairs with group "" (all shown), "best" or "worst".
+    """
+    defined = metrics["auroc"].dropna().sort_values(ascending=False, kind="stable")
+    if len(metrics) <= top_n:
+        return [(int(i), "") for i in defined.index]
+    n_best = (top_n + 1) // 2
+    best = [(int(i), "best") for i in defined.index[:n_best]]
+    rest = defined.index[n_best:]
+    worst = [(int(i), "worst") for i in rest[max(0, len(rest) - (top_n - n_best)):]]
+    return best + worst
+
+
+def curve_data(metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File, n_eval: int,
+               chosen: list[tuple[int, str]]) -> list[dict]:
+    """ROC and PR curves (scikit-learn) of the chosen targets, model and baseline."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    out = []
+    for i, group in chosen:
+        y = labels[:, i] != 0
+        row = metrics.iloc[i]
+        item = {"name": str(row["name"]), "id": int(row["id"]), "class": str(row["class"]), "group": group,
+                "auroc": float(row["auroc"]), "auprc": float(row["auprc"]),
+                "baseline_auroc": float(row["baseline_auroc"]), "baseline_auprc": float(row["baseline_auprc"]),
+                "positive_rate": float(row["auprc_random"])}
+        for key in ("probabilities", "baseline"):
+            if key not in h5:
+                continue
+            s = h5[key][:n_eval, i]
+            fpr, tpr, _ = roc_curve(y, s)
+            prec, rec, _ = precision_recall_curve(y, s)
+            item[key] = {"fpr": fpr, "tpr": tpr, "precision": prec, "recall": rec}
+        out.append(item)
+    return out
+
+
+def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a TSV under a temporary name, then rename it."""
+    tmp = path.with_name(path.name + ".part")
+    frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g", na_rep="NaN")
+    os.replace(tmp, path)
+
+
+METRIC_ORDER = ("id", "name", "class", "n_pos", "n_neg", "auroc", "auprc", "auprc_random",
+                "baseline_auroc", "baseline_auprc")
+
+
+def _order_columns(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Fixed columns first, reference columns next, note last."""
+    ref = [c for c in metrics.columns if c not in METRIC_ORDER and c != "note"]
+    return metrics[[*METRIC_ORDER, *ref, "note"]]
+
+
+def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,
+                   train: str | os.PathLike | None = None, baseline: bool = True, baseline_k: int = 5,
+                   baseline_max_train: int = 20000, reference: str | os.PathLike | None = None,
+                   rc_average: bool = True, batch_size: int = 256, device: str | None = "auto",
+                   bf16: bool = False, top_n: int = 12, figures: bool = True,
+                   progress: bool = True) -> EvaluationResult:
+    """Evaluate checkpoint `model` on windows file `data`; write every output under `out_dir`.
+
+    Parameters
+    ----------
+    model, data : path
+        Checkpoint from `danq train` and a windows HDF5 file with the same targets and
+        window length.
+    out_dir : path
+        Receives metrics.tsv, summary.tsv, predictions.h5, run_info.json, figures/ and,
+        with `reference`, reference_summary.tsv (docs/formats.md).
+    train : path, optional
+        Training windows file for the k-mer baseline; without it there is no baseline
+        (its columns are NaN and run_info.json says why). Default is None.
+    baseline, baseline_k, baseline_max_train : optional
+        Fit the baseline (default True), its k-mer length (5) and training-row cap (20000).
+    reference : path, optional
+        Reference per-target table (DanQ paper table or generic TSV; see reference.py).
+    rc_average : bool, optional
+        Average each window's probability with its reverse complement's. Default is True.
+    batch_size, device, bf16, top_n, figures, progress : optional
+        Prediction batch size (256), device ("auto"), bf16 autocast (False), panels per
+        curve figure (12), draw figures (True), progress bars (True; off when not a TTY).
+    """
+    from danq_pipeline.model import load_model
+    from danq_pipeline.reference import attach_reference, read_reference, reference_summary
+
+    t0 = time.perf_counter()
+    test = WindowsH5(data)
+    net = load_model(model, device=None)
+    check_compatible(net, test, model)
+    ref = read_reference(reference) if reference is not None else None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    base = _fit_baseline(train, test, baseline_k, baseline_max_train) if (baseline and train) else None
+    info = _run_info(model, test, train, baseline, base, rc_average, reference)
+    metrics, curves, n_eval, seconds = _predict_and_score(
+        net, test, out, base, info, top_n=top_n if figures else 0,
+        kw=dict(batch_size=batch_size, device=device, bf16=bf16, rc_average=rc_average, progress=progress))
+    ref_summary = None
+    if ref is not None:
+        metrics = attach_reference(metrics, ref)
+        ref_summary = reference_summary(metrics, ref)
+        _write_tsv(ref_summary, out / "reference_summary.tsv")
+    metrics = _order_columns(metrics)
+    summary = summarize(metrics, ("auroc", "auprc", "auprc_random", "baseline_auroc", "baseline_auprc"))
+    _write_tsv(metrics, out / "metrics.tsv")
+    _write_tsv(summary, out / "summary.tsv")
+    info.update(n_scored_windows=n_eval, predict_seconds=round(seconds, 2),
+                total_seconds=round(time.perf_counter() - t0, 2))
+    if figures:
+        from danq_pipeline.report import evaluation_figures
+
+        info["figures"] = evaluation_figures(out / "figures", metrics, curves, ref)
+    _write_json(info, out / "run_info.json")
+    return EvaluationResult(metrics, summary, ref_summary, out, info)
+
+
+def _predict_and_score(net: torch.nn.Module, test: WindowsH5, out: Path, base: Any, info: dict, *,
+                       top_n: int, kw: dict) -> tuple[pd.DataFrame, list[dict], int, float]:
+    """Write predictions.h5 (atomically) and compute per-target metrics and curve data."""
+    n_eval, _ = _block_plan(test, BLOCK_ROWS)
+    half = n_eval if test.rc_pairs else 0
+    final = out / "predictions.h5"
+    tmp = final.with_name(final.name + ".part")
+    try:
+        with _create_predictions(tmp, test, info, base is not None) as h5:
+            t0 = time.perf_counter()
+            _write_predictions(h5, iter_predictions(net, test, **kw), half)
+            seconds = time.perf_counter() - t0
+            if base is not None:
+                _write_predictions(h5, _baseline_blocks(base, test, n_eval, half), half, "baseline")
+            labels = _labels(test, n_eval)
+            metrics = per_target_metrics(labels, _Rows(h5["probabilities"], n_eval), test.targets)
+            metrics = _add_baseline(metrics, labels, h5, n_eval, base)
+            curves = curve_data(metrics, labels, h5, n_eval, select_curve_targets(metrics, top_n)) if top_n else []
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return metrics, curves, n_eval, seconds
+
+
+def _run_info(model: Any, test: WindowsH5, train: Any, baseline: bool, base: Any, rc_average: bool,
+              reference: Any) -> dict:
+    """Provenance and settings recorded in run_info.json and the predictions file attributes."""
+    if base is not None:
+        why = ""
+    elif not baseline:
+        why = "baseline switched off (--no-baseline)"
+    else:
+        why = "no training file given (--train), so no baseline was fitted"
+    mode = "rc_pairs partner average" if (test.rc_pairs and rc_average) else \
+        "computed reverse complement average" if rc_average else "forward strand only"
+    return {"model": str(model), "data": str(test.path), "train": str(train) if train else None,
+            "rc_pairs": test.rc_pairs, "rc_average": rc_average, "strand_mode": mode,
+            "n_windows": len(test), "n_targets": test.n_targets, "window_size": test.window_size,
+            "scored_rows": "first half (forward windows)" if test.rc_pairs else "all",
+            "baseline": base.info | {"seconds": round(base.seconds, 2)} if base is not None else None,
+            "baseline_missing_reason": why, "reference": str(reference) if reference else None,
+            "package_version": __version__}
+
+
+def _write_json(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    os.replace(tmp, path)

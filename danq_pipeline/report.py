@@ -1,0 +1,374 @@
+"""Figures (matplotlib, PNG + SVG) and one self-contained HTML report.
+
+`evaluation_figures` draws what `danq evaluate` shows: ROC and PR curves as small multiples
+(every target when few, the best and worst when many, baseline dashed), AUROC/AUPRC
+distributions per class, DanQ vs baseline and, with a reference table, ours vs the
+reference. `write_report` gathers an evaluation directory (plus optional training
+history, motif matches and variant scores) into one HTML file with every image embedded as
+a data: URI and a per-target table sortable with a few lines of plain JavaScript, so it
+opens offline and can be mailed around. No torch here.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from danq_pipeline.errors import DanQError  # noqa: E402
+
+CLASS_COLORS = {"DNase": "#1f77b4", "TF": "#2ca02c", "histone": "#d62728"}
+CLASS_ORDER = ("DNase", "TF", "histone")
+
+
+def save_figure(fig: plt.Figure, out_dir: Path, stem: str) -> str:
+    """Save `fig` as out_dir/stem.png and .svg (temporary names, then rename); return stem."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "svg"):
+        final = out_dir / f"{stem}.{ext}"
+        tmp = out_dir / f".{stem}.part.{ext}"
+        fig.savefig(tmp, format=ext, dpi=110, bbox_inches="tight")
+        os.replace(tmp, final)
+    plt.close(fig)
+    return stem
+
+
+def _grid(n: int, max_cols: int = 4) -> tuple[plt.Figure, np.ndarray]:
+    cols = max(1, min(max_cols, n))
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()
+
+
+def plot_curves(curves: list[dict], kind: str) -> plt.Figure:
+    """Small multiples of ROC (`kind`="roc") or precision-recall ("pr") curves, one panel a target."""
+    fig, axes = _grid(len(curves))
+    for ax, c in zip(axes, curves, strict=False):
+        for key, style, label in (("probabilities", "-", "DanQ"), ("baseline", "--", "k-mer baseline")):
+            if key not in c:
+                continue
+            d = c[key]
+            x, y = (d["fpr"], d["tpr"]) if kind == "roc" else (d["recall"], d["precision"])
+            ax.plot(x, y, style, color=CLASS_COLORS.get(c["class"], "k") if key == "probabilities" else "0.45",
+                    lw=1.3, label=label, drawstyle="default" if kind == "roc" else "steps-post")
+        if kind == "roc":
+            ax.plot([0, 1], [0, 1], ":", color="0.7", lw=0.8)
+            ax.set(xlabel="false positive rate", ylabel="true positive rate")
+            score = f"AUROC {c['auroc']:.3f} (base {c['baseline_auroc']:.3f})"
+        else:
+            ax.axhline(c["positive_rate"], ls=":", color="0.7", lw=0.8)
+            ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02))
+            score = f"AUPRC {c['auprc']:.3f} (base {c['baseline_auprc']:.3f})"
+        tag = f"[{c['group']}] " if c["group"] else ""
+        ax.set_title(f"{tag}{c['name'][:28]} ({c['class']})\n{score}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    if len(curves):
+        axes[0].legend(fontsize=7, loc="lower right" if kind == "roc" else "upper right")
+    what = "ROC" if kind == "roc" else "Precision-recall"
+    fig.suptitle(f"{what} curves, per target (dotted: random)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_distributions(metrics: pd.DataFrame) -> plt.Figure:
+    """AUROC and AUPRC per class (box + points), DanQ beside the baseline."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    classes = [c for c in CLASS_ORDER if (metrics["class"] == c).any()]
+    rng = np.random.default_rng(0)
+    for ax, metric in zip(axes, ("auroc", "auprc"), strict=True):
+        for j, cls in enumerate(classes):
+            sub = metrics[metrics["class"] == cls]
+            for shift, col, color in ((-0.18, metric, CLASS_COLORS[cls]), (0.18, f"baseline_{metric}", "0.55")):
+                vals = sub[col].dropna().to_numpy()
+                if not len(vals):
+                    continue
+                ax.boxplot(vals, positions=[j + shift], widths=0.3, showfliers=False,
+                           medianprops={"color": "k"})
+                ax.scatter(j + shift + rng.uniform(-0.08, 0.08, len(vals)), vals, s=6, color=color,
+                           alpha=0.6, zorder=3)
+        ax.set_xticks(range(len(classes)), [f"{c}\n(n={int((metrics['class'] == c).sum())})" for c in classes])
+        ax.set_ylabel(metric.upper())
+        ax.set_title(f"{metric.upper()} by class: DanQ (colour) vs k-mer baseline (grey)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_scatter(metrics: pd.DataFrame, pairs: list[tuple[str, str, str, str]], title: str) -> plt.Figure:
+    """One panel per (x column, y column, x label, y label): points per target, coloured by class."""
+    fig, axes = _grid(len(pairs), max_cols=3)
+    for ax, (xc, yc, xl, yl) in zip(axes, pairs, strict=False):
+        both = metrics[[xc, yc, "class"]].dropna()
+        for cls in CLASS_ORDER:
+            sub = both[both["class"] == cls]
+            if len(sub):
+                ax.scatter(sub[xc], sub[yc], s=9, alpha=0.7, color=CLASS_COLORS[cls], label=f"{cls} ({len(sub)})")
+        lo = float(np.nanmin(both[[xc, yc]].to_numpy())) if len(both) else 0.0
+        ax.plot([lo, 1], [lo, 1], ":", color="0.5", lw=0.8)
+        ax.set(xlabel=xl, ylabel=yl)
+        above = float((both[yc] >= both[xc]).mean()) if len(both) else float("nan")
+        ax.set_title(f"{yl} vs {xl}: y >= x for {above:.0%}", fontsize=9)
+        if len(both):
+            ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def evaluation_figures(out_dir: Path, metrics: pd.DataFrame, curves: list[dict], ref: Any = None) -> list[str]:
+    """Draw every evaluation figure into `out_dir` (PNG + SVG); return their stems."""
+    stems = []
+    if curves:
+        stems.append(save_figure(plot_curves(curves, "roc"), out_dir, "roc_curves"))
+        stems.append(save_figure(plot_curves(curves, "pr"), out_dir, "pr_curves"))
+    stems.append(save_figure(plot_distributions(metrics), out_dir, "metric_distributions"))
+    if metrics["baseline_auroc"].notna().any():
+        pairs = [("baseline_auroc", "auroc", "k-mer baseline AUROC", "DanQ AUROC"),
+                 ("baseline_auprc", "auprc", "k-mer baseline AUPRC", "DanQ AUPRC")]
+        stems.append(save_figure(plot_scatter(metrics, pairs, "DanQ vs k-mer baseline, per target"),
+                                 out_dir, "baseline_scatter"))
+    if ref is not None:
+        pairs = [(theirs, ours, f"{label} {ours.upper()}", f"ours {ours.upper()}")
+                 for ours, theirs, label in ref.comparisons if "jaspar" not in theirs]
+        stems.append(save_figure(plot_scatter(metrics, pairs, f"Ours vs reference ({ref.path.name}), per target"),
+                                 out_dir, "reference_scatter"))
+    return stems
+
+
+def plot_history(history: pd.DataFrame) -> plt.Figure:
+    """Training curves: train/valid loss and validation mean AUROC/AUPRC per epoch."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for col, style in (("train_loss", "-o"), ("valid_loss", "-s")):
+        if col in history:
+            axes[0].plot(history["epoch"], history[col], style, ms=3, label=col)
+    axes[0].set(xlabel="epoch", ylabel="loss (BCE)", title="Loss")
+    for col, style in (("valid_mean_auroc", "-o"), ("valid_mean_auprc", "-s")):
+        if col in history:
+            axes[1].plot(history["epoch"], history[col], style, ms=3, label=col)
+    axes[1].set(xlabel="epoch", title="Validation mean AUROC / AUPRC")
+    for ax in axes:
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _fig_uri(fig: plt.Figure) -> str:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return _data_uri(buf.getvalue())
+
+
+def _img(uri: str, alt: str, width: str = "") -> str:
+    style = f' style="max-width:{width}"' if width else ""
+    return f'<img src="{uri}" alt="{html.escape(alt)}"{style}>'
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "NaN" if np.isnan(value) else f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def html_table(frame: pd.DataFrame, table_id: str = "", sortable: bool = False) -> str:
+    """An HTML table of `frame` (every row); `sortable` tables sort on a header click."""
+    attrs = f' id="{table_id}"' if table_id else ""
+    attrs += ' class="sortable"' if sortable else ""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "\n".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
+                     for row in frame.itertuples(index=False))
+    return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+
+
+FIGURE_CAPTIONS = {
+    "roc_curves": "ROC curves per target (all targets when few, otherwise the best and worst by AUROC); "
+                  "solid: DanQ, dashed grey: k-mer baseline, dotted: random.",
+    "pr_curves": "Precision-recall curves for the same targets; the dotted line is the positive rate "
+                 "(the AUPRC of a random ranking).",
+    "metric_distributions": "AUROC and AUPRC of every target by class; DanQ in colour, the k-mer baseline in grey.",
+    "baseline_scatter": "Per-target DanQ vs k-mer baseline; points above the diagonal are targets where DanQ "
+                        "adds to what short words predict.",
+    "reference_scatter": "Per-target ours vs the reference table; points above the diagonal beat the reference.",
+}
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1250px;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:12px;margin:.5em 0}th,td{border:1px solid #ccc;padding:2px 6px}
+th{background:#eee;position:sticky;top:0}table.sortable th{cursor:pointer}tbody tr:nth-child(even){background:#f8f8f8}
+img{max-width:100%;display:block;margin:.5em 0}.cap{color:#555;font-size:13px;margin-bottom:1.5em}
+.scroll{max-height:600px;overflow:auto;border:1px solid #ddd}.note{color:#a40}"""
+
+_SORT_JS = """document.querySelectorAll('table.sortable').forEach(function(t){
+ t.querySelectorAll('th').forEach(function(th,i){th.title='click to sort';th.addEventListener('click',function(){
+  var b=t.tBodies[0],rows=Array.from(b.rows),asc=th.dataset.dir!=='asc';
+  t.querySelectorAll('th').forEach(function(h){h.dataset.dir='';});th.dataset.dir=asc?'asc':'desc';
+  function key(r){var s=r.cells[i].textContent,v=parseFloat(s);return (s.trim()!==''&&!isNaN(s)&&!isNaN(v))?v:s;}
+  rows.sort(function(x,y){var a=key(x),c=key(y),na=typeof a==='number',nc=typeof c==='number';
+   if(na&&nc)return asc?a-c:c-a;if(na)return -1;if(nc)return 1;
+   if(a==='NaN')return 1;if(c==='NaN')return -1;return asc?String(a).localeCompare(c):String(c).localeCompare(a);});
+  rows.forEach(function(r){b.appendChild(r);});});});});
+document.querySelectorAll('input.filter').forEach(function(inp){inp.addEventListener('input',function(){
+ var t=document.getElementById(inp.dataset.table),q=inp.value.toLowerCase();
+ Array.from(t.tBodies[0].rows).forEach(function(r){r.style.display=r.textContent.toLowerCase().includes(q)?'':'none';});});});"""
+
+
+def _read_tsv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, sep="\t", keep_default_na=True)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DanQError(f"{path}: cannot read this TSV ({str(err).splitlines()[0]}); re-create it") from None
+
+
+def _section_summary(eval_dir: Path, info: dict) -> str:
+    parts = ["<h2>Summary</h2>"]
+    if info:
+        shown = {k: v for k, v in info.items() if k not in ("figures",) and v not in (None, "")}
+        parts.append(html_table(pd.DataFrame({"setting": list(shown), "value": [json.dumps(v) if isinstance(v, dict)
+                                                                                   else v for v in shown.values()]})))
+        if info.get("baseline_missing_reason"):
+            parts.append(f'<p class="note">No baseline: {html.escape(info["baseline_missing_reason"])}.</p>')
+    parts.append("<h3>Per class (mean / median over targets with a defined metric)</h3>")
+    parts.append(html_table(_read_tsv(eval_dir / "summary.tsv")))
+    ref = eval_dir / "reference_summary.tsv"
+    if ref.exists():
+        parts.append("<h3>Comparison with the reference table</h3><p class='cap'>median_diff: median over targets "
+                     "of ours minus reference; frac_ge: share of targets where ours &ge; reference; frac_within: "
+                     "share where ours &ge; reference - 0.01.</p>")
+        parts.append(html_table(_read_tsv(ref)))
+    return "\n".join(parts)
+
+
+def _section_figures(eval_dir: Path) -> str:
+    fig_dir = eval_dir / "figures"
+    pngs = sorted(fig_dir.glob("*.png")) if fig_dir.is_dir() else []
+    order = {stem: i for i, stem in enumerate(FIGURE_CAPTIONS)}
+    pngs.sort(key=lambda p: (order.get(p.stem, len(order)), p.stem))
+    parts = ["<h2>Figures</h2>"]
+    for png in pngs:
+        parts.append(_img(_data_uri(png.read_bytes()), png.stem))
+        parts.append(f'<div class="cap">{html.escape(FIGURE_CAPTIONS.get(png.stem, png.stem))} '
+                     f'(vector version: figures/{html.escape(png.stem)}.svg)</div>')
+    return "\n".join(parts)
+
+
+def _section_targets(metrics: pd.DataFrame) -> str:
+    return ("<h2>Every target</h2><p class='cap'>Click a column header to sort; type to filter. auprc_random is "
+            "the AUPRC of a random ranking (the positive rate); NaN means undefined, with the reason in note.</p>"
+            '<input class="filter" data-table="targets" placeholder="filter rows...">'
+            f'<div class="scroll">{html_table(metrics, "targets", sortable=True)}</div>')
+
+
+def _section_history(history: Path) -> str:
+    frame = _read_tsv(history)
+    if "epoch" not in frame or not len(frame):
+        raise DanQError(f"{history}: no 'epoch' column or no rows; give the history.tsv written by `danq train`")
+    return ("<h2>Training</h2>" + _img(_fig_uri(plot_history(frame)), "training curves")
+            + f"<div class='cap'>From {html.escape(history.name)} ({len(frame)} epochs).</div>"
+            + f"<div class='scroll'>{html_table(frame, 'history', sortable=True)}</div>")
+
+
+MAX_LOGOS = 48
+
+
+def _logo_for(logos: dict[str, Path], filt: Any) -> Path | None:
+    """The logo whose file stem ends in the filter number (filter_7.png, f007.png, 7.png)."""
+    digits = "".join(ch for ch in str(filt) if ch.isdigit())
+    if not digits:
+        return None
+    for stem, path in logos.items():
+        tail = stem[len(stem.rstrip("0123456789")):]
+        if tail and int(tail) == int(digits):
+            return path
+    return None
+
+
+def _section_motifs(motifs_dir: Path) -> str:
+    table_path = motifs_dir / "motif_matches.tsv"
+    if not table_path.exists():
+        return f"<h2>Motifs</h2><p class='note'>{html.escape(str(table_path))} not found; no motif section.</p>"
+    table = _read_tsv(table_path)
+    if "evalue" in table:
+        table = table.sort_values("evalue", kind="stable")
+    logos = {p.stem: p for p in sorted((motifs_dir / "logos").glob("*.png"))} if (motifs_dir / "logos").is_dir() else {}
+    parts = ["<h2>Motifs learned by the convolution filters</h2>",
+             "<p class='cap'>Filters matched against JASPAR (best match, p- and E-value); sorted by E-value.</p>",
+             f"<div class='scroll'>{html_table(table, 'motifs', sortable=True)}</div>"]
+    shown = [(row.get("filter"), _logo_for(logos, row.get("filter"))) for row in table.to_dict("records")]
+    shown = [(f, p) for f, p in shown if p is not None][:MAX_LOGOS]
+    if not shown:
+        shown = [(p.stem, p) for p in list(logos.values())[:MAX_LOGOS]]
+    for filt, path in shown:
+        parts.append(f"<figure style='display:inline-block;width:300px;margin:4px'>{_img(_data_uri(path.read_bytes()), str(filt))}"
+                     f"<figcaption class='cap'>filter {html.escape(str(filt))}</figcaption></figure>")
+    return "\n".join(parts)
+
+
+def _section_variants(paths: list[Path], top: int = 20) -> str:
+    parts = ["<h2>Variant effects</h2>"]
+    for path in paths:
+        frame = _read_tsv(path)
+        missing = [c for c in ("status", "max_abs_diff") if c not in frame]
+        if missing:
+            raise DanQError(f"{path}: variant table lacks columns {missing}; give the .tsv from `danq score-variants`")
+        counts = frame["status"].value_counts().rename_axis("status").reset_index(name="n")
+        best = frame.sort_values("max_abs_diff", ascending=False, kind="stable", na_position="last").head(top)
+        parts += [f"<h3>{html.escape(path.name)} ({len(frame)} records)</h3>", html_table(counts),
+                  f"<p class='cap'>Top {len(best)} by largest absolute change in any target's probability "
+                  "(max_abs_diff):</p>", f"<div class='scroll'>{html_table(best)}</div>"]
+    return "\n".join(parts)
+
+
+def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
+                 history: str | os.PathLike | None = None, motifs_dir: str | os.PathLike | None = None,
+                 variants: tuple[str | os.PathLike, ...] = (), title: str = "danq-pipeline report") -> Path:
+    """Write one self-contained HTML report from an evaluation directory (and optional extras).
+
+    Everything (figures, logos, training curves) is embedded as data: URIs, so the file
+    opens offline. Returns the path written (temporary name, then renamed).
+    """
+    eval_dir = Path(evaluate_dir)
+    for need in ("metrics.tsv", "summary.tsv"):
+        if not (eval_dir / need).exists():
+            raise DanQError(f"{eval_dir / need}: not found; run `danq evaluate --out-dir {eval_dir}` first")
+    for extra in [history, *variants]:
+        if extra is not None and not Path(extra).exists():
+            raise DanQError(f"{extra}: no such file")
+    if motifs_dir is not None and not Path(motifs_dir).is_dir():
+        raise DanQError(f"{motifs_dir}: no such directory (give the `danq motifs` output directory)")
+    info_path = eval_dir / "run_info.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    metrics = _read_tsv(eval_dir / "metrics.tsv")
+    sections = [_section_summary(eval_dir, info)]
+    if history is not None:
+        sections.append(_section_history(Path(history)))
+    sections += [_section_figures(eval_dir), _section_targets(metrics)]
+    if motifs_dir is not None:
+        sections.append(_section_motifs(Path(motifs_dir)))
+    if variants:
+        sections.append(_section_variants([Path(v) for v in variants]))
+    doc = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+           f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>\n" + "\n".join(sections)
+           + f"\n<script>{_SORT_JS}</script></body></html>\n")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(doc, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
