@@ -49,7 +49,8 @@ class TargetInfo:
     n_merged: int = 0
     bp_covered: int = 0
     clipped: int = 0
-    max_width: int = 0
+    max_width: int = 0  # widest peak as read (after extend/summit)
+    max_merged: int = 0  # widest interval after merging
 
 
 @dataclass
@@ -176,7 +177,8 @@ def _read_targets(sheet: pd.DataFrame, lengths: dict[str, int], bin_size: int, t
         widths = (table["end"] - table["start"]).to_numpy()
         infos.append(TargetInfo(n_peaks=len(table), n_merged=len(merged), clipped=clipped,
                                 bp_covered=int((merged["end"] - merged["start"]).sum()),
-                                max_width=int(widths.max()) if len(widths) else 0))
+                                max_width=int(widths.max()) if len(widths) else 0,
+                                max_merged=int((merged["end"] - merged["start"]).max()) if len(merged) else 0))
         positives.append(iv.positive_bins(merged, bin_size, threshold))
     return positives, infos
 
@@ -428,8 +430,8 @@ def _note(t: int, info: TargetInfo, pos: dict[str, int], setup: _Setup) -> str:
         if info.max_width <= 1:
             notes.append("all peaks are 1-bp point sites without extension and can never cover "
                          f"{setup.threshold} bp of a bin: set `extend` (e.g. 100) in the targets sheet")
-        elif info.max_width < setup.threshold:
-            notes.append(f"peaks are at most {info.max_width} bp, shorter than the {setup.threshold} bp "
+        elif info.max_merged < setup.threshold:
+            notes.append(f"merged peaks are at most {info.max_merged} bp, shorter than the {setup.threshold} bp "
                          "a bin needs covered: set `extend` in the targets sheet or lower --min-overlap")
     else:
         notes += [f"no positives in {s}" for s in SPLITS if pos[s] == 0]
