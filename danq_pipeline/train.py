@@ -317,6 +317,7 @@ class _Run:
         valid_loss, auroc, auprc = validate(self.model, self.valid_h5, batch_size=max(self.s.batch_size, 256),
                                             device=self.dist.device, bf16=self.s.bf16)
         valid_loss = self._rank0_value(valid_loss)
+        st.loss_sum = self._mean_over_ranks(st.loss_sum)
         improved = valid_loss < st.best_loss
         if improved:
             st.best_loss, st.best_epoch = valid_loss, st.epoch
@@ -342,6 +343,14 @@ class _Run:
         t = torch.tensor([value], dtype=torch.float64, device=self.dist.device)
         torch.distributed.broadcast(t, src=0)
         return float(t.item())
+
+    def _mean_over_ranks(self, value: float) -> float:
+        """Mean of `value` over ranks (each rank's train loss is over its share of the batch)."""
+        if self.dist.world_size == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.dist.device)
+        torch.distributed.all_reduce(t)
+        return float(t.item()) / self.dist.world_size
 
     # -- files -------------------------------------------------------------------------------------------
     def _history_row(self, valid_loss: float, auroc: float, auprc: float, saved: bool, n_seen: int) -> dict:

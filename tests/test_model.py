@@ -1,0 +1,135 @@
+"""DanQ model: shapes, logits, batch independence, JASPAR init, checkpoint round trip and refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from danq_pipeline.dataset import targets_frame
+from danq_pipeline.errors import DanQError
+from danq_pipeline.model import DanQ, PRESETS, build_model, jaspar_init, load_checkpoint, load_model, save_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def _targets(n: int) -> pd.DataFrame:
+    return targets_frame([f"t{i}" for i in range(n)], ["TF"] * n)
+
+
+@pytest.mark.parametrize("seq_len", [101, 200, 500, 1000])
+@pytest.mark.parametrize("preset", ["small", "danq"])
+def test_output_shape_for_several_window_lengths(preset: str, seq_len: int) -> None:
+    model = build_model(preset, n_targets=7, seq_len=seq_len).eval()
+    k, p = PRESETS[preset]["kernel_size"], PRESETS[preset]["pool_size"]
+    assert model.n_steps == (seq_len - k + 1) // p
+    with torch.no_grad():
+        out = model(torch.zeros(3, 4, seq_len))
+    assert out.shape == (3, 7)
+
+
+def test_paper_preset_has_the_paper_parameter_count() -> None:
+    n = sum(p.numel() for p in build_model("danq", n_targets=919, seq_len=1000).parameters())
+    assert 46.8e6 < n < 47.0e6, n  # the paper's DanQ: about 46.9M parameters
+
+
+def test_too_short_window_is_a_user_error() -> None:
+    with pytest.raises(DanQError, match="too short"):
+        build_model("danq", n_targets=2, seq_len=30)
+
+
+def test_returns_logits_not_probabilities() -> None:
+    model = build_model("small", n_targets=4, seq_len=200).eval()
+    with torch.no_grad():
+        model.out.bias.fill_(-5.0)
+        out = model(torch.zeros(2, 4, 200))
+    assert (out < 0).all()  # a sigmoid output could never be negative
+
+
+def test_pool_before_relu_equals_relu_before_pool() -> None:
+    model = build_model("small", n_targets=3, seq_len=200).eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (5, 200)), 4).float().transpose(1, 2)
+    with torch.no_grad():
+        h = model.pool(torch.relu(model.conv(x))).transpose(1, 2)  # the paper's order
+        h, _ = model.lstm(h)
+        reference = model.out(torch.relu(model.fc(h.flatten(1))))
+        assert torch.allclose(model(x), reference, atol=1e-6)
+
+
+def test_prediction_does_not_depend_on_batch_mates() -> None:
+    """Selene's DanQ ran its LSTM across the batch; here a window's output is its own."""
+    model = build_model("small", n_targets=3, seq_len=200).eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (6, 200)), 4).float().transpose(1, 2)
+    with torch.no_grad():
+        together = model(x)
+        alone = torch.cat([model(x[i:i + 1]) for i in range(6)])
+        shuffled = model(x.flip(0)).flip(0)
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert torch.allclose(together, shuffled, atol=1e-5)
+
+
+def test_jaspar_init_writes_ctcf_and_its_reverse_complement() -> None:
+    from danq_pipeline.jaspar import load_jaspar
+
+    model = DanQ(n_targets=2, seq_len=200, n_filters=512, kernel_size=30, pool_size=15, lstm_hidden=8, fc_hidden=8)
+    n = jaspar_init(model, release="JASPAR2014", generator=torch.Generator().manual_seed(3))
+    motifs = sorted(load_jaspar(release="JASPAR2014"), key=lambda m: m.matrix_id)
+    assert n == 2 * len(motifs)
+    i = [m.matrix_id for m in motifs].index("MA0139.1")  # CTCF
+    pfm = torch.as_tensor(motifs[i].pfm - 0.25, dtype=torch.float32)
+    w = pfm.shape[1]
+    for f, expected in ((2 * i, pfm), (2 * i + 1, pfm.flip(0).flip(1))):
+        weight = model.conv.weight[f].detach()
+        hits = [o for o in range(30 - w + 1) if torch.allclose(weight[:, o:o + w], expected)]
+        assert hits, f"filter {f} does not hold CTCF MA0139.1 ({'forward' if f % 2 == 0 else 'reverse complement'})"
+    bias = model.conv.bias.detach()[:n]
+    assert (bias <= 0).all() and (bias >= -1).all()
+
+
+def test_danq_jaspar_preset_is_initialised_from_jaspar() -> None:
+    model = build_model("danq-jaspar", n_targets=2, seq_len=200)
+    bias = model.conv.bias.detach()
+    assert (bias[:2] <= 0).all() and (bias[:2] >= -1).all()
+    # PFM - 0.25 columns sum to exactly 0 over A,C,G,T, which random init never does
+    col_sums = model.conv.weight.detach()[0].sum(dim=0).abs()
+    assert (col_sums < 1e-6).sum() >= 5
+
+
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
+    model = build_model("small", n_targets=3, seq_len=200).eval()
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, _targets(3), {"preset": "small"})
+    loaded = load_model(path, "cpu")
+    x = torch.rand(2, 4, 200)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    assert loaded.kwargs["seq_len"] == 200
+    assert list(loaded.targets["name"]) == ["t0", "t1", "t2"]
+    assert not (tmp_path / "m.pt.part").exists()
+
+
+def test_truncated_foreign_and_mismatched_checkpoints_are_refused(tmp_path: Path) -> None:
+    model = build_model("small", n_targets=3, seq_len=200)
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, model, _targets(3))
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(DanQError, match="truncated or corrupt"):
+        load_checkpoint(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save(model.state_dict(), foreign)
+    with pytest.raises(DanQError, match="not a danq-pipeline checkpoint"):
+        load_checkpoint(foreign)
+    mismatched = tmp_path / "mismatched.pt"
+    ckpt = torch.load(good, weights_only=False)
+    ckpt["model_kwargs"]["lstm_hidden"] = 16
+    torch.save(ckpt, mismatched)
+    with pytest.raises(DanQError, match="do not match the recorded architecture"):
+        load_model(mismatched)
+    np.testing.assert_array_equal(load_checkpoint(good)["targets"]["name"], ["t0", "t1", "t2"])
