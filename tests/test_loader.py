@@ -76,7 +76,7 @@ def test_resume_mid_epoch_gives_the_remaining_batches(windows: Path) -> None:
     full = list(iter_batches(data, plan, 70))
     rest = list(iter_batches(data, plan, 70, start=full[4].position))
     assert len(rest) == len(full) - 5
-    for a, b in zip(full[5:], rest):
+    for a, b in zip(full[5:], rest, strict=True):
         assert torch.equal(a.codes, b.codes) and a.position == b.position
 
 
@@ -96,7 +96,7 @@ def test_ranks_split_each_global_batch(windows: Path) -> None:
     r0 = list(iter_batches(data, plan, 32, rank=0, world_size=2))
     r1 = list(iter_batches(data, plan, 32, rank=1, world_size=2))
     assert len(r0) == len(r1) == 1000 // 64  # the incomplete last global batch is dropped
-    merged = np.concatenate([np.concatenate([a.codes, b.codes]) for a, b in zip(r0, r1)])
+    merged = np.concatenate([np.concatenate([a.codes, b.codes]) for a, b in zip(r0, r1, strict=True)])
     np.testing.assert_array_equal(merged, single[: len(merged)])
 
 

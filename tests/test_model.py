@@ -11,7 +11,15 @@ import torch
 
 from danq_pipeline.dataset import targets_frame
 from danq_pipeline.errors import DanQError
-from danq_pipeline.model import DanQ, PRESETS, build_model, jaspar_init, load_checkpoint, load_model, save_checkpoint
+from danq_pipeline.model import (
+    PRESETS,
+    DanQ,
+    build_model,
+    jaspar_init,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 
 
 @pytest.fixture(autouse=True)
