@@ -1,0 +1,378 @@
+"""In-silico saturation mutagenesis (ISM): the effect of every single-base substitution.
+
+For a sequence of the model's window length (a genome region, extended with its genomic
+context to the window length, or a given sequence, padded with N), every base of the chosen
+span is changed to each of the three other bases; all substituted windows are scored in large
+batches (a 1000-bp window = 3000 mutants = a dozen forward passes of 256) and compared with the
+reference window:
+
+* ``diff``    = sigmoid(alt logit) - sigmoid(ref logit)   (change in probability)
+* ``logodds`` = alt logit - ref logit                       (log odds ratio, exact from logits)
+
+Both are 0 at the reference base and NaN where the reference is N (not mutated).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode, one_hot
+from danq_pipeline.errors import DanQError
+
+_REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
+
+
+class IsmInput(NamedTuple):
+    """A window to mutate: codes (L,) of the model's length, the span [a, b) to mutate in it,
+    and where the span lies (chrom, start: genomic 0-based start; "sequence", 0 for a sequence)."""
+
+    codes: np.ndarray
+    span: tuple[int, int]
+    chrom: str
+    start: int
+
+
+class IsmResult(NamedTuple):
+    """ISM of one span: ref codes (S,), positions (S,) 0-based, ref logits (T,), alt logits
+    (S, 4, T) (ref base: the ref logit; N positions: NaN), and the scored targets (DataFrame)."""
+
+    chrom: str
+    positions: np.ndarray
+    ref_codes: np.ndarray
+    ref_logit: np.ndarray
+    alt_logit: np.ndarray
+    targets: pd.DataFrame
+
+    @property
+    def logodds(self) -> np.ndarray:
+        """Log odds ratio (S, 4, T): alt logit - ref logit."""
+        return self.alt_logit - self.ref_logit
+
+    @property
+    def diff(self) -> np.ndarray:
+        """Probability change (S, 4, T): sigmoid(alt) - sigmoid(ref)."""
+        return _sigmoid(self.alt_logit) - _sigmoid(self.ref_logit)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def parse_region(text: str) -> tuple[str, int, int]:
+    """'chr1:1,000-2,000' -> ('chr1', 1000, 2000): 0-based, half-open (BED convention)."""
+    m = _REGION.match(text.strip())
+    if not m:
+        raise DanQError(f"region {text!r}: expected chrom:start-end (0-based, half-open), e.g. chr22:21509000-21510000")
+    start, end = int(m["start"].replace(",", "")), int(m["end"].replace(",", ""))
+    if end <= start:
+        raise DanQError(f"region {text!r}: end must be greater than start")
+    return m["chrom"], start, end
+
+
+def region_input(genome, region: str, seq_len: int) -> IsmInput:
+    """The window of `seq_len` bp centred on `region`, with the region as the mutated span."""
+    chrom, start, end = parse_region(region)
+    genome.check_contig(chrom, source=f"region {region}")
+    if end > genome.lengths[chrom]:
+        raise DanQError(f"region {region}: ends past {chrom} (length {genome.lengths[chrom]})")
+    _check_length(end - start, seq_len, f"region {region}")
+    w0 = start - (seq_len - (end - start)) // 2
+    codes = genome.fetch_codes(chrom, w0, w0 + seq_len, pad=True)
+    return IsmInput(codes, (start - w0, end - w0), chrom, start)
+
+
+def sequence_input(sequence: str, seq_len: int) -> IsmInput:
+    """A given sequence centred in a window of `seq_len` bp padded with N."""
+    seq = "".join(sequence.split())
+    bad = sorted(set(seq.upper()) - set("ACGTN"))
+    if not seq or bad:
+        raise DanQError(f"--sequence: only A, C, G, T, N allowed (found {''.join(bad) or 'nothing'})")
+    _check_length(len(seq), seq_len, "--sequence")
+    a = (seq_len - len(seq)) // 2
+    codes = np.full(seq_len, N_CODE, dtype=np.uint8)
+    codes[a:a + len(seq)] = encode(seq)
+    return IsmInput(codes, (a, a + len(seq)), "sequence", 0)
+
+
+def _check_length(n: int, seq_len: int, what: str) -> None:
+    if n > seq_len:
+        raise DanQError(f"{what} is {n} bp, longer than the model's {seq_len}-bp window; "
+                        f"mutate at most {seq_len} bp at a time (split the region)")
+
+
+def select_targets(targets: pd.DataFrame, names: list[str] | None = None,
+                   classes: list[str] | None = None) -> np.ndarray:
+    """Column indices of the targets named in `names` and/or of the classes in `classes`
+    (all targets when both are empty), in model order."""
+    keep = np.ones(len(targets), dtype=bool)
+    if names:
+        missing = sorted(set(names) - set(targets["name"].astype(str)))
+        if missing:
+            shown = ", ".join(targets["name"].astype(str).head(10))
+            raise DanQError(f"--targets: {', '.join(missing)} not among the model's targets ({shown}...)")
+        keep &= targets["name"].astype(str).isin(names).to_numpy()
+    if classes:
+        keep &= targets["class"].isin(classes).to_numpy()
+    if not keep.any():
+        raise DanQError("no target matches --targets/--target-class; check the names and classes")
+    return np.nonzero(keep)[0]
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def mutants(codes: np.ndarray, span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """All single-base substitutions in `span`: positions (M,) and alt codes (M,), skipping N."""
+    pos = np.arange(*span)
+    pos = pos[codes[pos] < 4]
+    alts = (codes[pos][:, None] + np.arange(1, 4)) % 4           # the 3 other bases
+    return np.repeat(pos, 3), alts.ravel().astype(np.int64)
+
+
+def saturation_mutagenesis(model, inp: IsmInput, *, target_index: np.ndarray | None = None,
+                           batch_size: int = 256, device=None, bf16: bool = False,
+                           progress: bool = False) -> IsmResult:
+    """Score the reference and all 3 x span substitutions of `inp` in batches.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps one-hot (N, 4, L) to logits (N, T); put in eval mode here. ``model.targets``
+        (DataFrame) names the targets when present.
+    inp : IsmInput
+        From `region_input` or `sequence_input`.
+    target_index : numpy.ndarray, optional
+        Target columns to keep (default all).
+    batch_size, device, bf16, progress
+        Mutants per forward pass (default 256), torch device (None/"auto" = CUDA when present),
+        bf16 autocast, tqdm bar.
+    """
+    import torch
+
+    from danq_pipeline._device import resolve_device
+
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    base = torch.from_numpy(one_hot(inp.codes)).to(dev)          # (4, L)
+    pos, alt = mutants(inp.codes, inp.span)
+    ref = _forward(model, base[None], dev, bf16)[0]
+    logits = np.empty((len(pos), len(ref)), dtype=np.float32)
+    for a in _progress(range(0, len(pos), batch_size), progress):
+        b = min(a + batch_size, len(pos))
+        x = base.expand(b - a, -1, -1).clone()
+        rows = torch.arange(b - a, device=dev)
+        p = torch.from_numpy(pos[a:b]).to(dev)
+        x[rows, :, p] = 0.0
+        x[rows, torch.from_numpy(alt[a:b]).to(dev), p] = 1.0
+        logits[a:b] = _forward(model, x, dev, bf16)
+    return _assemble(model, inp, pos, alt, ref, logits, target_index)
+
+
+def _forward(model, x, dev, bf16: bool) -> np.ndarray:
+    import torch
+
+    from danq_pipeline._device import autocast_context
+
+    with torch.inference_mode(), autocast_context(dev, bf16):
+        return model(x).float().cpu().numpy()
+
+
+def _assemble(model, inp: IsmInput, pos: np.ndarray, alt: np.ndarray, ref: np.ndarray,
+              logits: np.ndarray, target_index: np.ndarray | None) -> IsmResult:
+    """Lay mutant logits out as (S, 4, T), with the ref logit at each ref base."""
+    a, b = inp.span
+    span_codes = inp.codes[a:b]
+    idx = np.arange(len(ref)) if target_index is None else np.asarray(target_index)
+    out = np.full((b - a, 4, len(idx)), np.nan, dtype=np.float32)
+    ok = np.nonzero(span_codes < 4)[0]
+    out[ok, span_codes[ok]] = ref[idx]
+    out[pos - a, alt] = logits[:, idx]
+    targets = getattr(model, "targets", None)
+    if targets is None:
+        targets = pd.DataFrame({"id": np.arange(len(ref)), "name": [f"target_{i}" for i in range(len(ref))],
+                                "class": [""] * len(ref), "source": [""] * len(ref)})
+    return IsmResult(inp.chrom, inp.start + np.arange(b - a), span_codes, ref[idx], out,
+                     targets.iloc[idx].reset_index(drop=True))
+
+
+def _progress(it, enabled: bool):
+    if not enabled:
+        return it
+    from tqdm import tqdm
+
+    return tqdm(it, desc="ism", unit="batch", leave=False)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def ism_table(res: IsmResult) -> pd.DataFrame:
+    """Long table: one row per (position, alt base, target) substitution, ref bases left out."""
+    s, t = len(res.positions), len(res.targets)
+    pos_i, alt_i, tgt_i = np.meshgrid(np.arange(s), np.arange(4), np.arange(t), indexing="ij")
+    keep = (alt_i != res.ref_codes[pos_i]) & (res.ref_codes[pos_i] < 4)
+    pos_i, alt_i, tgt_i = pos_i[keep], alt_i[keep], tgt_i[keep]
+    letters = np.array(list(ALPHABET + "N"))
+    ref_p = _sigmoid(res.ref_logit)
+    return pd.DataFrame({
+        "chrom": res.chrom, "position": res.positions[pos_i], "ref": letters[res.ref_codes[pos_i]],
+        "alt": letters[alt_i], "target": res.targets["name"].to_numpy()[tgt_i],
+        "ref_prob": ref_p[tgt_i], "alt_prob": _sigmoid(res.alt_logit[pos_i, alt_i, tgt_i]),
+        "diff": res.diff[pos_i, alt_i, tgt_i], "logodds": res.logodds[pos_i, alt_i, tgt_i],
+    })
+
+
+def write_h5(res: IsmResult, path: str | os.PathLike, attrs: dict | None = None) -> None:
+    """Write diff, logodds, alt_prob (S, 4, T), ref_prob/ref_logit (T,), positions, ref codes,
+    targets and provenance attributes to HDF5 (atomic: temp file, then rename)."""
+    import h5py
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    strs = h5py.string_dtype("utf-8")
+    with h5py.File(tmp, "w") as h5:
+        for name, arr in (("diff", res.diff), ("logodds", res.logodds), ("alt_prob", _sigmoid(res.alt_logit))):
+            h5.create_dataset(name, data=arr.astype(np.float32), compression="gzip", compression_opts=1)
+        h5["ref_prob"] = _sigmoid(res.ref_logit).astype(np.float32)
+        h5["ref_logit"] = res.ref_logit.astype(np.float32)
+        h5["positions"] = res.positions.astype(np.int64)
+        h5["ref"] = res.ref_codes.astype(np.uint8)
+        h5["targets/id"] = res.targets["id"].to_numpy(dtype=np.int64)
+        for col in ("name", "class"):
+            h5.create_dataset(f"targets/{col}", data=res.targets[col].astype(str).tolist(), dtype=strs)
+        base = {"format": "danq-ism", "format_version": 1, "alphabet": ALPHABET, "chrom": res.chrom,
+                "start": int(res.positions[0]), "end": int(res.positions[-1]) + 1,
+                "sequence": decode(res.ref_codes)}
+        for key, value in {**base, **(attrs or {})}.items():
+            h5.attrs[key] = value
+    os.replace(tmp, path)
+
+
+def write_tsv(res: IsmResult, path: str | os.PathLike) -> None:
+    """The long table (`ism_table`) as TSV (atomic)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    ism_table(res).to_csv(tmp, sep="\t", index=False, float_format="%.5g")
+    os.replace(tmp, path)
+
+
+def plot_targets(res: IsmResult, n: int = 4) -> np.ndarray:
+    """Up to `n` target columns to draw: those with the largest absolute log odds ratio."""
+    strength = np.nan_to_num(np.abs(res.logodds)).max(axis=(0, 1))
+    return np.argsort(-strength, kind="stable")[:n]
+
+
+def importance(res: IsmResult) -> np.ndarray:
+    """Per-position importance (S, T): minus the mean log odds ratio of the 3 substitutions,
+    so a base whose loss lowers the prediction is positive (0 at N)."""
+    lo = res.logodds.astype(np.float64)
+    alt_mask = np.ones(lo.shape[:2], dtype=bool)
+    ok = res.ref_codes < 4
+    alt_mask[np.nonzero(ok)[0], res.ref_codes[ok]] = False
+    total = np.where(alt_mask[..., None], np.nan_to_num(lo), 0.0).sum(axis=1)
+    return np.where(ok[:, None], -total / 3.0, 0.0)
+
+
+def plot_heatmap(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> None:
+    """One 4 x S heatmap of the log odds ratio per drawn target (red: up, blue: down)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(columns), 1, figsize=(12, 1.6 * len(columns) + 0.6), squeeze=False)
+    x0, x1 = res.positions[0] - 0.5, res.positions[-1] + 0.5
+    for ax, t in zip(axes[:, 0], columns, strict=True):
+        lo = res.logodds[:, :, t].T
+        vmax = max(float(np.nanmax(np.abs(lo))) if np.isfinite(lo).any() else 0.0, 1e-6)
+        im = ax.imshow(lo, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest",
+                       extent=(x0, x1, 3.5, -0.5))
+        ax.set_yticks(range(4), list(ALPHABET))
+        ax.set_title(f"{res.targets['name'].iloc[t]} (ref p={_sigmoid(res.ref_logit[t]):.3f})", fontsize=9,
+                     loc="left")
+        fig.colorbar(im, ax=ax, label="log odds ratio", pad=0.01)
+    axes[-1, 0].set_xlabel(f"{res.chrom} position (0-based)")
+    _save_fig(fig, Path(path))
+
+
+def plot_logo(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> None:
+    """Importance logo per drawn target: the reference base, as tall as its importance."""
+    import logomaker
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    imp = importance(res)
+    fig, axes = plt.subplots(len(columns), 1, figsize=(12, 1.8 * len(columns) + 0.6), squeeze=False)
+    for ax, t in zip(axes[:, 0], columns, strict=True):
+        mat = np.zeros((len(res.positions), 4))
+        ok = np.nonzero(res.ref_codes < 4)[0]
+        mat[ok, res.ref_codes[ok]] = imp[ok, t]
+        df = pd.DataFrame(mat, columns=list(ALPHABET), index=res.positions)
+        logomaker.Logo(df, ax=ax, color_scheme="classic", flip_below=False)
+        ax.axhline(0, color="0.5", lw=0.5)
+        ax.set_ylabel("importance")
+        ax.set_title(f"{res.targets['name'].iloc[t]}: -mean log odds ratio of the 3 substitutions",
+                     fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel(f"{res.chrom} position (0-based)")
+    _save_fig(fig, Path(path))
+
+
+def _save_fig(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(path.name + ".part")
+    fig.tight_layout()
+    fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- the `ism` step
+
+
+def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fasta: str | None = None,
+            region: str | None = None, sequence: str | None = None, targets: list[str] | None = None,
+            target_classes: list[str] | None = None, batch_size: int = 256, device=None, bf16: bool = False,
+            plot_n: int = 4, progress: bool = False) -> IsmResult:
+    """Saturation mutagenesis of a region (with `fasta`) or a sequence (`danq ism`).
+
+    Writes PREFIX.h5, PREFIX.tsv, PREFIX.heatmap.png and PREFIX.logo.png (see docs/formats.md)
+    and returns the result.
+    """
+    from danq_pipeline.model import load_model
+
+    if (region is None) == (sequence is None):
+        raise DanQError("give either --region (with --fasta) or --sequence")
+    model = load_model(model_path, device=None)
+    seq_len = int(model.kwargs["seq_len"])
+    if region is not None:
+        if fasta is None:
+            raise DanQError("--region needs --fasta (the genome the model was trained on)")
+        from danq_pipeline.genome import Genome
+
+        inp = region_input(Genome(fasta), region, seq_len)
+    else:
+        inp = sequence_input(sequence, seq_len)
+    index = select_targets(model.targets, targets, target_classes)
+    res = saturation_mutagenesis(model, inp, target_index=index, batch_size=batch_size, device=device,
+                                 bf16=bf16, progress=progress)
+    prefix = Path(out_prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    write_h5(res, f"{prefix}.h5", attrs={"model": str(model_path), "region": region or "",
+                                          "window_size": seq_len})
+    write_tsv(res, f"{prefix}.tsv")
+    cols = plot_targets(res, plot_n)
+    plot_heatmap(res, f"{prefix}.heatmap.png", cols)
+    plot_logo(res, f"{prefix}.logo.png", cols)
+    return res
