@@ -1,0 +1,126 @@
+"""report: one self-contained HTML file, checked by parsing it (images embedded, every target a row)."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+from eval_fixtures import tiny_setup
+
+from danq_pipeline.cli import main
+from danq_pipeline.errors import DanQError
+from danq_pipeline.evaluate import evaluate_model
+from danq_pipeline.report import write_report
+
+
+class _Collect(HTMLParser):
+    """Collect <img> attributes, external references and the rows of every table by id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[dict] = []
+        self.external: list[str] = []
+        self.rows: dict[str, int] = {}
+        self.headers: dict[str, list[str]] = {}
+        self._table: list[str] = []
+        self._in_body = self._in_th = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.images.append(a)
+        for key in ("src", "href"):
+            if key in a and tag != "img" and not str(a[key]).startswith(("#", "data:")):
+                self.external.append(a[key])
+        if tag in ("link", "script") and (a.get("href") or a.get("src")):
+            self.external.append(a.get("href") or a.get("src"))
+        if tag == "table":
+            self._table.append(a.get("id", f"table{len(self.rows)}"))
+            self.rows[self._table[-1]] = 0
+            self.headers[self._table[-1]] = []
+        elif tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows[self._table[-1]] += 1
+        elif tag == "th":
+            self._in_th = True
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._in_body = False
+        elif tag == "table":
+            self._table.pop()
+        elif tag == "th":
+            self._in_th = False
+
+    def handle_data(self, data):
+        if self._in_th and self._table:
+            self.headers[self._table[-1]].append(data)
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("report")
+    paths = tiny_setup(tmp, n_test=80, n_train=200)
+    ref = tmp / "ref.tsv"
+    ref.write_text("name\tauroc\nt0\t0.8\nt1\t0.6\n")
+    evaluate_model(paths["model"], paths["test"], tmp / "ev", train=paths["train"], reference=ref, top_n=4,
+                   progress=False, device="cpu")
+    return tmp
+
+
+def _extras(tmp: Path) -> tuple[Path, Path, Path]:
+    history = tmp / "history.tsv"
+    history.write_text("epoch\ttrain_loss\tvalid_loss\tvalid_mean_auroc\tvalid_mean_auprc\tseconds\tlr\n"
+                       "1\t0.60\t0.58\t0.61\t0.30\t12.0\t0.001\n2\t0.52\t0.55\t0.70\t0.36\t11.5\t0.001\n")
+    motifs = tmp / "motifs"
+    (motifs / "logos").mkdir(parents=True, exist_ok=True)
+    (motifs / "motif_matches.tsv").write_text("filter\tn_sites\tbest_match_id\tbest_match_name\tpvalue\tevalue\n"
+                                              "0\t120\tMA0139.1\tCTCF\t1e-9\t1e-6\n3\t40\tMA0035.4\tGATA1\t1e-4\t0.2\n")
+    for f in (0, 3):
+        fig = plt.figure(figsize=(2, 1))
+        fig.savefig(motifs / "logos" / f"filter_{f}.png")
+        plt.close(fig)
+    variants = tmp / "variants.tsv"
+    variants.write_text("chrom\tpos\tid\tref\talt\tstatus\tmax_abs_diff\ttop_target\n"
+                        "chrT\t10\trs1\tA\tG\tok\t0.21\tt0\nchrT\t20\trs2\tC\tT\tok\t0.05\tt2\n"
+                        "chrT\t30\trs3\tA\tG\tref_mismatch\tNaN\t\n")
+    return history, motifs, variants
+
+
+def test_html_is_self_contained_with_every_figure_and_target(evaluated):
+    history, motifs, variants = _extras(evaluated)
+    out = evaluated / "report.html"
+    assert main(["report", "--evaluate-dir", str(evaluated / "ev"), "--out", str(out), "--history", str(history),
+                 "--motifs-dir", str(motifs), "--variants", str(variants), "--title", "tiny run"]) == 0
+    page = _Collect()
+    page.feed(out.read_text(encoding="utf-8"))
+    assert page.images and all(img["src"].startswith("data:image/png;base64,") for img in page.images)
+    assert not page.external, f"references outside the file: {page.external}"
+    alts = {img.get("alt") for img in page.images}
+    figures = {p.stem for p in (evaluated / "ev" / "figures").glob("*.png")}
+    assert figures == {"roc_curves", "pr_curves", "metric_distributions", "baseline_scatter", "reference_scatter"}
+    assert figures <= alts and "training curves" in alts and {"0", "3"} <= alts  # motif logos by filter
+    assert page.rows["targets"] == 5, "one table row per target"
+    assert {"baseline_auroc", "baseline_auprc", "ref_auroc"} <= set(page.headers["targets"])
+    assert page.rows["motifs"] == 2 and page.rows["history"] == 2
+    html = out.read_text()
+    assert "ref_mismatch" in html and "rs1" in html and "tiny run" in html and "table.sortable" in html
+
+
+def test_report_without_extras_and_errors(evaluated, capsys):
+    out = write_report(evaluated / "ev", evaluated / "plain.html")
+    page = _Collect()
+    page.feed(out.read_text())
+    assert page.rows["targets"] == 5 and len(page.images) == 5
+    assert main(["report", "--evaluate-dir", str(evaluated / "nope"), "--out", str(evaluated / "x.html")]) == 2
+    assert "metrics.tsv: not found" in capsys.readouterr().err
+    with pytest.raises(DanQError, match="no such file"):
+        write_report(evaluated / "ev", evaluated / "y.html", history=evaluated / "missing.tsv")
+    bad = evaluated / "bad_variants.tsv"
+    bad.write_text("chrom\tpos\nchrT\t1\n")
+    with pytest.raises(DanQError, match="lacks columns"):
+        write_report(evaluated / "ev", evaluated / "z.html", variants=(bad,))
+    assert not (evaluated / "x.html").exists() and not (evaluated / "z.html").exists()
