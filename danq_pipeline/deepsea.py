@@ -30,6 +30,7 @@ chromatin profiles in their fixed order (125 DNase, 690 TF, 104 histone), named
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from importlib import resources
@@ -295,9 +296,15 @@ def import_deepsea(
 def write_targets_tsv(path: str | os.PathLike) -> Path:
     """Write the 919-target table (id, name, class, source, cell_type, assay, treatment) as TSV."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    deepsea_targets().to_csv(tmp, sep="\t", index=False)
-    os.replace(tmp, path)
+    # a unique temporary name: per-split import jobs may write the same table concurrently
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            deepsea_targets().to_csv(fh, sep="\t", index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -7,12 +7,15 @@ reversed as MATLAB writes them) and valid/test.mat as MATLAB v5 via scipy.io.sav
 
 from __future__ import annotations
 
+import shutil
 import struct
+import subprocess
 import tracemalloc
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.io
 
@@ -273,3 +276,117 @@ def test_memory_stays_bounded(tmp_path, fmt):
     )
     w = WindowsH5(out[split])
     assert len(w) == 2 * n_fwd and np.array_equal(w.read_codes(7990, 8000)[0], codes[7990:8000])
+
+
+# -- end to end: CLI and workflow --------------------------------------------------------------
+def _check_evaluation(ev: Path, n_test_fwd: int) -> None:
+    """metrics.tsv covers all 919 targets beside the paper's values; per-class summary exists."""
+    metrics = pd.read_csv(
+        ev / "metrics.tsv", sep="\t", keep_default_na=False, na_values=["NaN", ""]
+    )
+    paper = paper_table()
+    assert len(metrics) == 919 and metrics["id"].tolist() == list(range(919))
+    assert metrics["name"].tolist() == deepsea_targets()["name"].tolist()
+    assert (metrics["n_pos"] + metrics["n_neg"] == n_test_fwd).all(), (
+        "one score per forward/RC pair"
+    )
+    assert np.allclose(metrics["paper_danq_auroc"], paper["DanQ ROC AUC"], equal_nan=True)
+    assert np.isnan(metrics.loc[598, "paper_danq_auroc"])  # K562 BRF1: no positives in the paper
+    summary = pd.read_csv(ev / "reference_summary.tsv", sep="\t")
+    assert {"DNase", "TF", "histone", "all"} <= set(summary["class"])
+    assert summary["median_reference"].between(0, 1).all()
+
+
+def test_cli_import_train_evaluate_against_paper(tmp_path):
+    write_bundle(tmp_path / "bundle", n_train=60, n_valid=10, n_test=20)
+    w, ev, model = tmp_path / "windows", tmp_path / "evaluate", tmp_path / "model" / "danq.pt"
+    mats = [f"--{s}={tmp_path / 'bundle' / f'{s}.mat'}" for s in ("train", "valid", "test")]
+    assert main(["import-deepsea", *mats, "--out-dir", str(w), "--quiet"]) == 0
+    assert sorted(p.name for p in w.iterdir()) == ["targets.tsv", "test.h5", "train.h5", "valid.h5"]
+    train_args = [
+        "--train",
+        str(w / "train.h5"),
+        "--valid",
+        str(w / "valid.h5"),
+        "--out",
+        str(model),
+    ]
+    assert (
+        main(
+            [
+                "train",
+                *train_args,
+                "--preset",
+                "small",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "40",
+                "--device",
+                "cpu",
+                "--no-rc-augment",
+                "--threads",
+                "2",
+            ]
+        )
+        == 0
+    )
+    history = pd.read_csv(model.parent / "history.tsv", sep="\t")
+    assert len(history) == 1 and history["train_samples"].iloc[0] == 120
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                str(w / "test.h5"),
+                "--out-dir",
+                str(ev),
+                "--no-baseline",
+                "--reference",
+                str(PAPER),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    _check_evaluation(ev, n_test_fwd=20)
+
+
+def _workflow_dir(tmp_path: Path) -> Path:
+    """A working folder with the DeepSEA test scenario as config.yaml, a bundle and data/."""
+    (tmp_path / "data").symlink_to(REPO / "data")
+    shutil.copy(REPO / ".test" / "config_deepsea.yaml", tmp_path / "config.yaml")
+    write_bundle(tmp_path / "bundle", n_train=60, n_valid=10, n_test=20)
+    return tmp_path
+
+
+def _snakemake(workdir: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_workflow_lint_with_deepsea_config(tmp_path, tool_env):
+    run = _snakemake(_workflow_dir(tmp_path), tool_env, "--lint")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Congratulations, your workflow is in a good condition" in run.stdout + run.stderr
+
+
+@pytest.mark.slow
+def test_workflow_runs_deepsea_config(tmp_path, tool_env):
+    work = _workflow_dir(tmp_path)
+    run = _snakemake(work, tool_env, "--cores", "2", "--show-failed-logs")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert (
+        "rule prepare" not in run.stdout + run.stderr
+        and "import_deepsea" in run.stdout + run.stderr
+    )
+    windows = work / "results" / "windows"
+    for split, n in (("train", 120), ("valid", 20), ("test", 40)):
+        w = WindowsH5(windows / f"{split}.h5")
+        assert len(w) == n and w.rc_pairs and len(w.targets) == 919
+    assert (windows / "targets.tsv").exists() and (work / "results" / "model" / "danq.pt").exists()
+    _check_evaluation(work / "results" / "evaluate", n_test_fwd=20)
+    assert (work / "results" / "report" / "report.html").stat().st_size > 0
