@@ -1,0 +1,426 @@
+"""Writers for variant scores: PREFIX.tsv, PREFIX.h5 and PREFIX.vcf.gz (+ .tbi), and their gather.
+
+All three are written under temporary names (``.part``) and renamed when complete. Rows of
+the TSV, rows of every HDF5 matrix and the ALT alleles of the VCF (in record order, then ALT
+order) are the same alleles in the same order. Formats: docs/formats.md, "Variant scores".
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from danq_pipeline import __version__
+from danq_pipeline.errors import DanQError
+from danq_pipeline.variants import STATUSES, VariantBatch, summary_table
+
+FORMAT = "danq-variant-scores"
+FORMAT_VERSION = 1
+_STR = h5py.string_dtype("utf-8")
+MATRICES = ("ref_prob", "alt_prob", "diff", "logodds")
+TABLE_STR = ("chrom", "id", "ref", "alt", "status", "top_target")
+
+
+def output_paths(prefix: str | os.PathLike) -> dict[str, Path]:
+    """The three output files of a prefix."""
+    p = str(prefix)
+    return {"tsv": Path(p + ".tsv"), "h5": Path(p + ".h5"), "vcf": Path(p + ".vcf.gz")}
+
+
+def _part(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def info_key(name: str) -> str:
+    """A VCF INFO key for a target's diff: DANQ_DIFF_<name with unsafe characters as _>."""
+    return "DANQ_DIFF_" + re.sub(r"[^0-9A-Za-z_.]", "_", name)
+
+
+class VariantWriter:
+    """Stream VariantBatch objects into PREFIX.tsv, PREFIX.h5 and PREFIX.vcf.gz.
+
+    Parameters
+    ----------
+    prefix : path-like
+        Output prefix; parent folders are created.
+    targets : pandas.DataFrame
+        The model's target table (id, name, class, source); the HDF5 holds all of them.
+    selected : numpy.ndarray of int
+        Target columns shown in the TSV and in the VCF INFO.
+    vcf_header : str
+        The input VCF header text (## lines and #CHROM line); None skips the VCF output.
+    attrs : dict
+        Provenance stored as HDF5 attributes (model, fasta, vcf, options).
+    """
+
+    def __init__(self, prefix: str | os.PathLike, targets: pd.DataFrame, selected: np.ndarray,
+                 vcf_header: str | None, attrs: dict[str, Any], contigs: dict[str, int]) -> None:
+        self.paths = output_paths(prefix)
+        self.paths["tsv"].parent.mkdir(parents=True, exist_ok=True)
+        self.targets, self.selected = targets, np.asarray(selected, dtype=int)
+        self.n_rows = 0
+        self._tsv = open(_part(self.paths["tsv"]), "w")
+        self._h5 = _create_h5(_part(self.paths["h5"]), targets, attrs)
+        self._vcf_header = vcf_header
+        self._contigs = contigs
+        self._seen_contigs: dict[str, None] = {}
+        self._body_path = self.paths["vcf"].with_name(self.paths["vcf"].name + ".body")
+        self._body = open(self._body_path, "w") if vcf_header is not None else None
+
+    def write(self, batch: VariantBatch) -> None:
+        """Append one batch to all outputs."""
+        table = summary_table(batch, self.targets, self.selected)
+        table.to_csv(self._tsv, sep="\t", index=False, header=self.n_rows == 0, na_rep="NA",
+                     float_format="%.6g")
+        _append_h5(self._h5, table, batch)
+        if self._body is not None:
+            self._write_vcf_records(table, batch)
+        self.n_rows += len(table)
+
+    def _write_vcf_records(self, table: pd.DataFrame, batch: VariantBatch) -> None:
+        """Write the batch's records with DANQ_* INFO fields (one value per ALT allele)."""
+        names = self.targets["name"].to_numpy()
+        status = table["status"].tolist()
+        maxdiff = [_num(v) for v in table["max_abs_diff"].to_numpy()]
+        top = [_safe(v) or "." for v in table["top_target"].tolist()]
+        diffs = {info_key(names[j]): [_num(v) for v in batch.diff[:, j]] for j in self.selected}
+        row = 0
+        for rec in batch.records:
+            n = len(rec.alts)
+            fields = {"DANQ_STATUS": status[row:row + n], "DANQ_MAX_ABS_DIFF": maxdiff[row:row + n],
+                      "DANQ_TOP_TARGET": top[row:row + n]}
+            fields.update({k: v[row:row + n] for k, v in diffs.items()})
+            self._body.write(_annotate(rec.text, fields))
+            self._seen_contigs.setdefault(rec.vcf_chrom)
+            row += n
+
+    def close(self, ok: bool = True) -> None:
+        """Finish all files and rename them to their final names (or delete them when not ok)."""
+        self._tsv.close()
+        self._h5.attrs["n_rows"] = self.n_rows
+        self._h5.close()
+        if self._body is not None:
+            self._body.close()
+        if not ok:
+            for p in (_part(self.paths["tsv"]), _part(self.paths["h5"]), self._body_path):
+                p.unlink(missing_ok=True)
+            return
+        if self.n_rows == 0:
+            self._tsv = open(_part(self.paths["tsv"]), "w")
+            self._tsv.write("\t".join(summary_table(_no_rows(len(self.targets)), self.targets,
+                                                    self.selected).columns) + "\n")
+            self._tsv.close()
+        os.replace(_part(self.paths["tsv"]), self.paths["tsv"])
+        os.replace(_part(self.paths["h5"]), self.paths["h5"])
+        if self._body is not None:
+            header = vcf_header_with_info(self._vcf_header, self.targets, self.selected,
+                                          self._contigs, list(self._seen_contigs))
+            write_bgzip_vcf(header, [self._body_path], self.paths["vcf"])
+            self._body_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> VariantWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)
+
+
+def _no_rows(n_targets: int) -> VariantBatch:
+    from danq_pipeline.variants import _empty_batch
+
+    return _empty_batch(n_targets)
+
+
+def _num(v: float) -> str:
+    """A float for a VCF INFO value ('.' for NaN)."""
+    return "." if v != v else f"{v:.4g}"
+
+
+def _safe(v: str) -> str:
+    """A string usable inside a VCF INFO value."""
+    return re.sub(r"[,;=\s]", "_", str(v))
+
+
+def _annotate(text: str, fields: dict[str, list[str]]) -> str:
+    """Append INFO fields to a VCF record line."""
+    cols = text.rstrip("\n").split("\t")
+    extra = ";".join(f"{k}={','.join(v)}" for k, v in fields.items())
+    cols[7] = extra if cols[7] in (".", "") else f"{cols[7]};{extra}"
+    return "\t".join(cols) + "\n"
+
+
+# --------------------------------------------------------------------------- HDF5
+
+
+def _create_h5(path: Path, targets: pd.DataFrame, attrs: dict[str, Any]) -> h5py.File:
+    """Create the scores HDF5 with empty, growable datasets."""
+    h5 = h5py.File(path, "w")
+    n_t = len(targets)
+    for name in MATRICES:
+        h5.create_dataset(name, (0, n_t), maxshape=(None, n_t), dtype="f4",
+                          chunks=(256, max(n_t, 1)), compression="gzip", compression_opts=1, shuffle=True)
+    v = h5.create_group("variants")
+    for col in TABLE_STR:
+        v.create_dataset(col, (0,), maxshape=(None,), dtype=_STR, chunks=(4096,))
+    v.create_dataset("pos", (0,), maxshape=(None,), dtype="i8", chunks=(4096,))
+    v.create_dataset("max_abs_diff", (0,), maxshape=(None,), dtype="f4", chunks=(4096,))
+    t = h5.create_group("targets")
+    t.create_dataset("id", data=targets["id"].to_numpy(dtype=np.int32))
+    for col in ("name", "class", "source"):
+        t.create_dataset(col, data=np.array(targets[col].astype(str).tolist(), dtype=object), dtype=_STR)
+    base = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
+            "statuses": list(STATUSES)}
+    for key, value in {**base, **attrs}.items():
+        h5.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
+    return h5
+
+
+def _append(ds: h5py.Dataset, values: np.ndarray) -> None:
+    n = ds.shape[0]
+    ds.resize(n + len(values), axis=0)
+    ds[n:] = values
+
+
+def _append_h5(h5: h5py.File, table: pd.DataFrame, batch: VariantBatch) -> None:
+    """Append a batch's matrices and table columns."""
+    for name in MATRICES:
+        _append(h5[name], getattr(batch, name))
+    for col in TABLE_STR:
+        _append(h5["variants"][col], np.array(table[col].astype(str).tolist(), dtype=object))
+    _append(h5["variants/pos"], table["pos"].to_numpy(dtype=np.int64))
+    _append(h5["variants/max_abs_diff"], table["max_abs_diff"].to_numpy(dtype=np.float32))
+
+
+def read_variant_scores(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a scores HDF5 back: {'table': DataFrame, 'targets': DataFrame, matrices..., 'attrs': dict}."""
+    path = Path(path)
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError:
+        raise DanQError(f"{path}: not a readable HDF5 file; re-run danq score-variants") from None
+    with h5:
+        if h5.attrs.get("format") != FORMAT:
+            raise DanQError(f"{path}: not a danq variant-scores HDF5 (format={h5.attrs.get('format')!r})")
+        v = h5["variants"]
+        table = pd.DataFrame({c: v[c].asstr()[:] for c in ("chrom",)})
+        table["pos"] = v["pos"][:]
+        for c in ("id", "ref", "alt", "status"):
+            table[c] = v[c].asstr()[:]
+        table["max_abs_diff"] = v["max_abs_diff"][:]
+        table["top_target"] = v["top_target"].asstr()[:]
+        out = {"table": table, "attrs": dict(h5.attrs)}
+        out["targets"] = pd.DataFrame({"id": h5["targets/id"][:], **{c: h5[f"targets/{c}"].asstr()[:]
+                                                                    for c in ("name", "class", "source")}})
+        for name in MATRICES:
+            out[name] = h5[name][:]
+    return out
+
+
+# --------------------------------------------------------------------------- VCF
+
+
+def vcf_header_with_info(header: str, targets: pd.DataFrame, selected: np.ndarray,
+                         contigs: dict[str, int], seen: list[str]) -> str:
+    """Input header + DANQ_* INFO definitions + contig lines for contigs used but undeclared."""
+    lines = header.rstrip("\n").split("\n")
+    meta, chrom_line = [ln for ln in lines if ln.startswith("##")], lines[-1]
+    declared = {m.group(1) for ln in meta if (m := re.match(r"##contig=<ID=([^,>]+)", ln))}
+    extra = [f"##contig=<ID={c}" + (f",length={contigs[c]}>" if c in contigs else ">")
+             for c in seen if c not in declared]
+    names = targets["name"].to_numpy()
+    info = [
+        '##INFO=<ID=DANQ_STATUS,Number=.,Type=String,Description="danq score-variants status per ALT allele: '
+        + "|".join(STATUSES) + '">',
+        '##INFO=<ID=DANQ_MAX_ABS_DIFF,Number=.,Type=Float,Description="Largest |alt - ref| probability '
+        'difference over all targets, per ALT allele (strand-averaged unless --no-rc-average)">',
+        '##INFO=<ID=DANQ_TOP_TARGET,Number=.,Type=String,Description="Target with the largest |diff|, per ALT allele">',
+    ]
+    info += [f'##INFO=<ID={info_key(names[j])},Number=.,Type=Float,Description="alt - ref probability '
+             f'of target {_safe(names[j])}, per ALT allele">' for j in selected]
+    source = f"##danq_pipeline_scoreVariantsVersion={__version__}"
+    return "\n".join(meta + extra + info + [source, chrom_line]) + "\n"
+
+
+def _contig_order(header: str) -> dict[str, int]:
+    """Contig rank from ##contig lines (first seen first)."""
+    names = re.findall(r"^##contig=<ID=([^,>]+)", header, flags=re.M)
+    return {c: i for i, c in enumerate(dict.fromkeys(names))}
+
+
+def write_bgzip_vcf(header: str, bodies: Iterable[Path], out: Path) -> None:
+    """Write header + record files as a bgzipped VCF with a tabix index, via temp names.
+
+    Records are written in input order; when tabix refuses them (unsorted input), they are
+    sorted by contig (header order) and position first.
+    """
+    import pysam
+
+    plain = out.with_name(out.name + ".tmp.vcf")
+    with open(plain, "w") as fh:
+        fh.write(header)
+        for body in bodies:
+            with open(body) as src:
+                shutil.copyfileobj(src, fh)
+    part = _part(out)
+    try:
+        pysam.tabix_compress(str(plain), str(part), force=True)
+        try:
+            pysam.tabix_index(str(part), preset="vcf", force=True)
+        except (OSError, ValueError):
+            _sort_vcf(plain, header)
+            pysam.tabix_compress(str(plain), str(part), force=True)
+            pysam.tabix_index(str(part), preset="vcf", force=True)
+        os.replace(str(part) + ".tbi", str(out) + ".tbi")
+        os.replace(part, out)
+    finally:
+        plain.unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
+        Path(str(part) + ".tbi").unlink(missing_ok=True)
+
+
+def _sort_vcf(plain: Path, header: str) -> None:
+    """Sort the records of a plain VCF in place by (contig order, POS)."""
+    order = _contig_order(header)
+    with open(plain) as fh:
+        records = [ln for ln in fh if not ln.startswith("#")]
+    records.sort(key=lambda ln: (order.get(ln.split("\t", 1)[0], len(order)), ln.split("\t", 1)[0],
+                                 int(ln.split("\t", 2)[1])))
+    with open(plain, "w") as fh:
+        fh.write(header)
+        fh.writelines(records)
+
+
+# --------------------------------------------------------------------------- gather
+
+
+def gather_variant_outputs(prefixes: list[str | os.PathLike], out_prefix: str | os.PathLike) -> int:
+    """Concatenate the outputs of chunked runs (in the given order) into one prefix; returns rows."""
+    if not prefixes:
+        raise DanQError("gather-variants: no input prefixes given")
+    inputs = [output_paths(p) for p in prefixes]
+    for paths in inputs:
+        for kind in ("tsv", "h5"):
+            if not paths[kind].exists():
+                raise DanQError(f"{paths[kind]}: missing; run score-variants for this chunk first")
+    out = output_paths(out_prefix)
+    out["tsv"].parent.mkdir(parents=True, exist_ok=True)
+    n = _gather_tsv([p["tsv"] for p in inputs], out["tsv"])
+    _gather_h5([p["h5"] for p in inputs], out["h5"])
+    if all(p["vcf"].exists() for p in inputs):
+        _gather_vcf([p["vcf"] for p in inputs], out["vcf"])
+    return n
+
+
+def _gather_tsv(paths: list[Path], out: Path) -> int:
+    """Concatenate TSVs with identical headers."""
+    n = 0
+    with open(_part(out), "w") as dst:
+        header = None
+        for p in paths:
+            with open(p) as src:
+                first = src.readline()
+                if header is None:
+                    header = first
+                    dst.write(first)
+                elif first != header:
+                    raise DanQError(f"{p}: its columns differ from {paths[0]}; score all chunks with the same options")
+                for line in src:
+                    dst.write(line)
+                    n += 1
+    os.replace(_part(out), out)
+    return n
+
+
+def _gather_h5(paths: list[Path], out: Path) -> None:
+    """Concatenate score HDF5 files (targets and attrs from the first)."""
+    with h5py.File(paths[0], "r") as first, h5py.File(_part(out), "w") as dst:
+        for key, value in first.attrs.items():
+            dst.attrs[key] = value
+        first.copy("targets", dst)
+        for name in [*MATRICES, *(f"variants/{c}" for c in (*TABLE_STR, "pos", "max_abs_diff"))]:
+            ds = first[name]
+            dst.create_dataset(name, (0, *ds.shape[1:]), maxshape=(None, *ds.shape[1:]), dtype=ds.dtype,
+                               chunks=ds.chunks, compression=ds.compression, compression_opts=ds.compression_opts,
+                               shuffle=ds.shuffle)
+        total = 0
+        for p in paths:
+            with h5py.File(p, "r") as src:
+                if src.attrs.get("format") != FORMAT or src["diff"].shape[1] != dst["diff"].shape[1]:
+                    raise DanQError(f"{p}: not a variant-scores HDF5 of the same model as {paths[0]}")
+                for name in [*MATRICES, *(f"variants/{c}" for c in (*TABLE_STR, "pos", "max_abs_diff"))]:
+                    _append(dst[name], src[name][:])
+                total += src["diff"].shape[0]
+        dst.attrs["n_rows"] = total
+    os.replace(_part(out), out)
+
+
+def _gather_vcf(paths: list[Path], out: Path) -> None:
+    """Concatenate annotated VCFs: header of the first (plus contig lines of the others), records in order."""
+    bodies, metas, chrom_line = [], {}, None
+    for i, p in enumerate(paths):
+        body = out.with_name(f"{out.name}.body{i}")
+        with gzip.open(p, "rt") as src, open(body, "w") as dst:
+            for line in src:
+                if line.startswith("##"):
+                    metas.setdefault(line, None)
+                elif line.startswith("#"):
+                    chrom_line = chrom_line or line
+                else:
+                    dst.write(line)
+        bodies.append(body)
+    try:
+        write_bgzip_vcf("".join(metas) + chrom_line, bodies, out)
+    finally:
+        for b in bodies:
+            b.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.PathLike,
+                         out_prefix: str | os.PathLike, *, targets: list[str] | str | None = None,
+                         target_class: list[str] | str | None = None, write_vcf: bool = True,
+                         **kwargs: Any) -> dict[str, int]:
+    """Score a VCF and write PREFIX.tsv, PREFIX.h5 and PREFIX.vcf.gz (+ .tbi); returns status counts.
+
+    `targets` / `target_class` choose the TSV and VCF INFO columns (the HDF5 holds all
+    targets). Other keyword arguments go to `iter_variant_scores`.
+    """
+    from danq_pipeline.genome import Genome
+    from danq_pipeline.variants import (
+        _as_model,
+        _device_of,
+        iter_variant_scores,
+        open_vcf,
+        select_targets,
+    )
+
+    device = _device_of(kwargs.pop("device", None))
+    model_obj = _as_model(model, device)
+    genome = Genome(fasta, index_dir=kwargs.pop("index_dir", None))
+    selected = select_targets(model_obj.targets, targets, target_class)
+    with open_vcf(vcf) as vf:
+        header = str(vf.header) if write_vcf else None
+    attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
+             "fasta": str(fasta), "vcf": str(vcf), "seq_len": int(model_obj.kwargs["seq_len"]),
+             "rc_average": bool(kwargs.get("rc_average", True)), "chunk": str(kwargs.get("chunk") or ""),
+             "window_convention": "first REF base at 0-based index seq_len//2 - 1; ALT re-centred: "
+                                  "seq_len//2 - 1 + floor((len(REF) - len(ALT)) / 2)"}
+    counts = {s: 0 for s in STATUSES}
+    with VariantWriter(out_prefix, model_obj.targets, selected, header, attrs, genome.lengths) as writer:
+        for batch in iter_variant_scores(model_obj, genome, vcf, device=device, keep_text=write_vcf, **kwargs):
+            writer.write(batch)
+            for s, n in batch.table["status"].value_counts().items():
+                counts[s] += int(n)
+    return counts

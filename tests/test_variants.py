@@ -1,0 +1,381 @@
+"""score-variants: windows, statuses, exact scores with a toy model, outputs, CLI, real VCFs."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+import torch
+from torch import nn
+
+from danq_pipeline.cli import main
+from danq_pipeline.dataset import targets_frame
+from danq_pipeline.encode import decode
+from danq_pipeline.errors import DanQError
+from danq_pipeline.genome import Genome
+from danq_pipeline.model import DanQ, save_checkpoint
+from danq_pipeline.variant_io import (
+    gather_variant_outputs,
+    read_variant_scores,
+    write_variant_scores,
+)
+from danq_pipeline.variants import (
+    VcfRecord,
+    allele_windows,
+    iter_variant_scores,
+    read_vcf,
+    score_variants,
+    variant_window,
+)
+
+L = 1000
+C = L // 2 - 1  # 499: index of the first REF base
+pytestmark = pytest.mark.filterwarnings("ignore::danq_pipeline.errors.DanQWarning")
+DEMO_VCFS = sorted((Path(__file__).resolve().parents[1] / "data/hg19_chr22/variants").glob("*.vcf.gz"))
+
+
+# --------------------------------------------------------------------------- toy model
+
+
+def toy_logits(seq: str) -> list[float]:
+    """Pure-Python definition of the toy model: GC count, A-minus-T count, A at index 499."""
+    return [0.01 * (seq.count("G") + seq.count("C") - len(seq) / 2),
+            0.02 * (seq.count("A") - seq.count("T")),
+            3.0 * (seq[C] == "A") - 1.5]
+
+
+class ToyModel(nn.Module):
+    """Torch version of `toy_logits`, shaped like a loaded DanQ (targets table, kwargs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kwargs = {"seq_len": L}
+        self.targets = targets_frame(["gc", "a_minus_t", "center_A"], ["DNase", "TF", "histone"])
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gc = x[:, 1].sum(1) + x[:, 2].sum(1)
+        return torch.stack([0.01 * (gc - L / 2), 0.02 * (x[:, 0].sum(1) - x[:, 3].sum(1)),
+                            3.0 * x[:, 0, C] - 1.5], dim=1) + 0 * self.dummy
+
+
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def rc(seq: str) -> str:
+    return seq.translate(str.maketrans("ACGTN", "TGCAN"))[::-1]
+
+
+def expected_probs(seq: str, rc_average: bool) -> np.ndarray:
+    p = np.array([sigmoid(z) for z in toy_logits(seq)])
+    return (p + np.array([sigmoid(z) for z in toy_logits(rc(seq))])) / 2 if rc_average else p
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def genome_seq() -> dict[str, str]:
+    rng = random.Random(7)
+    chr1 = "".join(rng.choice("ACGT") for _ in range(5000))
+    chr2 = "".join(rng.choice("ACGT") for _ in range(1500)) + "N" * 600 + "".join(rng.choice("ACGT") for _ in range(900))
+    return {"chr1": chr1, "chr2": chr2}
+
+
+@pytest.fixture
+def fasta(tmp_path: Path, genome_seq: dict[str, str]) -> Path:
+    path = tmp_path / "toy.fa"
+    with open(path, "w") as fh:
+        for name, seq in genome_seq.items():
+            fh.write(f">{name}\n")
+            fh.writelines(seq[i:i + 60].lower() + "\n" for i in range(0, len(seq), 60))  # soft-masked
+    return path
+
+
+def crafted_records(s: dict[str, str]) -> list[tuple]:
+    """(chrom, pos, id, ref, alt) covering every allele kind and status."""
+    g = s["chr1"]
+    other = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    return [
+        ("chr1", 2001, "snv", g[2000], other[g[2000]]),
+        ("chr1", 2101, "mnv", g[2100:2103], "".join(other[b] for b in g[2100:2103])),
+        ("chr1", 2201, "ins", g[2200], g[2200] + "GGGGA"),
+        ("chr1", 2301, "del", g[2300:2306], g[2300]),
+        ("chr1", 2401, "multi", g[2400], ",".join(b for b in "ACGT" if b != g[2400])),
+        ("chr1", 2501, "mismatch", other[g[2500]], g[2500]),
+        ("chrUn", 100, "unknown", "A", "G"),
+        ("chr1", 6000, "oob", "A", "G"),
+        ("chr1", 2601, "symbolic", g[2600], f"<DEL>,*,{other[g[2600]]}"),
+        ("chr1", 2701, "missing_alt", g[2700], "."),
+        ("chr2", 1801, "nrich", "N", "A"),
+    ]
+
+
+def write_vcf(path: Path, records: list[tuple], contig_lines: bool = True, compress: bool = False) -> Path:
+    header = ["##fileformat=VCFv4.2"]
+    if contig_lines:
+        header += ["##contig=<ID=chr1,length=5000>", "##contig=<ID=chr2,length=3000>", "##contig=<ID=chrUn>",
+                   '##INFO=<ID=END,Number=1,Type=Integer,Description="End (BCF needs it for <DEL>)">']
+    header.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
+    body = [f"{c}\t{p}\t{i}\t{r}\t{a}\t.\tPASS\t." for c, p, i, r, a in records]
+    text = "\n".join(header + body) + "\n"
+    if compress:
+        plain = path.with_suffix("")
+        plain.write_text(text)
+        pysam.tabix_compress(str(plain), str(path), force=True)
+    else:
+        path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def crafted_vcf(tmp_path: Path, genome_seq: dict[str, str]) -> Path:
+    return write_vcf(tmp_path / "crafted.vcf", crafted_records(genome_seq))
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def test_variant_window_converts_1based_pos_to_0based_window():
+    assert variant_window(1000, 1000) == (500, 1500), "VCF POS 1000 (1-based) = 0-based 999 at index 499"
+    start, end = variant_window(2001, L)
+    assert 2000 - start == 499 and end - start == L
+
+
+def _windows(fasta: Path, chrom: str, pos: int, ref: str, alts: str):
+    rec = VcfRecord(chrom, chrom, pos, ".", ref, tuple(alts.split(",")), None, 0)
+    aw = allele_windows(Genome(fasta), rec, L, 0.1)
+    return aw, decode(aw.ref) if aw.ref is not None else None, {i: decode(w) for i, w in aw.alts.items()}
+
+
+def test_snv_and_mnv_windows_base_by_base(fasta, genome_seq):
+    g = genome_seq["chr1"]
+    aw, ref, alts = _windows(fasta, "chr1", 2001, g[2000], "T" if g[2000] != "T" else "A")
+    assert aw.statuses == ["ok"] and len(ref) == len(alts[0]) == L
+    assert ref == g[2000 - 499:2000 + 501] and ref[499] == g[2000] and ref[498] == g[1999] and ref[500] == g[2001]
+    assert alts[0][499] == ("T" if g[2000] != "T" else "A")
+    assert alts[0][:499] == ref[:499] and alts[0][500:] == ref[500:]
+    aw, ref, alts = _windows(fasta, "chr1", 2101, g[2100:2103], "AAA")
+    assert alts[0][499:502] == "AAA" and alts[0][:499] == ref[:499] and alts[0][502:] == ref[502:]
+
+
+def test_insertion_window_is_recentred_and_filled(fasta, genome_seq):
+    g = genome_seq["chr1"]
+    alt = g[2200] + "GGGGA"  # 6 bp for 1 bp REF: starts at 499 + floor(-5 / 2) = 496
+    aw, ref, alts = _windows(fasta, "chr1", 2201, g[2200], alt)
+    w = alts[0]
+    assert len(w) == L and w[496:502] == alt
+    assert w[:496] == g[2200 - 496:2200], "left flank: genome just before POS"
+    assert w[502:] == g[2201:2201 + L - 502], "right flank: genome just after REF"
+
+
+def test_deletion_window_is_recentred_and_filled(fasta, genome_seq):
+    g = genome_seq["chr1"]
+    aw, ref, alts = _windows(fasta, "chr1", 2301, g[2300:2306], g[2300])  # 6 -> 1: ALT at 499 + 2 = 501
+    w = alts[0]
+    assert len(w) == L and w[501] == g[2300]
+    assert w[:501] == g[2300 - 501:2300]
+    assert w[502:] == g[2306:2306 + L - 502], "deleted bases skipped, flank filled from the genome"
+
+
+def test_window_near_contig_start_is_n_padded(fasta, genome_seq):
+    g = genome_seq["chr1"]
+    aw, ref, alts = _windows(fasta, "chr1", 51, g[50], "A" if g[50] != "A" else "C")
+    assert ref[:449] == "N" * 449 and ref[449:499] == g[:50]
+    assert aw.statuses == ["n_rich"], "449 of 1000 bases padded exceeds the 10% N limit"
+
+
+# --------------------------------------------------------------------------- statuses and scores
+
+
+def _toy_batches(fasta, vcf, **kw):
+    batches = list(iter_variant_scores(ToyModel(), fasta, vcf, device="cpu", progress=False, **kw))
+    table = pd.concat([b.table for b in batches], ignore_index=True)
+    mats = {k: np.concatenate([getattr(b, k) for b in batches]) for k in ("ref_prob", "alt_prob", "diff", "logodds")}
+    return table, mats
+
+
+def test_every_status_and_every_record_reported(fasta, crafted_vcf):
+    table, _ = _toy_batches(fasta, crafted_vcf, batch_size=2)
+    got = dict(zip(table["id"] + ":" + table["alt"], table["status"], strict=True))
+    by_id = table.groupby("id")["status"].apply(list).to_dict()
+    assert by_id["snv"] == ["ok"] and by_id["mnv"] == ["ok"] and by_id["ins"] == ["ok"] and by_id["del"] == ["ok"]
+    assert by_id["multi"] == ["ok", "ok", "ok"]
+    assert by_id["mismatch"] == ["ref_mismatch"]
+    assert by_id["unknown"] == ["unknown_contig"]
+    assert by_id["oob"] == ["out_of_bounds"]
+    assert by_id["symbolic"] == ["unsupported_allele", "unsupported_allele", "ok"]
+    assert by_id["missing_alt"] == ["unsupported_allele"] and got["missing_alt:."] == "unsupported_allele"
+    assert by_id["nrich"] == ["n_rich"]
+    assert len(table) == 1 + 1 + 1 + 1 + 3 + 1 + 1 + 1 + 3 + 1 + 1, "one row per ALT allele, none dropped"
+
+
+@pytest.mark.parametrize("rc_average", [False, True])
+def test_exact_scores_with_toy_model(fasta, crafted_vcf, genome_seq, rc_average):
+    table, m = _toy_batches(fasta, crafted_vcf, rc_average=rc_average, batch_size=3)
+    g = genome_seq["chr1"]
+    for i, row in table.iterrows():
+        if row.status != "ok":
+            assert np.isnan(m["diff"][i]).all() and np.isnan(m["ref_prob"][i]).all()
+            continue
+        p0, r, a = row.pos - 1, len(row.ref), len(row.alt)
+        off = C + (r - a) // 2
+        ref_w = g[p0 - C:p0 - C + L]
+        alt_w = g[p0 - off:p0] + row.alt + g[p0 + r:p0 + r + L - off - a]
+        pr, pa = expected_probs(ref_w, rc_average), expected_probs(alt_w, rc_average)
+        np.testing.assert_allclose(m["ref_prob"][i], pr, rtol=1e-6, err_msg=row.id)
+        np.testing.assert_allclose(m["alt_prob"][i], pa, rtol=1e-6, err_msg=row.id)
+        np.testing.assert_allclose(m["diff"][i], pa - pr, atol=1e-6, err_msg=row.id)
+        lo = np.log(pa / (1 - pa)) - np.log(pr / (1 - pr))
+        np.testing.assert_allclose(m["logodds"][i], lo, atol=1e-5, err_msg=row.id)
+
+
+def test_snv_to_a_at_centre_is_detected(fasta, crafted_vcf):
+    table, m = _toy_batches(fasta, crafted_vcf, rc_average=False)
+    row = table.index[(table["id"] == "multi") & (table["alt"] == "A")]
+    if len(row):  # the multi-allelic record's A allele (unless REF is A)
+        assert m["alt_prob"][row[0], 2] == pytest.approx(sigmoid(1.5))
+        assert m["diff"][row[0], 2] == pytest.approx(sigmoid(1.5) - sigmoid(-1.5))
+
+
+def test_strand_averaging_is_symmetric(fasta, crafted_vcf):
+    """The a_minus_t target flips sign on the other strand: averaged, it is exactly 0.5."""
+    _, m = _toy_batches(fasta, crafted_vcf, rc_average=True)
+    ok = ~np.isnan(m["ref_prob"][:, 1])
+    np.testing.assert_allclose(m["ref_prob"][ok, 1], 0.5, atol=1e-7)
+    np.testing.assert_allclose(m["diff"][ok, 1], 0.0, atol=1e-7)
+    _, fwd = _toy_batches(fasta, crafted_vcf, rc_average=False)
+    assert np.nanmax(np.abs(fwd["diff"][:, 1])) > 1e-3, "without averaging the strand-specific target moves"
+
+
+def test_score_variants_table_and_target_selection(fasta, crafted_vcf):
+    df = score_variants(ToyModel(), fasta, crafted_vcf, device="cpu", progress=False, target_class="histone")
+    assert list(df.columns) == ["chrom", "pos", "id", "ref", "alt", "status", "max_abs_diff", "top_target",
+                                "diff_center_A"]
+    ok = df[df.status == "ok"]
+    assert (ok["top_target"] != "").all() and (ok["max_abs_diff"] >= ok["diff_center_A"].abs() - 1e-9).all()
+    assert df.loc[df.status != "ok", "max_abs_diff"].isna().all()
+    with pytest.raises(DanQError, match="unknown target"):
+        score_variants(ToyModel(), fasta, crafted_vcf, device="cpu", targets="nope")
+
+
+@pytest.mark.parametrize("kind", ["plain", "bgzip", "no_contig_header", "bcf"])
+def test_vcf_flavours_give_the_same_table(tmp_path, fasta, genome_seq, kind):
+    recs = crafted_records(genome_seq)
+    if kind == "bcf":
+        src = write_vcf(tmp_path / "c.vcf", recs)
+        path = tmp_path / "c.bcf"
+        with pysam.VariantFile(str(src)) as vin, pysam.VariantFile(str(path), "wb", header=vin.header) as vout:
+            for rec in vin:
+                vout.write(rec)
+    else:
+        path = write_vcf(tmp_path / ("c.vcf.gz" if kind == "bgzip" else "c.vcf"), recs,
+                         contig_lines=kind != "no_contig_header", compress=kind == "bgzip")
+    table, _ = _toy_batches(fasta, path)
+    ref_table, _ = _toy_batches(fasta, write_vcf(tmp_path / "ref.vcf", recs))
+    pd.testing.assert_frame_equal(table, ref_table)
+
+
+def test_contig_naming_mismatch_is_explained_and_renamed_on_request(tmp_path, fasta, genome_seq):
+    g = genome_seq["chr1"]
+    vcf = write_vcf(tmp_path / "nochr.vcf", [("1", 2001, "a", g[2000], "A" if g[2000] != "A" else "C")],
+                    contig_lines=False)
+    with pytest.warns(UserWarning, match="--rename-contigs add-chr"):
+        table, _ = _toy_batches(fasta, vcf)
+    assert table["status"].tolist() == ["unknown_contig"]
+    table, _ = _toy_batches(fasta, vcf, rename_contigs="add-chr")
+    assert table["status"].tolist() == ["ok"] and table["chrom"].tolist() == ["1"], "outputs keep the VCF's name"
+
+
+def test_malformed_vcf_names_file_and_line(tmp_path, fasta):
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   "chr1\t100\t.\tA\tG\t.\t.\t.\nchr1\tabc\t.\tA\tG\t.\t.\t.\n")
+    with pytest.raises(DanQError, match=r"bad.vcf:4: .*POS 'abc'"):
+        list(read_vcf(bad))
+
+
+# --------------------------------------------------------------------------- outputs, CLI, chunks
+
+
+def _checkpoint(path: Path, seq_len: int = L, n_targets: int = 3) -> Path:
+    torch.manual_seed(0)
+    model = DanQ(n_targets=n_targets, seq_len=seq_len, n_filters=8, kernel_size=9, pool_size=13,
+                 lstm_hidden=4, fc_hidden=8)
+    names = ["DNase_x", "CTCF", "H3K4me3"][:n_targets]
+    save_checkpoint(path, model, targets_frame(names, ["DNase", "TF", "histone"][:n_targets]))
+    return path
+
+
+def test_cli_writes_tsv_h5_and_indexed_vcf(tmp_path, fasta, crafted_vcf):
+    model = _checkpoint(tmp_path / "m.pt")
+    prefix = tmp_path / "out" / "scores"
+    rc = main(["score-variants", "--model", str(model), "--fasta", str(fasta), "--vcf", str(crafted_vcf),
+               "--out-prefix", str(prefix), "--device", "cpu", "--targets", "CTCF"])
+    assert rc == 0
+    tsv = pd.read_csv(f"{prefix}.tsv", sep="\t")
+    assert list(tsv.columns[-3:]) == ["max_abs_diff", "top_target", "diff_CTCF"] and len(tsv) == 15
+    h5 = read_variant_scores(f"{prefix}.h5")
+    assert h5["diff"].shape == (15, 3) and list(h5["targets"]["name"]) == ["DNase_x", "CTCF", "H3K4me3"]
+    assert h5["table"]["status"].tolist() == tsv["status"].tolist()
+    np.testing.assert_allclose(h5["diff"][:, 1], tsv["diff_CTCF"], rtol=1e-5, atol=1e-9)
+    assert Path(f"{prefix}.vcf.gz.tbi").exists() and not list(prefix.parent.glob("*.part"))
+    with pysam.VariantFile(f"{prefix}.vcf.gz") as vf:
+        recs = {r.id: r for r in vf}  # sorted by contig and position for tabix
+        assert len(recs) == 11 and recs["multi"].info["DANQ_STATUS"] == ("ok", "ok", "ok")
+        assert recs["symbolic"].info["DANQ_STATUS"] == ("unsupported_allele", "unsupported_allele", "ok")
+        assert len(list(vf.fetch("chr1", 2000, 2002))) == 1
+
+
+def test_cli_strict_stops_at_ref_mismatch(tmp_path, fasta, crafted_vcf, capsys):
+    model = _checkpoint(tmp_path / "m.pt")
+    rc = main(["score-variants", "--model", str(model), "--fasta", str(fasta), "--vcf", str(crafted_vcf),
+               "--out-prefix", str(tmp_path / "s"), "--device", "cpu", "--strict"])
+    err = capsys.readouterr().err.strip().splitlines()
+    line = next(i for i, ln in enumerate(crafted_vcf.read_text().splitlines(), 1) if "\tmismatch\t" in ln)
+    assert rc == 2 and f"crafted.vcf:{line}: REF" in err[-1] and "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "s.tsv").exists() and not list(tmp_path.glob("s.*.part"))
+
+
+def test_chunks_gathered_equal_one_run(tmp_path, fasta, crafted_vcf):
+    model = _checkpoint(tmp_path / "m.pt")
+    common = dict(device="cpu", progress=False)
+    write_variant_scores(model, fasta, crafted_vcf, tmp_path / "full", **common)
+    for k in (1, 2, 3):
+        write_variant_scores(model, fasta, crafted_vcf, tmp_path / f"part{k}", chunk=(k, 3), **common)
+    n = gather_variant_outputs([tmp_path / f"part{k}" for k in (1, 2, 3)], tmp_path / "gathered")
+    assert n == 15
+    assert (tmp_path / "gathered.tsv").read_text() == (tmp_path / "full.tsv").read_text()
+    a, b = read_variant_scores(tmp_path / "full.h5"), read_variant_scores(tmp_path / "gathered.h5")
+    np.testing.assert_array_equal(a["diff"], b["diff"])
+    pd.testing.assert_frame_equal(a["table"], b["table"])
+    body = [ln for ln in gzip.open(tmp_path / "gathered.vcf.gz", "rt") if not ln.startswith("#")]
+    assert body == [ln for ln in gzip.open(tmp_path / "full.vcf.gz", "rt") if not ln.startswith("#")]
+
+
+def test_bf16_close_to_fp32(fasta, crafted_vcf, tmp_path):
+    model = _checkpoint(tmp_path / "m.pt")
+    a = score_variants(str(model), fasta, crafted_vcf, device="cpu", progress=False)
+    b = score_variants(str(model), fasta, crafted_vcf, device="cpu", progress=False, bf16=True)
+    assert (a["status"] == b["status"]).all()
+    np.testing.assert_allclose(a["diff_CTCF"], b["diff_CTCF"], atol=2e-2)
+
+
+# --------------------------------------------------------------------------- real shipped data
+
+
+@pytest.mark.parametrize("vcf", DEMO_VCFS, ids=lambda p: p.name.split(".")[0])
+def test_shipped_vcfs_score_every_record_ok(tmp_path, demo_fasta, vcf):
+    model = _checkpoint(tmp_path / "m.pt")
+    counts = write_variant_scores(model, demo_fasta, vcf, tmp_path / "s", device="cpu", progress=False,
+                                  batch_size=256)
+    n_records = sum(1 for ln in gzip.open(vcf, "rt") if not ln.startswith("#"))
+    assert counts["ok"] == n_records and sum(counts.values()) == n_records
+    tsv = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert len(tsv) == n_records and tsv["max_abs_diff"].notna().all()
