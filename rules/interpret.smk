@@ -1,12 +1,21 @@
+# Interpretation (optional; config `interpret:`): learned first-layer filters as motifs matched
+# to JASPAR CORE vertebrates (offline), and in-silico saturation mutagenesis of chosen regions.
+# Both run on CPU in the demo in well under a minute (small model, <= 20000 test windows).
+
+
 rule motifs:
     input:
         model=MODEL,
         data=f"{WINDOWS}/test.h5",
     output:
         matches="results/motifs/motif_matches.tsv",
+        all_matches="results/motifs/motif_matches_all.tsv",
         meme="results/motifs/filters.meme",
+        overview="results/motifs/logos.png",
     log:
         "logs/motifs.log",
+    benchmark:
+        "benchmarks/motifs.tsv"
     conda:
         "../envs/danq.yaml"
     threads: workflow.cores
@@ -30,8 +39,13 @@ rule ism:
         fasta=config["genome"]["fasta"] if has_genome() else [],
     output:
         h5="results/ism/{region}.h5",
+        tsv="results/ism/{region}.tsv",
+        heatmap="results/ism/{region}.heatmap.png",
+        logo="results/ism/{region}.logo.png",
     log:
         "logs/ism/{region}.log",
+    benchmark:
+        "benchmarks/ism/{region}.tsv"
     conda:
         "../envs/danq.yaml"
     threads: 1
