@@ -2,7 +2,6 @@
 # With variants.chunks = N > 1 each VCF is scattered into N contiguous record blocks scored as
 # parallel jobs (a cluster executor spreads them), then gathered into the same three files.
 N_CHUNKS = config["variants"]["chunks"]
-VARIANT_CHUNKS = "results/variants/chunks/{vcf}/{k}-of-%d" % N_CHUNKS
 
 
 if N_CHUNKS == 1:
@@ -47,14 +46,14 @@ else:
             fasta=config["genome"]["fasta"] if has_genome() else [],
             vcf=lambda wc: config["variants"]["vcfs"][wc.vcf],
         output:
-            tsv=temp(VARIANT_CHUNKS + ".tsv"),
-            h5=temp(VARIANT_CHUNKS + ".h5"),
-            vcf=temp(VARIANT_CHUNKS + ".vcf.gz"),
-            tbi=temp(VARIANT_CHUNKS + ".vcf.gz.tbi"),
+            tsv=temp(f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.tsv"),
+            h5=temp(f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.h5"),
+            vcf=temp(f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.vcf.gz"),
+            tbi=temp(f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.vcf.gz.tbi"),
         log:
-            "logs/variants/{vcf}.{k}-of-%d.log" % N_CHUNKS,
+            f"logs/variants/{{vcf}}.{{k}}-of-{N_CHUNKS}.log",
         benchmark:
-            "benchmarks/variants/{vcf}.{k}-of-%d.tsv" % N_CHUNKS
+            f"benchmarks/variants/{{vcf}}.{{k}}-of-{N_CHUNKS}.tsv"
         conda:
             "../envs/danq.yaml"
         threads: 1
@@ -77,13 +76,17 @@ else:
     rule gather_variants:
         input:
             tsv=expand(
-                VARIANT_CHUNKS + ".tsv", k=range(1, N_CHUNKS + 1), allow_missing=True
+                f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.tsv",
+                k=range(1, N_CHUNKS + 1),
+                allow_missing=True,
             ),
             h5=expand(
-                VARIANT_CHUNKS + ".h5", k=range(1, N_CHUNKS + 1), allow_missing=True
+                f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.h5",
+                k=range(1, N_CHUNKS + 1),
+                allow_missing=True,
             ),
             vcf=expand(
-                VARIANT_CHUNKS + ".vcf.gz",
+                f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.vcf.gz",
                 k=range(1, N_CHUNKS + 1),
                 allow_missing=True,
             ),
