@@ -406,25 +406,21 @@ def best_matches(pairs: pd.DataFrame, queries: Sequence[PFM], *, evalue_max: flo
                  background: np.ndarray | None = None) -> pd.DataFrame:
     """The best match (smallest p-value) of each query: the motif_matches.tsv table.
 
-    Rows follow the query order; queries with no sites get empty match fields.
+    Rows follow the query order (``filter`` = index in `queries`, whose names must be unique);
+    queries absent from `pairs` (e.g. filters that never fired) get empty match fields.
     """
-    best = pairs.loc[pairs.groupby("query", sort=False)["pvalue"].idxmin()].set_index("query")
-    rows = []
-    for i, q in enumerate(queries):
-        r = best.loc[q.name] if (q.n_sites > 0 and q.name in best.index) else None
-        rows.append({
-            "filter": i, "n_sites": int(q.n_sites), "ic": round(information_content(q.probs, background), 3)
-            if q.n_sites > 0 else 0.0,
-            "best_match_id": r["target_id"] if r is not None else "",
-            "best_match_name": r["target_name"] if r is not None else "",
-            "strand": r["strand"] if r is not None else "", "offset": r["offset"] if r is not None else np.nan,
-            "overlap": r["overlap"] if r is not None else np.nan,
-            "pearson": r["pearson"] if r is not None else np.nan, "score": r["score"] if r is not None else np.nan,
-            "pvalue": r["pvalue"] if r is not None else np.nan, "evalue": r["evalue"] if r is not None else np.nan,
-        })
-    table = pd.DataFrame(rows, columns=[c for c in MATCH_COLUMNS if c != "significant"])
-    table["significant"] = table["evalue"] < evalue_max
-    return table
+    base = pd.DataFrame({
+        "query": [q.name for q in queries], "filter": np.arange(len(queries)),
+        "n_sites": [int(q.n_sites) for q in queries],
+        "ic": [round(information_content(q.probs, background), 3) if q.n_sites > 0 else 0.0 for q in queries],
+    })
+    best = pairs.loc[pairs.groupby("query", sort=False)["pvalue"].idxmin()] if len(pairs) else pairs
+    best = best.rename(columns={"target_id": "best_match_id", "target_name": "best_match_name"})
+    table = base.merge(best, on="query", how="left")
+    for col in ("best_match_id", "best_match_name", "strand"):
+        table[col] = table[col].fillna("").astype(str)
+    table["significant"] = table["evalue"].astype(float) < evalue_max
+    return table[list(MATCH_COLUMNS)]
 
 
 # ----------------------------------------------------------------------------- the `motifs` step
