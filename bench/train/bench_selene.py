@@ -1,0 +1,113 @@
+"""Selene 0.6 baseline: its DanQ-style training end to end (RandomPositionsSampler + TrainModel).
+
+Runs inside its own virtualenv (selene-sdk 0.6.0 pins torch <= 2.3.1 and has its own deps):
+
+    python3 -m venv bench/.venv-selene
+    bench/.venv-selene/bin/pip install torch==2.13.0 'setuptools<81' six pytabix pysam numpy scipy \
+        pandas h5py scikit-learn matplotlib pyfaidx click pyyaml ruamel.yaml statsmodels seaborn \
+        plotly cython wheel
+    bench/.venv-selene/bin/pip install --no-deps --no-build-isolation selene-sdk==0.6.0
+    flock /tmp/danq-bench.lock bench/.venv-selene/bin/python bench/train/bench_selene.py --json bench/out/selene.json
+
+The model is DanQ at the paper's size (320 x 26 conv, pool 13, BiLSTM 320+320 run along the
+sequence, dense 925, 919 sigmoid outputs: the demo's 13 peak sets plus 906 never-positive
+names so the output layer matches the danq preset), trained the Selene way (sigmoid + BCELoss,
+its sampler drawing random positions from the real chr22 FASTA and a tabix BED of peaks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "data" / "hg19_chr22"
+
+
+class SeleneDanQ(nn.Module):
+    """DanQ with the LSTM along the sequence (batch_first), sigmoid output as Selene trains it."""
+
+    def __init__(self, seq_len: int = 1000, n_targets: int = 919) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv1d(4, 320, 26), nn.ReLU(), nn.MaxPool1d(13, 13), nn.Dropout(0.2))
+        self.lstm = nn.LSTM(320, 320, batch_first=True, bidirectional=True)
+        steps = (seq_len - 26 + 1) // 13
+        self.head = nn.Sequential(nn.Dropout(0.5), nn.Flatten(), nn.Linear(steps * 640, 925), nn.ReLU(),
+                                  nn.Linear(925, n_targets), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = self.lstm(self.conv(x).transpose(1, 2))
+        return self.head(h)
+
+
+def demo_inputs(tmp: Path) -> tuple[Path, Path, list[str]]:
+    """Plain FASTA of the demo genome and a tabix BED (chrom, start, end, feature) of its peaks."""
+    import pysam
+
+    fasta = tmp / "genome.fa"
+    with gzip.open(next((DEMO / "genome").glob("*.fa.gz")), "rb") as src, open(fasta, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    rows, names = [], []
+    for line in (DEMO / "targets.tsv").read_text().splitlines()[1:]:
+        name, path = line.split("\t")[:2]
+        names.append(name)
+        with gzip.open(DEMO / path, "rt") as fh:
+            rows += [(f[0], int(f[1]), int(f[2]), name) for f in (x.split("\t") for x in fh) if len(f) >= 3]
+    bed = tmp / "peaks.bed"
+    bed.write_text("".join(f"{c}\t{s}\t{e}\t{n}\n" for c, s, e, n in sorted(rows)))
+    pysam.tabix_index(str(bed), preset="bed", force=True)
+    return fasta, Path(str(bed) + ".gz"), names
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batch-size", type=int, default=64, help="Selene's usual DanQ batch; default: %(default)s")
+    p.add_argument("--threads", type=int, default=2, help="default: %(default)s")
+    p.add_argument("--steps", type=int, default=20, help="timed steps; default: %(default)s")
+    p.add_argument("--json", type=Path, help="write the result here for bench_train.py --selene")
+    args = p.parse_args()
+    import selene_sdk
+    from selene_sdk import TrainModel
+    from selene_sdk.samplers import RandomPositionsSampler
+    from selene_sdk.sequences import Genome
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fasta, bed, names = demo_inputs(Path(tmp))
+        features = names + [f"absent_{i}" for i in range(919 - len(names))]
+        sampler = RandomPositionsSampler(Genome(str(fasta)), str(bed), features, seed=1, validation_holdout=0.1,
+                                         test_holdout=0.1, sequence_length=1000, center_bin_to_predict=200)
+        t_sampler = time.perf_counter()
+        for _ in range(5):
+            sampler.sample(batch_size=args.batch_size)
+        sampler_rate = 5 * args.batch_size / (time.perf_counter() - t_sampler)
+        torch.manual_seed(1)
+        trainer = TrainModel(SeleneDanQ(), sampler, nn.BCELoss(), torch.optim.RMSprop,
+                             dict(lr=1e-3, alpha=0.9, eps=1e-6), batch_size=args.batch_size, max_steps=10**6,
+                             report_stats_every_n_steps=10**6, output_dir=str(Path(tmp) / "out"),
+                             n_validation_samples=args.batch_size, cpu_n_threads=args.threads, use_cuda=False)
+        for _ in range(2):
+            trainer.train()
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            trainer.train()
+        rate = args.steps * args.batch_size / (time.perf_counter() - t0)
+    res = {"selene": selene_sdk.__version__, "torch": torch.__version__, "batch_size": args.batch_size,
+           "threads": args.threads, "win_s": rate, "sampler_win_s": sampler_rate}
+    print(f"Selene {res['selene']} DanQ end to end: {rate:.1f} win/s (batch {args.batch_size}, {args.threads} "
+          f"threads); its sampler alone {sampler_rate:.0f} win/s", flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
