@@ -132,9 +132,11 @@ def _create_predictions(path: Path, data: WindowsH5, attrs: dict, with_baseline:
     g.create_dataset("id", data=data.targets["id"].to_numpy(dtype=np.int32))
     for col in ("name", "class", "source"):
         g.create_dataset(col, data=np.array(data.targets[col].astype(str).tolist(), dtype=object), dtype=_STR)
-    src = data._file()
-    for name in ("chrom", "start", "end"):
-        h5.create_dataset(f"windows/{name}", data=src[f"windows/{name}"][:])
+    coords = data.coordinates()
+    index = {name: i for i, name in enumerate(data.contigs)}
+    h5.create_dataset("windows/chrom", data=coords["chrom"].map(index).to_numpy(dtype=np.int32))
+    for name in ("start", "end"):
+        h5.create_dataset(f"windows/{name}", data=coords[name].to_numpy(dtype=np.int64))
     h5.create_dataset("contigs", data=np.array(data.contigs, dtype=object), dtype=_STR)
     for key, value in {"format": PREDICTIONS_FORMAT, "format_version": 1, "package_version": __version__,
                        **attrs}.items():

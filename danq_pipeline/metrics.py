@@ -29,7 +29,7 @@ def _sorted_counts(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray
     Group = run of equal scores; `end[t, i]` is the last index of the group holding position i,
     `start[t, i]` the first one.
     """
-    order = np.argsort(-s, axis=1, kind="stable")
+    order = np.argsort(-s, axis=1)  # order inside a tie group does not matter
     ss = np.take_along_axis(s, order, axis=1)
     ys = np.take_along_axis(y, order, axis=1)
     n = s.shape[1]

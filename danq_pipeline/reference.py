@@ -135,6 +135,12 @@ def _match_paper(metrics: pd.DataFrame, ref: Reference) -> pd.DataFrame:
     if mismatch:
         raise DanQError(f"{ref.path}: {mismatch} targets differ in class from the paper's DeepSEA order "
                         "(125 DNase, 690 TF, 104 histone); the model's targets are not in DeepSEA order")
+    names = metrics["name"].astype(str).to_numpy()
+    if all("|" in n for n in names):  # DeepSEA import naming: cell|assay|treatment
+        differ = int((joined["paper_label"].to_numpy() != names).sum())
+        if differ:
+            raise DanQError(f"{ref.path}: {differ} target names differ from the paper's cell|assay|treatment "
+                            "labels in the same order; the model's targets are not in DeepSEA order")
     return joined.drop(columns=["row", "paper_class"])
 
 

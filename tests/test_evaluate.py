@@ -26,6 +26,7 @@ from danq_pipeline.encode import encode, reverse_complement_codes
 from danq_pipeline.errors import DanQError
 from danq_pipeline.evaluate import evaluate_model, iter_predictions
 from danq_pipeline.model import load_model
+from danq_pipeline.reference import attach_reference, read_reference
 
 PAPER = str(Path(__file__).resolve().parents[1] / "data" / "deepsea" / "danq_paper_aucs.tsv")
 
@@ -183,6 +184,21 @@ def test_paper_reference_table(tmp_path):
     assert set(rs.index.get_level_values("class")) == {"DNase", "TF", "histone", "all"}
     disk = pd.read_csv(tmp_path / "ev" / "metrics.tsv", sep="\t")
     assert "paper_danq_jaspar_auprc" in disk and "paper_label" in disk and len(disk) == 919
+
+
+def test_paper_reference_checks_deepsea_order():
+    paper = pd.read_csv(PAPER, sep="\t", keep_default_na=False, dtype=str)
+    names = (paper["Cell Type"] + "|" + paper["TF/DNase/HistoneMark"] + "|" + paper["Treatment"]).tolist()
+    classes = ["DNase"] * 125 + ["TF"] * 690 + ["histone"] * 104
+    m = pd.DataFrame({"id": range(919), "name": names, "class": classes, "auroc": 0.9, "auprc": 0.3})
+    ref = read_reference(PAPER)
+    assert attach_reference(m, ref)["paper_label"].tolist() == names  # the importer's cell|assay|treatment names
+    swapped = m.copy()
+    swapped.loc[[0, 1], "name"] = swapped.loc[[1, 0], "name"].to_numpy()
+    with pytest.raises(DanQError, match="2 target names differ"):
+        attach_reference(swapped, ref)
+    with pytest.raises(DanQError, match="differ in class"):
+        attach_reference(m.assign(**{"class": ["TF"] * 919}), ref)
 
 
 def test_kmer_spectrum_hand_checked_and_strand_symmetric():
