@@ -262,20 +262,64 @@ def _as_model(model: Any, device: Any) -> Any:
     return model.to(device)
 
 
-def predict_probs(model: Any, codes: np.ndarray, *, rc_average: bool, device: Any, bf16: bool) -> np.ndarray:
-    """Sigmoid outputs (float64, (N, T)) for windows `codes` (N, L); strand-averaged when asked."""
+def predict_pairs(model: Any, refs: np.ndarray, alts: np.ndarray, alt_ref: np.ndarray,
+                  spans: list[tuple[int, int] | None], *, rc_average: bool, device: Any, bf16: bool,
+                  shared: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities (float64, (N, T) and (M, T)) of REF windows and of ALT windows derived from them.
+
+    `alt_ref[i]` is the REF window ALT window i was made from; `spans[i]` the window bases
+    [start, end) where they differ when both have the same length (SNV/MNV), else None.
+    With `rc_average` both strands are scored and their probabilities averaged. With `shared`
+    (and a DanQ model), ALT windows reuse their REF window's work (variant_shared.py).
+    """
     import torch
 
+    from danq_pipeline import variant_shared
     from danq_pipeline._device import autocast_context
 
-    batch = np.concatenate([codes, reverse_complement_codes(codes)]) if rc_average else codes
-    x = one_hot_tensor(torch.from_numpy(np.ascontiguousarray(batch)).to(device))
-    with torch.inference_mode(), autocast_context(device, bf16):
-        logits = model(x)
-    p = torch.sigmoid(logits.double()).cpu().numpy()
+    seq_len = refs.shape[1]
     if rc_average:
-        p = (p[: len(codes)] + p[len(codes):]) / 2
-    return p
+        refs = np.concatenate([refs, reverse_complement_codes(refs)])
+        alts = np.concatenate([alts, reverse_complement_codes(alts)])
+        alt_ref = np.concatenate([alt_ref, alt_ref + len(refs) // 2])
+        spans = spans + [None if sp is None else (seq_len - sp[1], seq_len - sp[0]) for sp in spans]
+    ref_x = one_hot_tensor(torch.from_numpy(np.ascontiguousarray(refs)).to(device))
+    alt_x = one_hot_tensor(torch.from_numpy(np.ascontiguousarray(alts)).to(device))
+    with torch.inference_mode(), autocast_context(device, bf16):
+        if shared and variant_shared.supports(model):
+            ref_logits, alt_logits = _shared_logits(model, ref_x, alt_x, alt_ref, spans)
+        else:
+            logits = model(torch.cat([ref_x, alt_x]))
+            ref_logits, alt_logits = logits[: len(ref_x)], logits[len(ref_x):]
+    p_ref = torch.sigmoid(ref_logits.double()).cpu().numpy()
+    p_alt = torch.sigmoid(alt_logits.double()).cpu().numpy()
+    if rc_average:
+        p_ref = (p_ref[: len(p_ref) // 2] + p_ref[len(p_ref) // 2:]) / 2
+        p_alt = (p_alt[: len(p_alt) // 2] + p_alt[len(p_alt) // 2:]) / 2
+    return p_ref, p_alt
+
+
+def _shared_logits(model: Any, ref_x: Any, alt_x: Any, alt_ref: np.ndarray,
+                   spans: list[tuple[int, int] | None]) -> tuple[Any, Any]:
+    """Shared-compute logits for same-length ALTs; plain forward for indel ALTs."""
+    import torch
+
+    from danq_pipeline.variant_shared import SharedDanQ
+
+    runner = getattr(model, "_danq_shared", None)
+    if runner is None:
+        runner = model._danq_shared = SharedDanQ(model)
+    same = [i for i, sp in enumerate(spans) if sp is not None]
+    other = [i for i, sp in enumerate(spans) if sp is None]
+    idx = torch.tensor(same, dtype=torch.long, device=alt_x.device)
+    ref_logits, same_logits = runner(ref_x, alt_x[idx], torch.as_tensor(alt_ref[same], device=alt_x.device),
+                                     [spans[i] for i in same])
+    alt_logits = same_logits.new_empty((len(spans), same_logits.shape[1]))
+    alt_logits[idx] = same_logits
+    if other:
+        oidx = torch.tensor(other, dtype=torch.long, device=alt_x.device)
+        alt_logits[oidx] = model(alt_x[oidx]).to(alt_logits.dtype)
+    return ref_logits, alt_logits
 
 
 def one_hot_tensor(codes: Any) -> Any:
@@ -293,10 +337,10 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def score_block(model: Any, genome: Genome, records: list[VcfRecord], *, seq_len: int, n_targets: int,
-                rc_average: bool, max_n_fraction: float, device: Any, bf16: bool,
+                rc_average: bool, max_n_fraction: float, device: Any, bf16: bool, shared: bool = True,
                 strict: bool = False, vcf_path: Any = None) -> VariantBatch:
     """Score a block of records (every ALT allele gets a row; only ok rows are computed)."""
-    rows, windows, ref_rows, alt_rows = [], [], [], []
+    rows, refs, alts, alt_ref, spans, alt_rows, ref_of_row = [], [], [], [], [], [], []
     for rec in records:
         aw = allele_windows(genome, rec, seq_len, max_n_fraction)
         if strict and "ref_mismatch" in aw.statuses:
@@ -304,22 +348,23 @@ def score_block(model: Any, genome: Genome, records: list[VcfRecord], *, seq_len
             raise located(vcf_path, rec.line, f"REF {rec.ref} does not match the FASTA ({have}) at "
                           f"{rec.vcf_chrom}:{rec.pos}", "check the genome build, or drop --strict to report it as a status")
         if aw.alts:
-            ref_index = len(windows)
-            windows.append(aw.ref)
+            refs.append(aw.ref)
+        c = seq_len // 2 - 1
         for i, (alt, status) in enumerate(zip(rec.alts, aw.statuses, strict=True)):
             if status == "ok":
-                ref_rows.append((len(rows), ref_index))
-                alt_rows.append((len(rows), len(windows)))
-                windows.append(aw.alts[i])
+                alt_rows.append(len(rows))
+                ref_of_row.append(len(refs) - 1)
+                alts.append(aw.alts[i])
+                alt_ref.append(len(refs) - 1)
+                spans.append((c, c + len(rec.ref)) if len(alt) == len(rec.ref) else None)
             rows.append((rec.vcf_chrom, rec.pos, rec.id, rec.ref, alt, status))
     ref_p = np.full((len(rows), n_targets), np.nan)
     alt_p = np.full((len(rows), n_targets), np.nan)
-    if windows:
-        probs = predict_probs(model, np.stack(windows), rc_average=rc_average, device=device, bf16=bf16)
-        for row, w in ref_rows:
-            ref_p[row] = probs[w]
-        for row, w in alt_rows:
-            alt_p[row] = probs[w]
+    if alts:
+        p_ref, p_alt = predict_pairs(model, np.stack(refs), np.stack(alts), np.array(alt_ref), spans,
+                                     rc_average=rc_average, device=device, bf16=bf16, shared=shared)
+        ref_p[alt_rows] = p_ref[ref_of_row]
+        alt_p[alt_rows] = p_alt
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     diff = alt_p - ref_p
     logodds = _logit(alt_p) - _logit(ref_p)
@@ -350,12 +395,14 @@ def iter_variant_scores(model: Any, fasta: str | os.PathLike | Genome, vcf: str 
                         strict: bool = False, rename_contigs: str | None = None,
                         chunk: str | tuple[int, int] | None = None, device: Any = None, bf16: bool = False,
                         index_dir: str | os.PathLike | None = None, keep_text: bool = False,
-                        progress: bool = True) -> Iterator[VariantBatch]:
+                        shared: bool = True, progress: bool = True) -> Iterator[VariantBatch]:
     """Stream a VCF through the model in blocks of about `batch_size` scored alleles.
 
     Memory stays flat: one block of records and windows is held at a time. Yields
     `VariantBatch` objects in VCF order; every record appears (one row per ALT allele).
     `chunk` ("K/N") scores only the K-th of N contiguous record blocks (scatter jobs).
+    `shared` lets SNV/MNV ALT windows reuse their REF window's computation (DanQ models;
+    equal to the plain forward pass, see variant_shared.py); False forces the plain pass.
     """
     from tqdm.auto import tqdm
 
@@ -368,7 +415,7 @@ def iter_variant_scores(model: Any, fasta: str | os.PathLike | Genome, vcf: str 
     start, stop = chunk_bounds(count_records(vcf), parse_chunk(chunk)) if chunk else (0, None)
     checker = _ContigChecker(genome, vcf, rename_contigs)
     kw = dict(seq_len=seq_len, n_targets=n_targets, rc_average=rc_average, max_n_fraction=max_n_fraction,
-              device=device, bf16=bf16, strict=strict, vcf_path=vcf)
+              device=device, bf16=bf16, shared=shared, strict=strict, vcf_path=vcf)
     bar = tqdm(total=None if stop is None else stop - start, unit="rec", desc="score-variants",
                disable=not progress or None, leave=False)
     block: list[VcfRecord] = []

@@ -39,6 +39,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::danq_pipeline.errors.DanQWarnin
 DEMO_VCFS = sorted((Path(__file__).resolve().parents[1] / "data/hg19_chr22/variants").glob("*.vcf.gz"))
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny models on a busy shared machine: one thread avoids OpenMP barrier stalls (restored after)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 # --------------------------------------------------------------------------- toy model
 
 
@@ -379,3 +388,38 @@ def test_shipped_vcfs_score_every_record_ok(tmp_path, demo_fasta, vcf):
     assert counts["ok"] == n_records and sum(counts.values()) == n_records
     tsv = pd.read_csv(tmp_path / "s.tsv", sep="\t")
     assert len(tsv) == n_records and tsv["max_abs_diff"].notna().all()
+
+
+# --------------------------------------------------------------------------- shared-compute path
+
+
+def test_shared_path_equals_plain_forward_at_every_span():
+    """REF/ALT sharing (variant_shared.py) gives the plain DanQ.forward logits, whatever changes where."""
+    from danq_pipeline.variant_shared import SharedDanQ
+    from danq_pipeline.variants import one_hot_tensor
+
+    torch.manual_seed(1)
+    model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
+                 fc_hidden=12).eval()
+    rng = np.random.default_rng(0)
+    refs = rng.integers(0, 4, (3, 200)).astype(np.uint8)
+    spans = [(0, 1), (5, 9), (99, 100), (100, 103), (180, 200), (199, 200), (190, 191), (50, 51)]
+    alt_ref = rng.integers(0, 3, len(spans))
+    alts = refs[alt_ref].copy()
+    for i, (s, e) in enumerate(spans):
+        alts[i, s:e] = (alts[i, s:e] + 1 + i % 3) % 4
+    with torch.inference_mode():
+        rx, ax = one_hot_tensor(torch.from_numpy(refs)), one_hot_tensor(torch.from_numpy(alts))
+        ref_l, alt_l = SharedDanQ(model)(rx, ax, torch.from_numpy(alt_ref), spans)
+        torch.testing.assert_close(ref_l, model(rx), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(alt_l, model(ax), rtol=1e-5, atol=1e-6)
+    assert (alt_l[5] == ref_l[alt_ref[5]]).all(), "base 199 lies past the last pool step: DanQ never sees it"
+
+
+@pytest.mark.parametrize("rc_average", [True, False])
+def test_shared_scoring_equals_plain_scoring(tmp_path, fasta, crafted_vcf, rc_average):
+    model = _checkpoint(tmp_path / "m.pt")
+    kw = dict(device="cpu", progress=False, rc_average=rc_average, batch_size=4)
+    plain = score_variants(str(model), fasta, crafted_vcf, shared=False, **kw)
+    shared = score_variants(str(model), fasta, crafted_vcf, shared=True, **kw)
+    pd.testing.assert_frame_equal(plain, shared, rtol=1e-5, atol=1e-7)

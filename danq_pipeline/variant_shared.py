@@ -1,0 +1,125 @@
+"""Shared-compute scoring of REF/ALT window pairs with a DanQ.
+
+A REF window and an ALT window of the same length that differ only in bases [s, e) share
+almost all of DanQ's work:
+
+* convolution + pooling: only the pool steps whose receptive field touches [s, e) change
+  (steps j0..j1, 3 of 75 for an SNV at index 499 of a 1000-bp window);
+* forward LSTM: states before step j0 are the REF's, so the ALT's forward pass starts at j0
+  from the REF's saved (h, c) state;
+* backward LSTM: states after step j1 are the REF's, so the ALT's backward pass starts at j1.
+
+Only the dense head runs in full. The REF windows run once (with their LSTM states saved at
+the steps where ALT passes start); each ALT then costs about half a window. Indels shift the
+ALT window, so they go through the plain forward pass. tests/test_variants.py proves the
+logits equal the plain `DanQ.forward` (fp32, to float rounding).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def supports(model: Any) -> bool:
+    """True for a DanQ (exact forward) in eval mode: the shared path reproduces its forward."""
+    from danq_pipeline.model import DanQ
+
+    return type(model).forward is DanQ.forward and not model.training
+
+
+def _direction(lstm: nn.LSTM, suffix: str) -> nn.LSTM:
+    """A one-direction LSTM holding one direction's weights of a bidirectional LSTM."""
+    one = nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=True)
+    with torch.no_grad():
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(one, name).copy_(getattr(lstm, name + suffix))
+    p = next(lstm.parameters())
+    return one.to(device=p.device, dtype=p.dtype).eval()
+
+
+def _run_segments(lstm: nn.LSTM, seq: torch.Tensor, cuts: list[int]) -> tuple[torch.Tensor, dict]:
+    """Run `lstm` over seq (N, T, F) in segments; return outputs and the state after each cut."""
+    outs, state, prev, states = [], None, 0, {}
+    for cut in [*cuts, seq.shape[1]]:
+        if cut > prev:
+            out, state = lstm(seq[:, prev:cut], state)
+            outs.append(out)
+        states[cut] = state
+        prev = cut
+    return torch.cat(outs, 1), states
+
+
+class SharedDanQ:
+    """Logits of REF windows and of same-length ALT windows derived from them.
+
+    Parameters
+    ----------
+    model : DanQ
+        In eval mode; its layers are used as they are (no copies except the LSTM split).
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.m = model
+        self.fwd = _direction(model.lstm, "")
+        self.bwd = _direction(model.lstm, "_reverse")
+        self.K, self.P, self.S = model.conv.kernel_size[0], model.pool.kernel_size, model.n_steps
+        self.P = self.P if isinstance(self.P, int) else self.P[0]
+
+    def steps(self, start: int, end: int) -> tuple[int, int]:
+        """Pool steps (j0, j1) whose input changes when window bases [start, end) change."""
+        first = max(0, start - self.K + 1)
+        last = min(end - 1, self.S * self.P - 1)
+        return first // self.P, last // self.P
+
+    def _pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 4, L') one-hot -> (N, steps, F) pooled conv track, as DanQ.forward computes it."""
+        return torch.relu(self.m.pool(self.m.conv(x))).transpose(1, 2)
+
+    def _head(self, h: torch.Tensor) -> torch.Tensor:
+        return self.m.out(torch.relu(self.m.fc(h.flatten(1))))
+
+    def __call__(self, ref_x: torch.Tensor, alt_x: torch.Tensor, alt_ref: torch.Tensor,
+                 spans: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of ref_x (N, 4, L) and alt_x (M, 4, L); alt i equals ref alt_ref[i] outside spans[i]."""
+        keys = [self.steps(s, e) for s, e in spans]
+        pooled = self._pooled(ref_x)
+        f_out, f_states = _run_segments(self.fwd, pooled, sorted({j0 for j0, j1 in keys if j0 <= j1}))
+        rev_cuts = sorted({self.S - 1 - j1 for j0, j1 in keys if j0 <= j1})
+        b_rev, b_states = _run_segments(self.bwd, pooled.flip(1), rev_cuts)
+        b_out = b_rev.flip(1)
+        ref_logits = self._head(torch.cat([f_out, b_out], -1))
+        alt_logits = ref_logits.new_empty((len(spans), ref_logits.shape[1]))
+        for key in dict.fromkeys(keys):
+            idx = torch.tensor([i for i, k in enumerate(keys) if k == key], device=ref_x.device)
+            base = alt_ref[idx]
+            if key[0] > key[1]:  # the change is outside every pool step: the model sees no change
+                alt_logits[idx] = ref_logits[base]
+                continue
+            alt_logits[idx] = self._alt_group(alt_x[idx], base, key, pooled, f_out, b_out, f_states, b_states)
+        return ref_logits, alt_logits
+
+    def _alt_group(self, x: torch.Tensor, base: torch.Tensor, key: tuple[int, int], pooled: torch.Tensor,
+                   f_out: torch.Tensor, b_out: torch.Tensor, f_states: dict, b_states: dict) -> torch.Tensor:
+        """Logits of ALT windows x that change pool steps j0..j1 of their REF windows `base`."""
+        j0, j1 = key
+        local = self._pooled(x[:, :, j0 * self.P:(j1 + 1) * self.P + self.K - 1])
+        track = pooled[base].clone()
+        track[:, j0:j1 + 1] = local
+        f_init = _select(f_states[j0], base)
+        f_new, _ = self.fwd(track[:, j0:], f_init)
+        b_init = _select(b_states[self.S - 1 - j1], base)
+        b_new, _ = self.bwd(track[:, :j1 + 1].flip(1), b_init)
+        f_full = torch.cat([f_out[base, :j0], f_new], 1)
+        b_full = torch.cat([b_new.flip(1), b_out[base, j1 + 1:]], 1)
+        return self._head(torch.cat([f_full, b_full], -1))
+
+
+def _select(state: tuple[torch.Tensor, torch.Tensor] | None, rows: torch.Tensor):
+    """LSTM (h, c) state rows for the chosen batch entries (None stays None: zero state)."""
+    if state is None:
+        return None
+    h, c = state
+    return h[:, rows].contiguous(), c[:, rows].contiguous()
