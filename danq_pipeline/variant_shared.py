@@ -9,7 +9,8 @@ almost all of DanQ's work:
   from the REF's saved (h, c) state;
 * backward LSTM: states after step j1 are the REF's, so the ALT's backward pass starts at j1.
 
-Only the dense head runs in full. The REF windows run once (with their LSTM states saved at
+The dense layer is linear, so the ALT's pre-activation is the REF's plus the weights of the
+changed LSTM outputs times their change (about half of the layer's columns). The REF windows run once (with their LSTM states saved at
 the steps where ALT passes start); each ALT then costs about half a window. Indels shift the
 ALT window, so they go through the plain forward pass. tests/test_variants.py proves the
 logits equal the plain `DanQ.forward` (fp32, to float rounding).
@@ -67,6 +68,18 @@ class SharedDanQ:
         self.bwd = _direction(model.lstm, "_reverse")
         self.K, self.P, self.S = model.conv.kernel_size[0], model.pool.kernel_size, model.n_steps
         self.P = self.P if isinstance(self.P, int) else self.P[0]
+        self._fc_cols: dict[tuple[str, int], torch.Tensor] = {}
+
+    def _fc_weight(self, direction: str, j: int) -> torch.Tensor:
+        """Dense-layer columns of forward outputs at steps >= j, or backward outputs at steps <= j."""
+        key = (direction, j)
+        if key not in self._fc_cols:
+            if len(self._fc_cols) > 16:
+                self._fc_cols.clear()
+            w = self.m.fc.weight.view(self.m.fc.out_features, self.S, 2, -1)
+            part = w[:, j:, 0] if direction == "f" else w[:, :j + 1, 1]
+            self._fc_cols[key] = part.reshape(w.shape[0], -1).contiguous()
+        return self._fc_cols[key]
 
     def steps(self, start: int, end: int) -> tuple[int, int]:
         """Pool steps (j0, j1) whose input changes when window bases [start, end) change."""
@@ -78,8 +91,9 @@ class SharedDanQ:
         """(N, 4, L') one-hot -> (N, steps, F) pooled conv track, as DanQ.forward computes it."""
         return torch.relu(self.m.pool(self.m.conv(x))).transpose(1, 2)
 
-    def _head(self, h: torch.Tensor) -> torch.Tensor:
-        return self.m.out(torch.relu(self.m.fc(h.flatten(1))))
+    def _logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Output logits from the dense layer's pre-activation z."""
+        return self.m.out(torch.relu(z))
 
     def __call__(self, ref_x: torch.Tensor, alt_x: torch.Tensor, alt_ref: torch.Tensor,
                  spans: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,7 +104,8 @@ class SharedDanQ:
         rev_cuts = sorted({self.S - 1 - j1 for j0, j1 in keys if j0 <= j1})
         b_rev, b_states = _run_segments(self.bwd, pooled.flip(1), rev_cuts)
         b_out = b_rev.flip(1)
-        ref_logits = self._head(torch.cat([f_out, b_out], -1))
+        z_ref = self.m.fc(torch.cat([f_out, b_out], -1).flatten(1))
+        ref_logits = self._logits(z_ref)
         alt_logits = ref_logits.new_empty((len(spans), ref_logits.shape[1]))
         for key in dict.fromkeys(keys):
             idx = torch.tensor([i for i, k in enumerate(keys) if k == key], device=ref_x.device)
@@ -98,12 +113,14 @@ class SharedDanQ:
             if key[0] > key[1]:  # the change is outside every pool step: the model sees no change
                 alt_logits[idx] = ref_logits[base]
                 continue
-            alt_logits[idx] = self._alt_group(alt_x[idx], base, key, pooled, f_out, b_out, f_states, b_states)
+            z = self._alt_group(alt_x[idx], base, key, pooled, z_ref, f_out, b_out, f_states, b_states)
+            alt_logits[idx] = self._logits(z).to(alt_logits.dtype)
         return ref_logits, alt_logits
 
     def _alt_group(self, x: torch.Tensor, base: torch.Tensor, key: tuple[int, int], pooled: torch.Tensor,
-                   f_out: torch.Tensor, b_out: torch.Tensor, f_states: dict, b_states: dict) -> torch.Tensor:
-        """Logits of ALT windows x that change pool steps j0..j1 of their REF windows `base`."""
+                   z_ref: torch.Tensor, f_out: torch.Tensor, b_out: torch.Tensor, f_states: dict,
+                   b_states: dict) -> torch.Tensor:
+        """Dense pre-activation of ALT windows x that change pool steps j0..j1 of REF windows `base`."""
         j0, j1 = key
         local = self._pooled(x[:, :, j0 * self.P:(j1 + 1) * self.P + self.K - 1])
         track = pooled[base].clone()
@@ -112,9 +129,9 @@ class SharedDanQ:
         f_new, _ = self.fwd(track[:, j0:], f_init)
         b_init = _select(b_states[self.S - 1 - j1], base)
         b_new, _ = self.bwd(track[:, :j1 + 1].flip(1), b_init)
-        f_full = torch.cat([f_out[base, :j0], f_new], 1)
-        b_full = torch.cat([b_new.flip(1), b_out[base, j1 + 1:]], 1)
-        return self._head(torch.cat([f_full, b_full], -1))
+        df = (f_new - f_out[base, j0:]).flatten(1)
+        db = (b_new.flip(1) - b_out[base, :j1 + 1]).flatten(1)
+        return z_ref[base] + df @ self._fc_weight("f", j0).T.to(df.dtype) + db @ self._fc_weight("b", j1).T.to(db.dtype)
 
 
 def _select(state: tuple[torch.Tensor, torch.Tensor] | None, rows: torch.Tensor):

@@ -54,6 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "default: %(default)s")
     p.add_argument("--batch-size", type=int, default=128,
                    help="ALT alleles per model call (each is 2-4 windows); default: %(default)s")
+    p.add_argument("--no-shared-compute", dest="shared", action="store_false",
+                   help="score every window with a full forward pass instead of reusing the REF window's "
+                        "convolution and LSTM states for SNV/MNV ALT windows (same scores, slower); "
+                        "default: shared")
     add_common_device_args(p)
     p.add_argument("--index-dir", help="folder for the FASTA index when the FASTA's folder is read-only; "
                    "default: next to the FASTA")
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                                   rename_contigs=args.rename_contigs, rc_average=args.rc_average,
                                   max_n_fraction=args.max_n_fraction, batch_size=args.batch_size,
                                   device=args.device, bf16=args.bf16, index_dir=args.index_dir,
-                                  chunk=parse_chunk(args.chunk))
+                                  chunk=parse_chunk(args.chunk), shared=args.shared)
     summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
     print(f"danq score-variants: {sum(counts.values())} alleles ({summary or 'none'}) -> "
           f"{args.out_prefix}.tsv/.h5/.vcf.gz", file=sys.stderr)
