@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 
 from danq_pipeline import __version__
-from danq_pipeline.errors import DanQError
+from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.variants import STATUSES, VariantBatch, summary_table
 
 FORMAT = "danq-variant-scores"
 FORMAT_VERSION = 1
 _STR = h5py.string_dtype("utf-8")
+DEFAULT_MAX_COLUMNS = 64
 MATRICES = ("ref_prob", "alt_prob", "diff", "logodds")
 TABLE_STR = ("chrom", "id", "ref", "alt", "status", "top_target")
 
@@ -395,7 +396,10 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
     """Score a VCF and write PREFIX.tsv, PREFIX.h5 and PREFIX.vcf.gz (+ .tbi); returns status counts.
 
     `targets` / `target_class` choose the TSV and VCF INFO columns (the HDF5 holds all
-    targets). Other keyword arguments go to `iter_variant_scores`.
+    targets). Without a choice, models of up to `DEFAULT_MAX_COLUMNS` targets show all of
+    them; larger ones (919 for DeepSEA/DanQ) show only the summary columns, with a note on
+    stderr, so the TSV stays a table one can open. Other keyword arguments go to
+    `iter_variant_scores`.
     """
     from danq_pipeline.genome import Genome
     from danq_pipeline.variants import (
@@ -410,6 +414,13 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
     model_obj = _as_model(model, device)
     genome = Genome(fasta, index_dir=kwargs.pop("index_dir", None))
     selected = select_targets(model_obj.targets, targets, target_class)
+    if not targets and not target_class and len(selected) > DEFAULT_MAX_COLUMNS:
+        import warnings
+
+        selected = selected[:0]
+        warnings.warn(f"the model has {len(model_obj.targets)} targets: the TSV and VCF show only max_abs_diff "
+                      "and top_target; choose per-target columns with --targets NAME,... or --target-class "
+                      "DNase,TF,histone (the HDF5 holds all targets)", DanQWarning, stacklevel=2)
     with open_vcf(vcf) as vf:
         header = str(vf.header) if write_vcf else None
     attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,

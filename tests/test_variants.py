@@ -423,3 +423,17 @@ def test_shared_scoring_equals_plain_scoring(tmp_path, fasta, crafted_vcf, rc_av
     plain = score_variants(str(model), fasta, crafted_vcf, shared=False, **kw)
     shared = score_variants(str(model), fasta, crafted_vcf, shared=True, **kw)
     pd.testing.assert_frame_equal(plain, shared, rtol=1e-5, atol=1e-7)
+
+
+def test_many_targets_default_to_summary_columns(tmp_path, fasta, crafted_vcf):
+    model = _checkpoint(tmp_path / "m.pt")
+    ckpt = torch.load(model, weights_only=False)
+    big = DanQ(**{**ckpt["model_kwargs"], "n_targets": 70})
+    save_checkpoint(tmp_path / "big.pt", big, targets_frame([f"t{i}" for i in range(70)], ["TF"] * 70))
+    with pytest.warns(UserWarning, match="70 targets"):
+        write_variant_scores(tmp_path / "big.pt", fasta, crafted_vcf, tmp_path / "b", device="cpu", progress=False)
+    assert pd.read_csv(tmp_path / "b.tsv", sep="\t").columns[-1] == "top_target"
+    assert read_variant_scores(tmp_path / "b.h5")["diff"].shape == (15, 70)
+    write_variant_scores(tmp_path / "big.pt", fasta, crafted_vcf, tmp_path / "c", device="cpu", progress=False,
+                         targets="t3,t7")
+    assert list(pd.read_csv(tmp_path / "c.tsv", sep="\t").columns[-2:]) == ["diff_t3", "diff_t7"]

@@ -36,10 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fasta", required=True, help="genome FASTA the VCF refers to (plain or BGZF)")
     p.add_argument("--vcf", required=True, help="variants: VCF, VCF.gz or BCF")
     p.add_argument("--out-prefix", required=True, metavar="PREFIX", help="write PREFIX.tsv, PREFIX.h5, PREFIX.vcf.gz")
-    p.add_argument("--targets", metavar="NAME,NAME", help="targets shown in the TSV and VCF INFO; default: all "
-                   "(with --target-class: the union)")
+    p.add_argument("--targets", metavar="NAME,NAME", help="targets shown in the TSV and VCF INFO (with --target-class: the union); default: "
+                   "all when the model has <= 64 targets, else none (summary columns only; the HDF5 always "
+                   "holds all)")
     p.add_argument("--target-class", metavar="CLASS,CLASS",
-                   help="target classes shown in the TSV and VCF INFO (DNase, TF, histone); default: all")
+                   help="target classes shown in the TSV and VCF INFO (DNase, TF, histone); default: see --targets")
     p.add_argument("--strict", action="store_true",
                    help="stop with an error (file:line) at the first REF that does not match the FASTA; "
                         "default: report it as status ref_mismatch")
