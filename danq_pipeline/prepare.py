@@ -39,6 +39,7 @@ SPLITS = ("train", "valid", "test")
 DROP_REASONS = ("off_contig_end", "outside_selection", "crosses_split_boundary", "blacklist",
                 "n_fraction", "not_anchored", "negative_not_sampled")
 _BLOCK = 8192  # windows per HDF5 append
+_MERGE_BATCH_ROWS = 2_000_000  # peaks per bedtools merge run (bounds bedtools' and pandas' memory)
 
 
 @dataclass
@@ -164,23 +165,36 @@ def _check_disjoint(valid: list[iv.Region], test: list[iv.Region]) -> None:
 
 def _read_targets(sheet: pd.DataFrame, lengths: dict[str, int], bin_size: int, threshold: int,
                   progress: bool) -> tuple[list[dict[str, np.ndarray]], list[TargetInfo]]:
-    """Read, clip, merge and bin every target's peaks; returns positive bins per target and contig."""
+    """Read, clip, merge (bedtools, in batches of targets) and bin every target's peaks."""
     from tqdm.auto import tqdm
 
-    positives, infos = [], []
+    positives: list[dict[str, np.ndarray]] = []
+    infos: list[TargetInfo] = []
+    batch: list[tuple[pd.DataFrame, TargetInfo]] = []
     for row in tqdm(sheet.to_dict("records"), desc="peak files", unit="target", disable=None if progress else True):
         label = f"{row['source']} (target {row['id']} {row['name']})"
         peaks = iv.read_peaks(row["file"], extend=row["extend"], summit=row["summit"], label=label)
         iv.check_peak_contigs(peaks.table, lengths, label)
         table, clipped = _clip(peaks.table, lengths)
-        merged = iv.merge_peaks(table)
         widths = (table["end"] - table["start"]).to_numpy()
-        infos.append(TargetInfo(n_peaks=len(table), n_merged=len(merged), clipped=clipped,
-                                bp_covered=int((merged["end"] - merged["start"]).sum()),
-                                max_width=int(widths.max()) if len(widths) else 0,
-                                max_merged=int((merged["end"] - merged["start"]).max()) if len(merged) else 0))
-        positives.append(iv.positive_bins(merged, bin_size, threshold))
+        batch.append((table, TargetInfo(n_peaks=len(table), clipped=clipped,
+                                        max_width=int(widths.max()) if len(widths) else 0)))
+        if sum(len(t) for t, _ in batch) >= _MERGE_BATCH_ROWS or len(batch) == len(sheet) - len(infos):
+            _merge_batch(batch, positives, infos, bin_size, threshold)
+            batch = []
     return positives, infos
+
+
+def _merge_batch(batch: list[tuple[pd.DataFrame, TargetInfo]], positives: list, infos: list,
+                 bin_size: int, threshold: int) -> None:
+    """Merge a batch of targets' peaks in one bedtools run; append positive bins and infos."""
+    merged_all = iv.merge_many([t for t, _ in batch])
+    for (_, info), merged in zip(batch, merged_all, strict=True):
+        lengths = (merged["end"] - merged["start"]).to_numpy()
+        info.n_merged, info.bp_covered = len(merged), int(lengths.sum())
+        info.max_merged = int(lengths.max()) if len(lengths) else 0
+        positives.append(iv.positive_bins(merged, bin_size, threshold))
+        infos.append(info)
 
 
 def _clip(table: pd.DataFrame, lengths: dict[str, int]) -> tuple[pd.DataFrame, int]:
