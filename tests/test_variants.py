@@ -437,3 +437,28 @@ def test_many_targets_default_to_summary_columns(tmp_path, fasta, crafted_vcf):
     write_variant_scores(tmp_path / "big.pt", fasta, crafted_vcf, tmp_path / "c", device="cpu", progress=False,
                          targets="t3,t7")
     assert list(pd.read_csv(tmp_path / "c.tsv", sep="\t").columns[-2:]) == ["diff_t3", "diff_t7"]
+
+
+def test_cli_explains_contig_naming_in_one_line_and_gathers(tmp_path, fasta, genome_seq, capsys):
+    import argparse
+
+    from danq_pipeline.cli import gather_variants
+
+    g = genome_seq["chr1"]
+    vcf = write_vcf(tmp_path / "nochr.vcf", [("1", 2001, "a", g[2000], "A" if g[2000] != "A" else "C"),
+                                             ("1", 2101, "b", g[2100], "A" if g[2100] != "A" else "C")],
+                    contig_lines=False)
+    model = _checkpoint(tmp_path / "m.pt")
+    base = ["score-variants", "--model", str(model), "--fasta", str(fasta), "--vcf", str(vcf), "--device", "cpu"]
+    assert main([*base, "--out-prefix", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "--rename-contigs add-chr" in err and "checker.report" not in err
+    for k in (1, 2):
+        assert main([*base, "--out-prefix", str(tmp_path / f"c{k}"), "--chunk", f"{k}/2",
+                     "--rename-contigs", "add-chr"]) == 0
+    parser = argparse.ArgumentParser()
+    gather_variants.register(parser.add_subparsers())
+    args = parser.parse_args(["gather-variants", "--inputs", str(tmp_path / "c1"), str(tmp_path / "c2"),
+                              "--out-prefix", str(tmp_path / "g")])
+    assert args.func(args) == 0
+    assert pd.read_csv(tmp_path / "g.tsv", sep="\t")["status"].tolist() == ["ok", "ok"]

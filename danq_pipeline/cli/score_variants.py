@@ -70,20 +70,37 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Call `danq_pipeline.variant_io.write_variant_scores` and print a status summary."""
-    import torch
+    import warnings
 
-    from danq_pipeline.variant_io import write_variant_scores
-    from danq_pipeline.variants import parse_chunk
+    import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    counts = write_variant_scores(args.model, args.fasta, args.vcf, args.out_prefix, targets=args.targets,
-                                  target_class=args.target_class, strict=args.strict,
-                                  rename_contigs=args.rename_contigs, rc_average=args.rc_average,
-                                  max_n_fraction=args.max_n_fraction, batch_size=args.batch_size,
-                                  device=args.device, bf16=args.bf16, index_dir=args.index_dir,
-                                  chunk=parse_chunk(args.chunk), shared=args.shared)
+    from danq_pipeline.errors import DanQWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DanQWarning)
+        warnings.showwarning = _one_line_warning
+        counts = _score(args)
     summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
     print(f"danq score-variants: {sum(counts.values())} alleles ({summary or 'none'}) -> "
           f"{args.out_prefix}.tsv/.h5/.vcf.gz", file=sys.stderr)
     return 0
+
+
+def _score(args: argparse.Namespace) -> dict[str, int]:
+    """The API call, with explicit keyword arguments."""
+    from danq_pipeline.variant_io import write_variant_scores
+    from danq_pipeline.variants import parse_chunk
+
+    return write_variant_scores(args.model, args.fasta, args.vcf, args.out_prefix, targets=args.targets,
+                                target_class=args.target_class, strict=args.strict,
+                                rename_contigs=args.rename_contigs, rc_average=args.rc_average,
+                                max_n_fraction=args.max_n_fraction, batch_size=args.batch_size,
+                                device=args.device, bf16=args.bf16, index_dir=args.index_dir,
+                                chunk=parse_chunk(args.chunk), shared=args.shared)
+
+
+def _one_line_warning(message, category, *args, **kwargs) -> None:
+    """Print a warning as one stderr line (no source line)."""
+    print(f"danq score-variants: warning: {message}", file=sys.stderr)
