@@ -58,14 +58,29 @@ class DanQ(nn.Module):
         self.fc = nn.Linear(n_steps * 2 * lstm_hidden, fc_hidden)
         self.out = nn.Linear(fc_hidden, n_targets)
 
+    # Under CPU bf16 autocast, run the conv + pool stage in fp32: on AMX CPUs bf16 convolution
+    # backward and bf16 max-pool are slower than fp32 (bench/train measures both settings).
+    cpu_bf16_conv: bool = False
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, 4, L) float -> logits (N, n_targets)."""
-        # max-pool and ReLU commute (ReLU is monotone), so pool first: ReLU on 13x fewer values
-        h = torch.relu(self.pool(self.conv(x)))            # (N, F, steps)
+        if x.device.type == "cpu" and not self.cpu_bf16_conv and torch.is_autocast_enabled("cpu"):
+            with torch.autocast("cpu", enabled=False):
+                h = self._motif_track(x.float())
+        else:
+            h = self._motif_track(x)
         h = self.drop_conv(h).transpose(1, 2)              # (N, steps, F): LSTM runs along the sequence
         h, _ = self.lstm(h)                                # (N, steps, 2H)
         h = self.drop_lstm(h).flatten(1)
         return self.out(torch.relu(self.fc(h)))
+
+    def _motif_track(self, x: torch.Tensor) -> torch.Tensor:
+        """Conv -> max-pool -> ReLU: (N, 4, L) -> (N, F, steps).
+
+        Max-pool and ReLU commute (ReLU is monotone), so pooling first gives the paper's
+        values with ReLU on `pool_size` times fewer elements.
+        """
+        return torch.relu(self.pool(self.conv(x)))
 
 
 def build_model(preset: str, n_targets: int, seq_len: int, **overrides: Any) -> DanQ:

@@ -40,10 +40,8 @@ N_TARGETS = 919
 class DanQReluFirst(DanQ):
     """The paper's order (ReLU, then max-pool): the baseline of the pool-first change."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.pool(torch.relu(self.conv(x)))
-        h, _ = self.lstm(self.drop_conv(h).transpose(1, 2))
-        return self.out(torch.relu(self.fc(self.drop_lstm(h).flatten(1))))
+    def _motif_track(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(torch.relu(self.conv(x)))
 
 
 def write_windows(path: Path, n: int, length: int = 1000) -> Path:
@@ -163,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
                                                               if k not in ("n_targets", "seq_len")})
     res["fp32_relu_first_win_s"] = bench_steps(base, device, False, 100, steps, warmup)
     res["bf16_relu_first_win_s"] = bench_steps(base, device, True, 100, steps, warmup)
+    if not gpu:  # baseline of the fp32 conv stage under CPU bf16 autocast
+        model.cpu_bf16_conv = True
+        res["bf16_conv_bf16_win_s"] = bench_steps(model, device, True, 100, steps, warmup)
+        model.cpu_bf16_conv = False
     res["matmul_fp32_flop_s"] = matmul_rate(device, torch.float32)
     res["matmul_bf16_flop_s"] = matmul_rate(device, torch.bfloat16)
     report(res, json.loads(args.selene.read_text()) if args.selene else None)
@@ -186,6 +188,9 @@ def report(r: dict, selene: dict | None) -> None:
                    f"measured {prec} matmul {r[f'matmul_{prec}_flop_s'] / 1e9:.0f} GFLOP/s); ReLU-before-pool "
                    f"{r[f'{prec}_relu_first_win_s']:.1f} win/s -> pool-first x{win / r[f'{prec}_relu_first_win_s']:.2f}; "
                    f"DeepSEA epoch (4.4M windows) {DEEPSEA_EPOCH / win / 3600:.1f} h")
+    if "bf16_conv_bf16_win_s" in r:
+        out.append(f"bf16 with the conv stage in bf16 too: {r['bf16_conv_bf16_win_s']:.1f} win/s -> fp32 conv stage "
+                   f"x{r['bf16_win_s'] / r['bf16_conv_bf16_win_s']:.2f}")
     if selene:
         s = selene["win_s"]
         out.append(f"Selene 0.6 DanQ (batch {selene['batch_size']}, its sampler+trainer): {s:.1f} win/s; "
