@@ -206,18 +206,18 @@ def allele_windows(genome: Genome, rec: VcfRecord, seq_len: int, max_n_fraction:
     n = len(rec.alts)
     if rec.chrom not in genome.lengths:
         return AlleleWindows(["unknown_contig"] * n)
-    p0, r = rec.pos - 1, len(rec.ref)
+    (start, end), r = variant_window(rec.pos, seq_len), len(rec.ref)
+    p0 = rec.pos - 1  # 0-based first REF base
     if p0 < 0 or p0 + r > genome.lengths[rec.chrom] or r == 0:
         return AlleleWindows(["out_of_bounds"] * n)
     ok_alt = [_BASES_RE.match(a.upper()) is not None and max(len(a), r) <= seq_len // 2 for a in rec.alts]
-    c = seq_len // 2 - 1
     offsets = [alt_offset(seq_len, r, len(a)) for a in rec.alts]
-    lo = min([p0 - c] + [p0 - o for o, good in zip(offsets, ok_alt, strict=True) if good])
-    hi = max([p0 - c + seq_len] + [p0 + r + seq_len - o - len(a)
-                                   for o, a, good in zip(offsets, rec.alts, ok_alt, strict=True) if good])
+    lo = min([start] + [p0 - o for o, good in zip(offsets, ok_alt, strict=True) if good])
+    hi = max([end] + [p0 + r + seq_len - o - len(a)
+                      for o, a, good in zip(offsets, rec.alts, ok_alt, strict=True) if good])
     codes = genome.fetch_codes(rec.chrom, lo, hi, pad=True)
     ref_ok = decode(codes[p0 - lo:p0 - lo + r]) == re.sub(r"[^ACGT]", "N", rec.ref)
-    ref_win = codes[p0 - c - lo:p0 - c - lo + seq_len]
+    ref_win = codes[start - lo:end - lo]
     out = AlleleWindows([], ref=ref_win)
     ref_n_rich = np.count_nonzero(ref_win == N_CODE) > max_n_fraction * seq_len
     for i, alt in enumerate(rec.alts):
