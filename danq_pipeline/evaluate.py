@@ -184,7 +184,8 @@ def _labels(data: WindowsH5, n_eval: int) -> np.ndarray:
     return labels[:n_eval]
 
 
-def _fit_baseline(train: str | os.PathLike | None, test: WindowsH5, k: int, max_train: int) -> Any:
+def _fit_baseline(train: str | os.PathLike | None, test: WindowsH5, k: int, max_train: int,
+                  c: float | None) -> Any:
     """Fit the k-mer baseline on `train` (checked to have the test file's targets)."""
     from danq_pipeline.baseline import fit_kmer_baseline
 
@@ -193,7 +194,7 @@ def _fit_baseline(train: str | os.PathLike | None, test: WindowsH5, k: int, max_
             tr.targets["name"].tolist() != test.targets["name"].tolist():
         raise DanQError(f"{tr.path}: its targets differ from those of {test.path}; give the training file of "
                         "the same prepared dataset to --train")
-    return fit_kmer_baseline(tr, k=k, max_train=max_train)
+    return fit_kmer_baseline(tr, k=k, max_train=max_train, c=c)
 
 
 def _add_baseline(metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File | None, n_eval: int,
@@ -272,7 +273,8 @@ def _order_columns(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,
                    train: str | os.PathLike | None = None, baseline: bool = True, baseline_k: int = 5,
-                   baseline_max_train: int = 20000, reference: str | os.PathLike | None = None,
+                   baseline_max_train: int = 20000, baseline_c: float | None = None,
+                   reference: str | os.PathLike | None = None,
                    rc_average: bool = True, batch_size: int = 256, device: str | None = "auto",
                    bf16: bool = False, top_n: int = 12, figures: bool = True,
                    progress: bool = True) -> EvaluationResult:
@@ -289,8 +291,9 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
     train : path, optional
         Training windows file for the k-mer baseline; without it there is no baseline
         (its columns are NaN and run_info.json says why). Default is None.
-    baseline, baseline_k, baseline_max_train : optional
-        Fit the baseline (default True), its k-mer length (5) and training-row cap (20000).
+    baseline, baseline_k, baseline_max_train, baseline_c : optional
+        Fit the baseline (default True), its k-mer length (5), training-row cap (20000) and
+        L2 strength C (None: chosen on held-out training windows, see baseline.py).
     reference : path, optional
         Reference per-target table (DanQ paper table or generic TSV; see reference.py).
     rc_average : bool, optional
@@ -309,7 +312,7 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
     ref = read_reference(reference) if reference is not None else None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base = _fit_baseline(train, test, baseline_k, baseline_max_train) if (baseline and train) else None
+    base = _fit_baseline(train, test, baseline_k, baseline_max_train, baseline_c) if (baseline and train) else None
     info = _run_info(model, test, train, baseline, base, rc_average, reference)
     metrics, curves, n_eval, seconds = _predict_and_score(
         net, test, out, base, info, top_n=top_n if figures else 0,

@@ -39,15 +39,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "default: none (no baseline, stated in the outputs)")
     p.add_argument("--no-baseline", dest="baseline", action="store_false",
                    help="skip the k-mer baseline even with --train; default: baseline on when --train is given")
-    p.add_argument("--baseline-k", type=_positive_int, default=5, help="k-mer length of the baseline; default: %(default)s")
+    p.add_argument("--baseline-k", type=_positive_int, default=5, metavar="K", help="k-mer length of the baseline; default: %(default)s")
     p.add_argument("--baseline-max-train", type=_positive_int, default=20000, metavar="N",
                    help="training windows the baseline is fit on (evenly spread blocks); default: %(default)s")
+    p.add_argument("--baseline-c", type=float, metavar="C",
+                   help="L2 strength (scikit-learn C) of the baseline; default: chosen from 1e-5..1 on held-out "
+                        "training windows")
     p.add_argument("--reference", metavar="TSV", help="per-target reference table to compare with; default: none")
     p.add_argument("--no-rc-average", dest="rc_average", action="store_false",
                    help="score the forward strand only; default: average forward and reverse complement")
-    p.add_argument("--batch-size", type=_positive_int, default=256, help="windows per forward pass; default: %(default)s")
+    p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N", help="windows per forward pass; default: %(default)s")
     add_common_device_args(p)
-    p.add_argument("--top-n", type=_positive_int, default=12,
+    p.add_argument("--top-n", type=_positive_int, default=12, metavar="N",
                    help="curve panels: every target when at most this many, else the best and worst; default: %(default)s")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="skip figures; default: draw them")
     p.set_defaults(func=run, command="evaluate")
@@ -66,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = evaluate_model(args.model, args.data, args.out_dir, train=args.train, baseline=args.baseline,
                             baseline_k=args.baseline_k, baseline_max_train=args.baseline_max_train,
-                            reference=args.reference, rc_average=args.rc_average, batch_size=args.batch_size,
-                            device=args.device, bf16=args.bf16, top_n=args.top_n, figures=args.figures)
+                            baseline_c=args.baseline_c, reference=args.reference, rc_average=args.rc_average,
+                            batch_size=args.batch_size, device=args.device, bf16=args.bf16, top_n=args.top_n, figures=args.figures)
     cols = [c for c in ("class", "n_targets", "n_undefined", "mean_auroc", "median_auroc", "mean_auprc",
                         "median_auprc", "mean_baseline_auroc", "mean_baseline_auprc") if c in result.summary]
     print(result.summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"), file=sys.stderr)
