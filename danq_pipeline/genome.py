@@ -116,12 +116,25 @@ class Genome:
         out = np.empty(length, dtype=np.uint8)
         md5, n_other = hashlib.md5(), 0
         for a in range(0, length, chunk):
-            raw = self._fa[chrom][a:min(a + chunk, length)].encode("ascii")
+            raw = self._read_chunk(chrom, a, min(a + chunk, length))
             md5.update(raw)
             arr = np.frombuffer(raw, dtype=np.uint8)
             n_other += int(_OTHER[arr].sum())
             out[a:a + len(arr)] = encode(raw)
         return ContigCodes(out, n_other, md5.hexdigest())
+
+    def _read_chunk(self, chrom: str, a: int, b: int) -> bytes:
+        """Bytes of [a, b), checking that the FASTA still matches its index."""
+        try:
+            raw = self._fa[chrom][a:b].encode("ascii")
+        except (pyfaidx.FetchError, ValueError, OSError, UnicodeEncodeError) as err:
+            raise DanQError(f"{self.path}: cannot read {chrom}:{a}-{b} ({err}); check the file "
+                            "or delete its .fai/.gzi index so it is rebuilt") from None
+        if len(raw) != b - a or b"\n" in raw or b">" in raw:
+            raise DanQError(f"{self.path}: {chrom}:{a}-{b} does not match the FASTA index (got {len(raw)} "
+                            f"of {b - a} bases); the index is out of date: delete "
+                            f"{self._fasta_path.name}.fai (and .gzi) and rerun")
+        return raw
 
     def close(self) -> None:
         """Release the file handle."""

@@ -360,7 +360,7 @@ def merge_many(tables: list[pd.DataFrame]) -> list[pd.DataFrame]:
                               "end": pd.Series(dtype=np.int64)}) for _ in tables]
     stacked = _stack(tables)
     try:
-        merged = pybedtools.BedTool.from_dataframe(stacked).merge()
+        merged = _run_bedtools(lambda: pybedtools.BedTool.from_dataframe(stacked).merge())
         out = pd.read_csv(merged.fn, sep="\t", header=None, names=["key", "start", "end"],
                           dtype={"key": "category", "start": np.int64, "end": np.int64})
     finally:
@@ -374,6 +374,19 @@ def merge_many(tables: list[pd.DataFrame]) -> list[pd.DataFrame]:
     empty = out.iloc[:0][["chrom", "start", "end"]]
     return [groups[i][["chrom", "start", "end"]].reset_index(drop=True) if i in groups else empty
             for i in range(len(tables))]
+
+
+def _run_bedtools(call):
+    """Run a pybedtools call; a missing or failing bedtools becomes a one-line DanQError."""
+    import pybedtools
+
+    try:
+        return call()
+    except FileNotFoundError:
+        raise DanQError("bedtools is not on PATH; install it (`apt-get install bedtools` or "
+                        "`conda install -c bioconda bedtools`)") from None
+    except pybedtools.helpers.BEDToolsError as err:
+        raise DanQError(f"bedtools failed: {str(err).strip().splitlines()[-1]}") from None
 
 
 def _stack(tables: list[pd.DataFrame]) -> pd.DataFrame:

@@ -7,6 +7,7 @@ Geometry in the tiny cases: --window 600 --bin 200, so bin i has the window
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -243,3 +244,17 @@ def _check_labels_with_bedtools(coords: pd.DataFrame, labels: np.ndarray, peaks:
         header=None, names=["chrom", "start", "end", "n", "covered", "len", "frac"])
     cov = cov.set_index("start").loc[bins["start"]]
     assert np.array_equal((cov["covered"].to_numpy() >= 100).astype(np.uint8), labels)
+
+
+def test_failure_while_writing_leaves_no_final_files(tiny, capsys):
+    """chr1 is written, then chr2 no longer matches the FASTA index: no .h5 or .part remains."""
+    from danq_pipeline.genome import Genome
+
+    Genome(tiny["fasta"]).close()  # build the index, then truncate chr2 behind its back
+    text = tiny["fasta"].read_text()
+    tiny["fasta"].write_text(text[: text.index(">chr2")] + ">chr2\nACGT\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pyfaidx may say: index older than FASTA
+        err = _cli(tiny, capsys)
+    assert "does not match the FASTA index" in err and "delete genome.fa.fai" in err
+    assert not list((tiny["dir"] / "bad_out").glob("*"))
