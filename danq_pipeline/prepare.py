@@ -20,6 +20,7 @@ sorted positive-bin indices per target and contig right after reading.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -83,18 +84,20 @@ def prepare_dataset(*, fasta: str | os.PathLike, targets: str | os.PathLike, out
                     blacklist: str | os.PathLike | None = None, contigs: str | None = None,
                     valid: str | None = None, test: str | None = None, window: int = 1000,
                     bin_size: int = 200, min_overlap: float = 0.5, max_n_fraction: float = 0.0,
-                    anchor_classes: str | tuple[str, ...] | None = None, negative_ratio: float = 0.0,
+                    anchor_classes: str | tuple[str, ...] | None = None, negative_ratio: float | str = 0.0,
                     seed: int = 1, genome_name: str | None = None,
                     index_dir: str | os.PathLike | None = None, progress: bool = True) -> PrepareResult:
     """Build train.h5, valid.h5, test.h5, targets_summary.tsv and prepare_stats.tsv in `out_dir`.
 
     `contigs`, `valid` and `test` are comma-separated contigs and/or regions typed as
-    ``chrom:start-end`` (1-based inclusive, as samtools/UCSC display them). See the module
+    ``chrom:start-end`` (1-based inclusive, as samtools/UCSC display them). `negative_ratio`
+    is a number >= 0 or ``"all"`` (keep every all-negative bin). See the module
     docstring and docs/prepare.md for the label rules. Every input is checked before any
     output is opened; outputs are written under temporary names and renamed at the end.
     """
     iv.check_geometry(window, bin_size)
     threshold = iv.overlap_threshold(min_overlap, bin_size)
+    negative_ratio = parse_ratio(negative_ratio)
     _check_numbers(max_n_fraction, negative_ratio)
     setup = _setup(fasta=fasta, targets=targets, blacklist=blacklist, contigs=contigs, valid=valid,
                    test=test, bin_size=bin_size, threshold=threshold, anchor_classes=anchor_classes,
@@ -103,13 +106,25 @@ def prepare_dataset(*, fasta: str | os.PathLike, targets: str | os.PathLike, out
               "contigs": contigs, "valid": valid, "test": test, "window": window, "bin_size": bin_size,
               "min_overlap": min_overlap, "overlap_threshold_bp": threshold,
               "max_n_fraction": max_n_fraction, "anchor_classes": _classes(anchor_classes),
-              "negative_ratio": negative_ratio, "seed": seed, "package_version": __version__,
+              "negative_ratio": "all" if math.isinf(negative_ratio) else negative_ratio, "seed": seed, "package_version": __version__,
               "coordinates": "0-based half-open; regions typed 1-based inclusive",
               "holdout_0based": {k: [list(r) for r in v] for k, v in setup.holdout.items()}}
     name = genome_name or Path(fasta).name.split(".")[0]
     return _write_all(setup, Path(out_dir), params=params, genome_name=name, window=window,
                       bin_size=bin_size, max_n_fraction=max_n_fraction,
                       negative_ratio=negative_ratio, seed=seed, progress=progress)
+
+
+def parse_ratio(value: float | str) -> float:
+    """--negative-ratio: a number >= 0, or 'all' (every all-negative bin; returned as inf)."""
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return math.inf
+        try:
+            value = float(value)
+        except ValueError:
+            raise DanQError(f"--negative-ratio must be a number >= 0 or 'all' (got {value!r})") from None
+    return float(value)
 
 
 def _check_numbers(max_n_fraction: float, negative_ratio: float) -> None:
@@ -294,7 +309,7 @@ def _sample(chrom: str, bins: np.ndarray, alive: np.ndarray, split: np.ndarray, 
         in_split = alive & (split == k)
         pos = np.flatnonzero(in_split & anchor_pos)
         neg = np.flatnonzero(in_split & ~any_pos)
-        n_neg = min(len(neg), int(round(negative_ratio * len(pos))))
+        n_neg = len(neg) if math.isinf(negative_ratio) else min(len(neg), int(round(negative_ratio * len(pos))))
         rng = np.random.default_rng([seed, contig_index, k])
         chosen = np.sort(rng.choice(neg, size=n_neg, replace=False)) if n_neg else neg[:0]
         counts["negative_not_sampled"] += len(neg) - n_neg

@@ -19,7 +19,7 @@ from danq_pipeline.cli import main
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.encode import encode
 from danq_pipeline.errors import DanQError, DanQWarning
-from danq_pipeline.prepare import prepare_dataset
+from danq_pipeline.prepare import DROP_REASONS, prepare_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "hg19_chr22"
@@ -258,3 +258,15 @@ def test_failure_while_writing_leaves_no_final_files(tiny, capsys):
         err = _cli(tiny, capsys)
     assert "does not match the FASTA index" in err and "delete genome.fa.fai" in err
     assert not list((tiny["dir"] / "bad_out").glob("*"))
+
+
+def test_negative_ratio_all_keeps_every_clean_window(tiny):
+    res = _run(tiny, negative_ratio="all")
+    stats = res.stats.set_index("contig").loc["total"]
+    assert stats["negative_not_sampled"] == 0
+    kept = stats[["kept_train", "kept_valid", "kept_test"]].sum()
+    assert kept + stats[list(DROP_REASONS)].sum() == stats["bins"], "every bin counted once"
+    assert WindowsH5(tiny["dir"] / "out" / "train.h5").attrs["params"]["negative_ratio"] == "all"
+    with pytest.raises(DanQError, match="negative-ratio"):
+        prepare_dataset(fasta=tiny["fasta"], targets=tiny["targets"], out_dir=tiny["dir"] / "x",
+                        negative_ratio="some")

@@ -33,7 +33,8 @@ Label rules (docs/prepare.md)
      in this order: off the contig end, outside --contigs regions, crossing a holdout boundary,
      overlapping the blacklist (any base), N fraction > --max-n-fraction.
   4. Kept: bins positive for >= 1 anchor target (--anchor-classes; default any target), plus
-     all-negative bins sampled at --negative-ratio x positives (per contig and split, --seed).
+     all-negative bins sampled at --negative-ratio x positives (per contig and split, --seed;
+     'all' keeps every all-negative bin).
   5. Splits: window entirely inside a --valid region -> valid.h5, inside a --test region ->
      test.h5, outside both -> train.h5; crossing a boundary -> dropped, never leaked.
 Regions are typed as samtools/UCSC show them: chr22:17000000-18000000 = 1-based, inclusive
@@ -66,8 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="drop windows with a larger fraction of N (incl. IUPAC) bases; default: %(default)s")
     p.add_argument("--anchor-classes", default=None,
                    help="comma-separated classes whose positives select windows (DeepSEA: TF); default: any target")
-    p.add_argument("--negative-ratio", type=float, default=0.0,
-                   help="all-negative windows to add per positive window; default: %(default)s")
+    p.add_argument("--negative-ratio", default="0",
+                   help="all-negative windows to add per positive window (a number, or 'all' = every "
+                        "all-negative window); default: %(default)s")
     p.add_argument("--seed", type=int, default=1, help="seed of the negative sampling; default: %(default)s")
     p.add_argument("--genome-name", default=None, help="genome name stored in the files; default: FASTA file name")
     p.add_argument("--index-dir", default=None,
