@@ -35,6 +35,7 @@ from danq_pipeline.metrics import auroc_auprc, per_target_metrics, summarize
 
 PREDICTIONS_FORMAT = "danq-predictions"
 BLOCK_ROWS = 8192  # rows predicted and written per HDF5 block
+ALL_CURVES_MAX = 24  # up to this many targets, every target gets a curve panel
 _STR = h5py.string_dtype("utf-8")
 
 
@@ -216,12 +217,13 @@ def _add_baseline(metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File | Non
 
 
 def select_curve_targets(metrics: pd.DataFrame, top_n: int = 12) -> list[tuple[int, str]]:
-    """Targets to draw curves for: all when at most `top_n`, else the best and worst by AUROC.
+    """Targets to draw curves for: all when at most max(`top_n`, 24), else the best and worst
+    `top_n` by AUROC (half each).
 
     Returns (row index, group) pairs with group "" (all shown), "best" or "worst".
     """
     defined = metrics["auroc"].dropna().sort_values(ascending=False, kind="stable")
-    if len(metrics) <= top_n:
+    if len(metrics) <= max(top_n, ALL_CURVES_MAX):
         return [(int(i), "") for i in defined.index]
     n_best = (top_n + 1) // 2
     best = [(int(i), "best") for i in defined.index[:n_best]]

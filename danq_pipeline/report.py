@@ -118,7 +118,7 @@ def plot_scatter(metrics: pd.DataFrame, pairs: list[tuple[str, str, str, str]], 
         ax.plot([lo, 1], [lo, 1], ":", color="0.5", lw=0.8)
         ax.set(xlabel=xl, ylabel=yl)
         above = float((both[yc] >= both[xc]).mean()) if len(both) else float("nan")
-        ax.set_title(f"{yl} vs {xl}: y >= x for {above:.0%}", fontsize=9)
+        ax.set_title(f"y \u2265 x for {above:.0%} of {len(both)} targets", fontsize=9)
         if len(both):
             ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)

@@ -24,7 +24,7 @@ from danq_pipeline.cli import main
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.encode import encode, reverse_complement_codes
 from danq_pipeline.errors import DanQError
-from danq_pipeline.evaluate import evaluate_model, iter_predictions
+from danq_pipeline.evaluate import evaluate_model, iter_predictions, select_curve_targets
 from danq_pipeline.model import load_model
 from danq_pipeline.reference import attach_reference, read_reference
 
@@ -217,3 +217,11 @@ def test_baseline_subsample_cap(tmp_path):
     base = fit_kmer_baseline(WindowsH5(paths["train"]), k=4, max_train=100)
     assert base.n_train == 100 and base.coef.shape == (136, 5)
     assert base.fitted.tolist() == [True, True, True, True, False]
+
+
+def test_curve_targets_all_when_few_else_best_and_worst():
+    few = pd.DataFrame({"auroc": [0.7, np.nan, 0.9]})
+    assert select_curve_targets(few, top_n=2) == [(2, ""), (0, "")]  # undefined targets have no curve
+    many = pd.DataFrame({"auroc": np.r_[np.linspace(0.5, 0.99, 40), np.nan]})
+    chosen = select_curve_targets(many, top_n=6)
+    assert chosen == [(39, "best"), (38, "best"), (37, "best"), (2, "worst"), (1, "worst"), (0, "worst")]

@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N", help="windows per forward pass; default: %(default)s")
     add_common_device_args(p)
     p.add_argument("--top-n", type=_positive_int, default=12, metavar="N",
-                   help="curve panels: every target when at most this many, else the best and worst; default: %(default)s")
+                   help="ROC/PR panels: every target when there are at most max(N, 24), else the N/2 best and N/2 "
+                        "worst by AUROC; default: %(default)s")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="skip figures; default: draw them")
     p.set_defaults(func=run, command="evaluate")
 
