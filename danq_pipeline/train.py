@@ -110,7 +110,7 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
         history.tsv, rewritten each epoch. Default is ``<out dir>/history.tsv``.
     time_limit : float, optional
         Wall-clock minutes after which training stops cleanly (validating the partial
-        epoch and keeping the best model). Default is no limit.
+        epoch and keeping the best model). None or 0 (default): no limit.
     max_train_windows : int, optional
         Train on a fixed subsample of this many windows. Default is all.
     model_overrides : dict, optional
@@ -127,7 +127,8 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
     seed_everything(seed + dist.rank, deterministic)
     train_h5, valid_h5 = _open_data(train, valid)
     settings = Settings(preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                        time_limit=time_limit, seed=seed, deterministic=deterministic, bf16=bf16,
+                        time_limit=time_limit if time_limit and time_limit > 0 else None, seed=seed,
+                        deterministic=deterministic, bf16=bf16,
                         rc_augment=rc_augment and not train_h5.rc_pairs, checkpoint_every=checkpoint_every,
                         max_train_windows=max_train_windows, workers=workers, world_size=dist.world_size,
                         n_train=len(train_h5), model_overrides=dict(model_overrides or {}),

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop after this many epochs without a better validation loss; default: %(default)s")
     p.add_argument("--time-limit", type=float, metavar="MINUTES",
                    help="stop cleanly after this wall time, keeping the best model and a resumable state; "
-                        "default: no limit")
+                        "0 = no limit; default: no limit")
     p.add_argument("--seed", type=int, default=1, help="seed for init, data order, augmentation; default: %(default)s")
     p.add_argument("--deterministic", action="store_true",
                    help="deterministic kernels (with --threads fixed, CPU runs repeat bit for bit); default: off")
