@@ -309,6 +309,8 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
 
     t0 = time.perf_counter()
     test = WindowsH5(data)
+    if len(test) == 0:
+        raise DanQError(f"{test.path}: holds no windows; check the test holdout given to `danq prepare`")
     net = load_model(model, device=None)
     check_compatible(net, test, model)
     ref = read_reference(reference) if reference is not None else None

@@ -92,6 +92,8 @@ def auroc_auprc(y_true: np.ndarray, y_score: np.ndarray, block: int = 16) -> tup
     n_t = y_true.shape[1]
     auroc = np.full(n_t, np.nan)
     auprc = np.full(n_t, np.nan)
+    if y_true.shape[0] == 0:
+        return auroc, auprc
     for a in range(0, n_t, block):
         b = min(a + block, n_t)
         y = np.ascontiguousarray(y_true[:, a:b].T != 0)

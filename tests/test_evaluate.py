@@ -118,7 +118,9 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     other = tiny_targets(4)
     write_windows(tmp_path / "four.h5", *gc_windows(20, 4, seed=0), other)
     write_windows(tmp_path / "long.h5", *gc_windows(20, 5, seed=0, length=LENGTH + 10), tiny_targets())
+    write_windows(tmp_path / "empty.h5", np.zeros((0, LENGTH), np.uint8), np.zeros((0, 5), np.uint8), tiny_targets())
     cases = [
+        (["--data", str(tmp_path / "empty.h5")], "holds no windows"),
         (["--data", str(tmp_path / "four.h5")], "targets differ"),
         (["--data", str(tmp_path / "long.h5")], "bp windows"),
         (["--data", str(tmp_path / "missing.h5")], "no such file"),

@@ -56,6 +56,12 @@ def test_undefined_targets_are_nan_with_reason():
     assert m["auprc_random"].tolist() == [0.0, 1.0, 0.5]
 
 
+def test_no_windows_gives_nan():
+    targets = pd.DataFrame({"id": [0], "name": ["a"], "class": ["TF"]})
+    m = per_target_metrics(np.zeros((0, 1), np.uint8), np.zeros((0, 1)), targets)
+    assert np.isnan(m.loc[0, "auroc"]) and m.loc[0, "note"] == "no test windows"
+
+
 def test_reads_hdf5_columns_in_blocks(tmp_path):
     y, s = _random_case(5, n=300, t=20)
     with h5py.File(tmp_path / "p.h5", "w") as h5:
