@@ -236,8 +236,24 @@ def _read_tsv(path: Path) -> pd.DataFrame:
         raise DanQError(f"{path}: cannot read this TSV ({str(err).splitlines()[0]}); re-create it") from None
 
 
-def _section_summary(eval_dir: Path, info: dict) -> str:
-    parts = ["<h2>Summary</h2>"]
+def headline(metrics: pd.DataFrame) -> str:
+    """One plain sentence: targets scored, mean/median AUROC and AUPRC, and the baseline comparison."""
+    ok = metrics[metrics["auroc"].notna()]
+    text = (f"{len(ok)} of {len(metrics)} targets scored: mean AUROC {ok['auroc'].mean():.3f} "
+            f"(median {ok['auroc'].median():.3f}), mean AUPRC {ok['auprc'].mean():.3f} "
+            f"(random ranking {ok['auprc_random'].mean():.3f}).")
+    both = ok[["auroc", "baseline_auroc"]].dropna()
+    if len(both):
+        wins = int((both["auroc"] > both["baseline_auroc"]).sum())
+        text += (f" The k-mer baseline reaches mean AUROC {both['baseline_auroc'].mean():.3f}; DanQ is better "
+                 f"on {wins} of {len(both)} targets.")
+    if len(ok) < len(metrics):
+        text += f" {len(metrics) - len(ok)} targets are undefined (see note in the table)."
+    return text
+
+
+def _section_summary(eval_dir: Path, info: dict, metrics: pd.DataFrame) -> str:
+    parts = ["<h2>Summary</h2>", f"<p><b>{html.escape(headline(metrics))}</b></p>"]
     if info:
         shown = {k: v for k, v in info.items() if k not in ("figures",) and v not in (None, "")}
         parts.append(html_table(pd.DataFrame({"setting": list(shown), "value": [json.dumps(v) if isinstance(v, dict)
@@ -355,7 +371,7 @@ def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
     info_path = eval_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     metrics = _read_tsv(eval_dir / "metrics.tsv")
-    sections = [_section_summary(eval_dir, info)]
+    sections = [_section_summary(eval_dir, info, metrics)]
     if history is not None:
         sections.append(_section_history(Path(history)))
     sections += [_section_figures(eval_dir), _section_targets(metrics)]
