@@ -27,7 +27,7 @@ from danq_pipeline.deepsea import (
     import_deepsea,
     paper_table,
 )
-from danq_pipeline.encode import decode, reverse_complement_codes
+from danq_pipeline.encode import codes_from_one_hot, decode, reverse_complement_codes
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "data" / "deepsea" / "example.h5"
@@ -110,6 +110,7 @@ def test_example_h5_reverse_complement_pairs(tmp_path):
         codes, labels = ds.read(0, len(ds))
     assert labels is None and codes.shape == (8, 1000)
     assert [decode(c) for c in codes] == expected
+    assert np.array_equal(codes, codes_from_one_hot(raw, order="AGCT"))
     for k in range(4):
         assert np.array_equal(codes[k + 4], reverse_complement_codes(codes[k])), (
             f"seq {k + 4} != rc(seq {k})"

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=10000,
         metavar="N",
-        help="windows read per block; memory grows ~13 kB per window; default: %(default)s",
+        help="windows read per block; memory ~10 kB per window; default: %(default)s",
     )
     p.add_argument(
         "--max-train-windows",
