@@ -31,11 +31,11 @@ from danq_pipeline.reference import attach_reference, read_reference
 PAPER = str(Path(__file__).resolve().parents[1] / "data" / "deepsea" / "danq_paper_aucs.tsv")
 
 
-def _predict_all(model, path, rc_average=True):
+def _predict_all(model, path, rc_average=True, device="cpu", bf16=False):
     data = WindowsH5(path)
     out = np.full((len(data), model.kwargs["n_targets"]), np.nan, np.float32)
     half = len(data) // 2 if data.rc_pairs else 0
-    for a, b, p, partner in iter_predictions(model, data, device="cpu", rc_average=rc_average,
+    for a, b, p, partner in iter_predictions(model, data, device=device, rc_average=rc_average, bf16=bf16,
                                              block_rows=16, batch_size=7, progress=False):
         out[a:b] = p
         if partner is not None:
@@ -43,16 +43,19 @@ def _predict_all(model, path, rc_average=True):
     return out
 
 
-def test_rc_average_is_strand_symmetric(tmp_path):
+def test_rc_average_is_strand_symmetric(tmp_path, device):
     targets = tiny_targets()
     codes, labels = gc_windows(40, len(targets), seed=3)
     fwd = write_windows(tmp_path / "fwd.h5", codes, labels, targets)
     rev = write_windows(tmp_path / "rev.h5", reverse_complement_codes(codes), labels, targets)
-    model = load_model(tiny_checkpoint(tmp_path / "m.pt", targets), "cpu")
-    np.testing.assert_allclose(_predict_all(model, fwd), _predict_all(model, rev), rtol=1e-5, atol=1e-6)
-    single_f, single_r = _predict_all(model, fwd, False), _predict_all(model, rev, False)
+    model = load_model(tiny_checkpoint(tmp_path / "m.pt", targets), device)
+    both_f = _predict_all(model, fwd, device=device)
+    np.testing.assert_allclose(both_f, _predict_all(model, rev, device=device), rtol=1e-5, atol=1e-6)
+    single_f, single_r = _predict_all(model, fwd, False, device), _predict_all(model, rev, False, device)
     assert np.abs(single_f - single_r).max() > 1e-4, "an untrained model is not strand-symmetric by itself"
-    np.testing.assert_allclose(_predict_all(model, fwd), (single_f + single_r) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both_f, (single_f + single_r) / 2, rtol=1e-5, atol=1e-6)
+    bf16 = _predict_all(model, fwd, device=device, bf16=True)  # autocast: close, not equal
+    assert np.abs(bf16 - both_f).max() < 0.02
 
 
 def test_rc_pairs_file_averages_each_window_with_its_partner(tmp_path):
