@@ -117,7 +117,7 @@ def fit_kmer_baseline(train: WindowsH5, *, k: int = 5, max_train: int = 20000, c
     rare targets and would be a straw man. For files holding reverse-complement pairs
     (`rc_pairs`) only the first (forward) half is used: strand-collapsed features of a
     window and its partner are identical. Targets are fit in `n_jobs` threads (default:
-    every CPU).
+    `default_jobs()`).
     """
     t0 = time.perf_counter()
     n_rows = len(train) // 2 if train.rc_pairs else len(train)
@@ -127,7 +127,7 @@ def fit_kmer_baseline(train: WindowsH5, *, k: int = 5, max_train: int = 20000, c
     scaler = StandardScaler().fit(features)
     x = scaler.transform(features).astype(np.float64)
     y = labels != 0
-    n_jobs = n_jobs or os.cpu_count() or 1
+    n_jobs = n_jobs or default_jobs()
     scores = {}
     if c is None:
         scores = choose_c(x, y, n_jobs=n_jobs, max_iter=max_iter, tol=tol)
@@ -141,6 +141,15 @@ def fit_kmer_baseline(train: WindowsH5, *, k: int = 5, max_train: int = 20000, c
             "C_selection_auroc": {str(key): round(v, 4) for key, v in scores.items()}}
     return KmerBaseline(k=k, coef=coef, intercept=intercept, fitted=fitted, n_train=len(rows),
                         scaler=scaler, seconds=time.perf_counter() - t0, info=info)
+
+
+def default_jobs() -> int:
+    """Threads to use: $OMP_NUM_THREADS when set (Snakemake rules set it to their threads),
+    else the CPUs this process may run on."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def choose_c(x: np.ndarray, y: np.ndarray, *, grid: tuple[float, ...] = C_GRID, max_targets: int = 16,
