@@ -19,7 +19,7 @@ from eval_fixtures import (
 )
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from danq_pipeline.baseline import canonical_kmer_map, fit_kmer_baseline, kmer_spectrum
+from danq_pipeline.baseline import C_GRID, canonical_kmer_map, fit_kmer_baseline, kmer_spectrum
 from danq_pipeline.cli import main
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.encode import encode, reverse_complement_codes
@@ -103,6 +103,7 @@ def test_evaluate_end_to_end(tmp_path):
         assert {f"{stem}.png", f"{stem}.svg"} <= figs
     info = json.loads((out / "run_info.json").read_text())
     assert info["baseline"]["k"] == 5 and info["n_scored_windows"] == 120 and res.info == info
+    assert info["baseline"]["C"] in C_GRID and len(info["baseline"]["C_selection_auroc"]) >= 2
     assert not list(out.glob("*.part"))
 
 
