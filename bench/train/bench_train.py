@@ -167,9 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         model.cpu_bf16_conv = False
     res["matmul_fp32_flop_s"] = matmul_rate(device, torch.float32)
     res["matmul_bf16_flop_s"] = matmul_rate(device, torch.bfloat16)
-    report(res, json.loads(args.selene.read_text()) if args.selene else None)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=1))
+    selene = None
+    if args.selene and args.selene.exists():
+        selene = json.loads(args.selene.read_text())
+    elif args.selene:
+        print(f"no Selene result at {args.selene}; run bench_selene.py first", file=sys.stderr)
+    report(res, selene)
     return 0
 
 
