@@ -295,7 +295,8 @@ def predict_pairs(model: Any, refs: np.ndarray, alts: np.ndarray, alt_ref: np.nd
         if use_shared:
             ref_logits, alt_logits = _shared_logits(run, ref_x, alt_x, alt_ref, spans)
         else:
-            logits = run(torch.cat([ref_x, alt_x]))
+            x = torch.cat([ref_x, alt_x])  # model calls of <= 64 windows bound the activations' memory
+            logits = torch.cat([run(x[i:i + 64]) for i in range(0, len(x), 64)])
             ref_logits, alt_logits = logits[: len(ref_x)], logits[len(ref_x):]
     p_ref = torch.sigmoid(ref_logits.double()).cpu().numpy()
     p_alt = torch.sigmoid(alt_logits.double()).cpu().numpy()
