@@ -76,8 +76,9 @@ class FilterMotifs(NamedTuple):
 # ----------------------------------------------------------------------------- extraction
 
 
-def filter_pfms(model, data, *, max_windows: int | None = 20000, batch_size: int = 256,
-                device=None, bf16: bool = False, progress: bool = False) -> FilterMotifs:
+def filter_pfms(model, data, *, max_windows: int | None = 20000, min_activation: float = 0.0,
+                batch_size: int = 256, device=None, bf16: bool = False, progress: bool = False,
+                ) -> FilterMotifs:
     """Count the max-activating kernel-width sites of every first-layer filter.
 
     Parameters
@@ -88,6 +89,10 @@ def filter_pfms(model, data, *, max_windows: int | None = 20000, batch_size: int
         Windows to scan, in file order. With ``rc_pairs`` files only the forward half is used.
     max_windows : int or None, optional
         Scan at most this many windows (the first ones). Default is 20000; None = all.
+    min_activation : float, optional
+        A window is a site of filter f when its maximum activation of f is positive (the paper's
+        recipe, the default 0.0) and, when this is > 0, at least this fraction of f's largest
+        activation over all scanned windows (Basset's 0.5 sharpens weakly trained filters).
     batch_size, device, bf16, progress
         Batching, torch device (None/"auto" = CUDA when present), bf16 autocast, tqdm bar.
 
@@ -95,30 +100,43 @@ def filter_pfms(model, data, *, max_windows: int | None = 20000, batch_size: int
     -------
     FilterMotifs
     """
+    n = len(data) // 2 if data.rc_pairs else len(data)
+    n = min(n, max_windows) if max_windows else n
+    if n == 0:
+        raise DanQError(f"{data.path}: no windows to scan for filter motifs")
+    codes, best, pos = _scan(model.conv, data, n, batch_size, device, bf16, progress)
+    n_filters, k = best.shape[1], model.conv.weight.shape[2]
+    cut = np.maximum(min_activation * best.max(axis=0), 0.0) if min_activation > 0 else np.zeros(n_filters)
+    counts = np.zeros(n_filters * 4 * k, dtype=np.int64)
+    sites = np.zeros(n_filters, dtype=np.int64)
+    for a in range(0, n, 2048):
+        b = min(a + 2048, n)
+        _add_sites(counts, sites, codes[a:b], best[a:b] > cut, pos[a:b], k)
+    bases = np.bincount(codes.ravel(), minlength=N_CODE + 1)
+    background = bases[:4] / max(bases[:4].sum(), 1)
+    return FilterMotifs(counts.reshape(n_filters, 4, k).astype(np.float64), sites, background, n)
+
+
+def _scan(conv, data, n: int, batch_size: int, device, bf16: bool, progress: bool):
+    """Codes (n, L), maximum activation (n, F) and its position (n, F) of the first `n` windows."""
     import torch
 
     from danq_pipeline._device import autocast_context, resolve_device
 
     dev = resolve_device(device)
-    conv = model.conv.to(dev).eval()
-    n_filters, _, k = conv.weight.shape
-    n = len(data) // 2 if data.rc_pairs else len(data)
-    n = min(n, max_windows) if max_windows else n
-    if n == 0:
-        raise DanQError(f"{data.path}: no windows to scan for filter motifs")
-    counts = np.zeros(n_filters * 4 * k, dtype=np.int64)
-    sites = np.zeros(n_filters, dtype=np.int64)
-    bases = np.zeros(N_CODE + 1, dtype=np.int64)
+    conv = conv.to(dev).eval()
+    codes = np.empty((n, data.window_size), dtype=np.uint8)
+    best = np.empty((n, conv.out_channels), dtype=np.float32)
+    pos = np.empty((n, conv.out_channels), dtype=np.int64)
     for a in _progress(range(0, n, batch_size), progress, "filters"):
-        codes, _ = data.read_codes(a, min(a + batch_size, n))
-        x = torch.from_numpy(_one_hot_f32(codes)).to(dev)
+        b = min(a + batch_size, n)
+        codes[a:b], _ = data.read_codes(a, b)
+        x = torch.from_numpy(_one_hot_f32(codes[a:b])).to(dev)
         with torch.inference_mode(), autocast_context(dev, bf16):
             act = conv(x).float()
-        best, pos = act.max(dim=2)
-        _add_sites(counts, sites, codes, best.cpu().numpy() > 0, pos.cpu().numpy(), k)
-        bases += np.bincount(codes.ravel(), minlength=N_CODE + 1)
-    background = bases[:4] / max(bases[:4].sum(), 1)
-    return FilterMotifs(counts.reshape(n_filters, 4, k).astype(np.float64), sites, background, n)
+        top, arg = act.max(dim=2)
+        best[a:b], pos[a:b] = top.cpu().numpy(), arg.cpu().numpy()
+    return codes, best, pos
 
 
 def _add_sites(counts: np.ndarray, sites: np.ndarray, codes: np.ndarray, fired: np.ndarray,
@@ -427,7 +445,8 @@ def best_matches(pairs: pd.DataFrame, queries: Sequence[PFM], *, evalue_max: flo
 
 
 def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, out_dir: str | os.PathLike,
-                  *, max_windows: int | None = 20000, top: int = 12, jaspar_release: str | None = None,
+                  *, max_windows: int | None = 20000, min_activation: float = 0.0, top: int = 12,
+                  jaspar_release: str | None = None,
                   evalue_max: float = 0.05, min_overlap: int = 5, batch_size: int = 256, device=None,
                   bf16: bool = False, progress: bool = False) -> pd.DataFrame:
     """Filters of a checkpoint as motifs, matched to JASPAR CORE vertebrates (`danq motifs`).
@@ -444,7 +463,8 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
 
     dev = resolve_device(device)
     model = load_model(model_path, device=dev)
-    found = filter_pfms(model, WindowsH5(data_path), max_windows=max_windows, batch_size=batch_size,
+    found = filter_pfms(model, WindowsH5(data_path), max_windows=max_windows, min_activation=min_activation,
+                        batch_size=batch_size,
                         device=dev, bf16=bf16, progress=progress)
     pfms = found.pfms()
     jaspar = load_jaspar(release=jaspar_release)

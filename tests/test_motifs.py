@@ -82,6 +82,22 @@ def test_max_windows_limits_the_scan(tmp_path):
     assert found.n_windows == 10 and 5 <= found.n_sites[0] <= 10
 
 
+def test_min_activation_keeps_only_strong_sites(tmp_path):
+    # filter 0 scores +1 per matching base of SITE (no penalty), bias -0.5: almost every window
+    # fires weakly; only windows with the full site reach the filter's maximum (8 - 0.5)
+    codes, t = _windows(tmp_path / "w.h5", np.random.default_rng(6))
+    model = _detector_model(SITE, t)
+    with torch.no_grad():
+        model.conv.weight[0] = model.conv.weight[0].clamp(min=0)
+        model.conv.bias[0] = -0.5
+    data = WindowsH5(tmp_path / "w.h5")
+    loose = filter_pfms(model, data, device="cpu")
+    strict = filter_pfms(model, data, min_activation=0.99, device="cpu")
+    full = sum(SITE in decode(c)[AT:L - K + AT + len(SITE)] for c in codes)
+    assert loose.n_sites[0] == N and strict.n_sites[0] == full
+    assert decode(strict.pfms()[0].probs[:, AT:AT + len(SITE)].argmax(axis=0)) == SITE
+
+
 def test_meme_round_trip(tmp_path):
     rng = np.random.default_rng(2)
     motifs = [PFM(f"filter_{i}", rng.dirichlet(np.ones(4), size=w).T, n) for i, (w, n) in

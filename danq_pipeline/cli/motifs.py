@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out-dir", required=True, help="output folder (created if missing)")
     p.add_argument("--max-windows", type=int, default=20000,
                    help="scan at most this many windows (the first ones); 0 = all; default: %(default)s")
+    p.add_argument("--min-activation", type=float, default=0.0,
+                   help="also require a site's activation >= this fraction of the filter's largest "
+                        "activation (0 = the paper's recipe: any positive maximum; Basset used 0.5); "
+                        "default: %(default)s")
     p.add_argument("--top", type=int, default=12,
                    help="draw logos for this many filters with the smallest E-values; default: %(default)s")
     p.add_argument("--jaspar-release", default=None,
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from danq_pipeline.motifs import filter_motifs
 
     table = filter_motifs(args.model, args.data, args.out_dir, max_windows=args.max_windows or None,
+                          min_activation=args.min_activation,
                           top=args.top, jaspar_release=args.jaspar_release, evalue_max=args.evalue,
                           min_overlap=args.min_overlap, batch_size=args.batch_size, device=args.device,
                           bf16=args.bf16, progress=sys.stderr.isatty())
