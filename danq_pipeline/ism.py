@@ -300,6 +300,8 @@ def plot_heatmap(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -
         ax.set_title(f"{res.targets['name'].iloc[t]} (ref p={_sigmoid(res.ref_logit[t]):.3f})", fontsize=9,
                      loc="left")
         fig.colorbar(im, ax=ax, label="log odds ratio", pad=0.01)
+    for ax in axes[:, 0]:
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     axes[-1, 0].set_xlabel(f"{res.chrom} position (0-based)")
     _save_fig(fig, Path(path))
 
@@ -324,6 +326,8 @@ def plot_logo(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> N
         ax.set_ylabel("importance")
         ax.set_title(f"{res.targets['name'].iloc[t]}: -mean log odds ratio of the 3 substitutions",
                      fontsize=9, loc="left")
+    for ax in axes[:, 0]:
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     axes[-1, 0].set_xlabel(f"{res.chrom} position (0-based)")
     _save_fig(fig, Path(path))
 
