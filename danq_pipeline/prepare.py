@@ -402,6 +402,10 @@ def _write_all(setup: _Setup, out_dir: Path, *, params: dict, genome_name: str, 
     for part, final in tmp:
         os.replace(part, final)
     _warn_targets(summary, setup)
+    for s in SPLITS:
+        if int(stats[f"kept_{s}"].iloc[-1]) == 0:
+            hint = f"no --{s} regions were given" if s != "train" and not setup.holdout[s] else "check the regions and drop counts"
+            warnings.warn(f"{s}.h5 holds no windows ({hint}; see prepare_stats.tsv)", DanQWarning, stacklevel=2)
     return PrepareResult(paths={**paths, "summary": out_dir / "targets_summary.tsv",
                                 "stats": out_dir / "prepare_stats.tsv"}, summary=summary, stats=stats)
 

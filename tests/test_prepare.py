@@ -190,11 +190,12 @@ def test_read_only_fasta_folder_needs_index_dir(tiny, capsys, monkeypatch, tmp_p
                             lambda p, mode, **kw: False if Path(p) == ro and mode & os.W_OK else real(p, mode, **kw))
     try:
         assert "read-only" in _cli(tiny, capsys, fasta=fasta) and "--index-dir" in _cli(tiny, capsys, fasta=fasta)
-        with pytest.warns(DanQWarning):
+        with pytest.warns(DanQWarning, match="valid.h5 holds no windows"):
             prepare_dataset(fasta=fasta, targets=tiny["targets"], out_dir=tmp_path / "ok", window=600,
                             index_dir=tmp_path / "idx", progress=False)
         assert (tmp_path / "idx" / "g.fa.fai").exists() and not (ro / "g.fa.fai").exists()
         assert (tmp_path / "ok" / "train.h5").exists()
+        assert len(WindowsH5(tmp_path / "ok" / "valid.h5")) == 0  # no --valid: warned, file still written
     finally:
         ro.chmod(0o755)
 
