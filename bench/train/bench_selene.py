@@ -7,7 +7,7 @@ Runs inside its own virtualenv (selene-sdk 0.6.0 pins torch <= 2.3.1 and has its
         pandas h5py scikit-learn matplotlib pyfaidx click pyyaml ruamel.yaml statsmodels seaborn \
         plotly cython wheel
     bench/.venv-selene/bin/pip install --no-deps --no-build-isolation selene-sdk==0.6.0
-    flock /tmp/danq-bench.lock bench/.venv-selene/bin/python bench/train/bench_selene.py --json bench/out/selene.json
+    bench/.venv-selene/bin/python bench/train/bench_selene.py   # bench_train.py runs it twice itself
 
 The model is DanQ at the paper's size (320 x 26 conv, pool 13, BiLSTM 320+320 run along the
 sequence, dense 925, 919 sigmoid outputs: the demo's 13 peak sets plus 906 never-positive
@@ -76,12 +76,27 @@ def demo_inputs(tmp: Path) -> tuple[Path, Path, list[str]]:
     return fasta, Path(str(bed) + ".gz"), names
 
 
+def serve(trainer, batch_size: int) -> int:
+    """Line protocol for bench_train.py's interleaved rounds: read N, run N steps, print win/s."""
+    import sys
+
+    print("ready", flush=True)
+    for line in sys.stdin:
+        steps = int(line)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            trainer.train()
+        print(steps * batch_size / (time.perf_counter() - t0), flush=True)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batch-size", type=int, default=64, help="Selene's usual DanQ batch; default: %(default)s")
     p.add_argument("--threads", type=int, default=2, help="default: %(default)s")
     p.add_argument("--steps", type=int, default=20, help="timed steps; default: %(default)s")
-    p.add_argument("--json", type=Path, help="write the result here for bench_train.py --selene")
+    p.add_argument("--json", type=Path, help="write the result here")
+    p.add_argument("--serve", action="store_true", help="timed rounds on request (stdin/stdout) for bench_train.py")
     args = p.parse_args()
     import selene_sdk
     from selene_sdk import TrainModel
@@ -105,10 +120,15 @@ def main() -> int:
                              scheduler_kwargs=dict(patience=16, factor=0.8))  # its default minus `verbose` (gone from torch)
         for _ in range(2):
             trainer.train()
-        t0 = time.perf_counter()
+        if args.serve:
+            return serve(trainer, args.batch_size)
+        times = []
         for _ in range(args.steps):
+            t0 = time.perf_counter()
             trainer.train()
-        rate = args.steps * args.batch_size / (time.perf_counter() - t0)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        rate = args.batch_size / times[len(times) // 2]  # median step: robust on a shared machine
     res = {"selene": selene_sdk.__version__, "torch": torch.__version__, "batch_size": args.batch_size,
            "threads": args.threads, "win_s": rate, "sampler_win_s": sampler_rate}
     print(f"Selene {res['selene']} DanQ end to end: {rate:.1f} win/s (batch {args.batch_size}, {args.threads} "

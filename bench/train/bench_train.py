@@ -9,8 +9,9 @@ Measures, on whatever device is present (CPU here, CUDA when available):
   kernels get a counted formula), and the share of a measured dense-matmul rate they reach;
 * the projected time of one DeepSEA epoch (4.4M windows).
 
-Selene 0.6 is timed by bench/train/bench_selene.py in its own virtualenv; pass its JSON
-result with --selene to print the end-to-end ratio.
+Selene 0.6 (bench/train/bench_selene.py, in its own virtualenv bench/.venv-selene) is timed
+end to end as one more variant of the interleaved rounds (a server process fed over a pipe).
+Every rate is the median over interleaved rounds, so load from other jobs hits all variants alike.
 
     flock /tmp/danq-bench.lock .venv/bin/python bench/train/bench_train.py --threads 2
 """
@@ -70,27 +71,69 @@ def bench_loader(path: Path, device: torch.device, workers: int, batch_size: int
     return n / (time.perf_counter() - t0)
 
 
-def bench_steps(model: DanQ, device: torch.device, bf16: bool, batch_size: int, steps: int, warmup: int) -> float:
-    """Training samples/s of full steps (one-hot, forward, BCE, backward, RMSprop)."""
-    model.to(device).train()
-    opt = rmsprop(model, 1e-3)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    codes = torch.randint(0, 4, (batch_size, model.kwargs["seq_len"]), dtype=torch.uint8)
-    y = (torch.rand(batch_size, model.kwargs["n_targets"]) < 0.025).float().to(device)
-    for i in range(warmup + steps):
-        if i == warmup:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-        with autocast_context(device, bf16):
-            logits = model(to_one_hot(codes, device))
-        loss = loss_fn(logits.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+class Stepper:
+    """One timed training setup: model + RMSprop + precision (and the conv-stage dtype)."""
+
+    def __init__(self, model: DanQ, device: torch.device, bf16: bool, batch_size: int,
+                 bf16_conv: bool = False) -> None:
+        self.model, self.device, self.bf16, self.bf16_conv = model.to(device).train(), device, bf16, bf16_conv
+        self.opt = rmsprop(model, 1e-3)
+        self.codes = torch.randint(0, 4, (batch_size, model.kwargs["seq_len"]), dtype=torch.uint8)
+        self.y = (torch.rand(batch_size, model.kwargs["n_targets"]) < 0.025).float().to(device)
+
+    def run(self, steps: int) -> float:
+        """Training windows/s over `steps` full steps (one-hot, forward, BCE, backward, RMSprop)."""
+        self.model.cpu_bf16_conv = self.bf16_conv
+        _sync(self.device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            with autocast_context(self.device, self.bf16):
+                logits = self.model(to_one_hot(self.codes, self.device))
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), self.y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+        _sync(self.device)
+        return steps * len(self.codes) / (time.perf_counter() - t0)
+
+
+def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return steps * batch_size / (time.perf_counter() - t0)
+
+
+def bench_variants(variants: dict[str, Stepper], rounds: int, steps: int) -> dict[str, float]:
+    """Median windows/s per variant over `rounds` interleaved rounds (fair on a noisy machine)."""
+    for stepper in variants.values():
+        stepper.run(2)  # warm-up
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, stepper in variants.items():
+            rates[name].append(stepper.run(steps))
+    return {name: float(np.median(r)) for name, r in rates.items()}
+
+
+class SeleneStepper:
+    """Selene 0.6's end-to-end training (bench_selene.py --serve in its own virtualenv) as a variant."""
+
+    def __init__(self, python: Path, threads: int) -> None:
+        import subprocess
+
+        script = Path(__file__).with_name("bench_selene.py")
+        self.proc = subprocess.Popen([str(python), str(script), "--serve", "--threads", str(threads)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("bench_selene.py --serve did not start; run it by hand to see why")
+
+    def run(self, steps: int) -> float:
+        self.proc.stdin.write(f"{steps * 2}\n")  # batch 64 vs 100: about the same time per round
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def _rnn_fwd(input_shape, w_ih, w_hh, *args, **kwargs) -> int:
@@ -137,15 +180,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads; default: %(default)s")
     p.add_argument("--device", default="auto", help="default: %(default)s")
-    p.add_argument("--steps", type=int, default=6, help="timed steps per variant on CPU (x10 on CUDA); default: %(default)s")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per variant and round (x10 on CUDA); default: %(default)s")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median reported); default: %(default)s")
+    p.add_argument("--selene-python", type=Path, default=Path("bench/.venv-selene/bin/python"),
+                   help="python of the Selene 0.6 virtualenv (timed in the same interleaved rounds); default: %(default)s")
     p.add_argument("--loader-windows", type=int, default=40_000, help="windows in the loader test file; default: %(default)s")
-    p.add_argument("--selene", type=Path, help="JSON written by bench_selene.py in the same session")
     p.add_argument("--json", type=Path, help="write the results here too")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
-    steps, warmup = (args.steps * 10, 5) if gpu else (args.steps, 2)
+    if gpu:
+        args.steps *= 10
     res: dict[str, object] = {"device": torch.cuda.get_device_name(device) if gpu else f"cpu x{args.threads} threads",
                               "torch": torch.__version__}
     with tempfile.TemporaryDirectory() as tmp:
@@ -155,31 +201,31 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     model = build_model("danq", N_TARGETS, 1000)
     res["flops_per_sample"], res["flops_by_op"] = count_flops(model)
-    res["fp32_win_s"] = bench_steps(model, device, False, 100, steps, warmup)
-    res["bf16_win_s"] = bench_steps(model, device, True, 100, steps, warmup)
-    base = DanQReluFirst(n_targets=N_TARGETS, seq_len=1000, **{k: v for k, v in model.kwargs.items()
-                                                              if k not in ("n_targets", "seq_len")})
-    res["fp32_relu_first_win_s"] = bench_steps(base, device, False, 100, steps, warmup)
-    res["bf16_relu_first_win_s"] = bench_steps(base, device, True, 100, steps, warmup)
+    base = DanQReluFirst(**model.kwargs)
+    variants = {"fp32": Stepper(model, device, False, 100), "bf16": Stepper(model, device, True, 100),
+                "fp32_relu_first": Stepper(base, device, False, 100),
+                "bf16_relu_first": Stepper(base, device, True, 100)}
     if not gpu:  # baseline of the fp32 conv stage under CPU bf16 autocast
-        model.cpu_bf16_conv = True
-        res["bf16_conv_bf16_win_s"] = bench_steps(model, device, True, 100, steps, warmup)
-        model.cpu_bf16_conv = False
+        variants["bf16_conv_bf16"] = Stepper(model, device, True, 100, bf16_conv=True)
+    selene = None
+    if not gpu and args.selene_python.exists():
+        selene = variants["selene"] = SeleneStepper(args.selene_python, args.threads)
+    elif not gpu:
+        print(f"no Selene virtualenv at {args.selene_python}; see bench/train/bench_selene.py", file=sys.stderr)
+    for name, rate in bench_variants(variants, args.rounds, args.steps).items():
+        res[f"{name}_win_s"] = rate
+    if selene:
+        selene.close()
     res["matmul_fp32_flop_s"] = matmul_rate(device, torch.float32)
     res["matmul_bf16_flop_s"] = matmul_rate(device, torch.bfloat16)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=1))
-    selene = None
-    if args.selene and args.selene.exists():
-        selene = json.loads(args.selene.read_text())
-    elif args.selene:
-        print(f"no Selene result at {args.selene}; run bench_selene.py first", file=sys.stderr)
-    report(res, selene)
+    report(res)
     return 0
 
 
-def report(r: dict, selene: dict | None) -> None:
+def report(r: dict) -> None:
     """Print the figures and the ratios against the in-run baselines."""
     f = r["flops_per_sample"]
     out = [f"device: {r['device']}, torch {r['torch']}",
@@ -197,9 +243,9 @@ def report(r: dict, selene: dict | None) -> None:
     if "bf16_conv_bf16_win_s" in r:
         out.append(f"bf16 with the conv stage in bf16 too: {r['bf16_conv_bf16_win_s']:.1f} win/s -> fp32 conv stage "
                    f"x{r['bf16_win_s'] / r['bf16_conv_bf16_win_s']:.2f}")
-    if selene:
-        s = selene["win_s"]
-        out.append(f"Selene 0.6 DanQ (batch {selene['batch_size']}, its sampler+trainer): {s:.1f} win/s; "
+    if "selene_win_s" in r:
+        s = r["selene_win_s"]
+        out.append(f"Selene 0.6 DanQ end to end (batch 64, its sampler + TrainModel, interleaved): {s:.1f} win/s; "
                    f"danq-pipeline fp32 x{r['fp32_win_s'] / s:.2f}, bf16 x{r['bf16_win_s'] / s:.2f}")
     print("\n".join(out), flush=True)
 
