@@ -326,13 +326,20 @@ def _section_motifs(motifs_dir: Path) -> str:
     parts = ["<h2>Motifs learned by the convolution filters</h2>",
              "<p class='cap'>Filters matched against JASPAR (best match, p- and E-value); sorted by E-value.</p>",
              f"<div class='scroll'>{html_table(table, 'motifs', sortable=True)}</div>"]
-    shown = [(row.get("filter"), _logo_for(logos, row.get("filter"))) for row in table.to_dict("records")]
-    shown = [(f, p) for f, p in shown if p is not None][:MAX_LOGOS]
+    shown = [(row, _logo_for(logos, row.get("filter"))) for row in table.to_dict("records")]
+    shown = [(r, p) for r, p in shown if p is not None][:MAX_LOGOS]
     if not shown:
-        shown = [(p.stem, p) for p in list(logos.values())[:MAX_LOGOS]]
-    for filt, path in shown:
-        parts.append(f"<figure style='display:inline-block;width:300px;margin:4px'>{_img(_data_uri(path.read_bytes()), str(filt))}"
-                     f"<figcaption class='cap'>filter {html.escape(str(filt))}</figcaption></figure>")
+        shown = [({"filter": p.stem}, p) for p in list(logos.values())[:MAX_LOGOS]]
+    for row, path in shown:
+        filt = str(row.get("filter"))
+        match = f" ~ {row['best_match_name']}" if pd.notna(row.get("best_match_name", np.nan)) else ""
+        evalue = f" (E = {row['evalue']:.2g})" if isinstance(row.get("evalue"), (int, float)) else ""
+        parts.append(f"<figure style='display:inline-block;width:300px;margin:4px'>{_img(_data_uri(path.read_bytes()), filt)}"
+                     f"<figcaption class='cap'>filter {html.escape(filt + match + evalue)}</figcaption></figure>")
+    overview = motifs_dir / "logos.png"
+    if overview.exists():
+        parts.append(_img(_data_uri(overview.read_bytes()), "motif logos overview"))
+        parts.append("<div class='cap'>All matched filters aligned to their JASPAR motifs (logos.png).</div>")
     return "\n".join(parts)
 
 

@@ -106,6 +106,7 @@ def test_html_is_self_contained_with_every_figure_and_target(evaluated):
     assert page.rows["targets"] == 5, "one table row per target"
     assert {"baseline_auroc", "baseline_auprc", "ref_auroc"} <= set(page.headers["targets"])
     assert page.rows["motifs"] == 2 and page.rows["history"] == 2
+    assert "filter 0 ~ CTCF (E = 1e-06)" in out.read_text()
     html = out.read_text()
     assert "4 of 5 targets scored" in html and "DanQ is better on" in html
     assert "ref_mismatch" in html and "rs1" in html and "tiny run" in html and "table.sortable" in html
