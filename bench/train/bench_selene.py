@@ -86,7 +86,7 @@ def serve(trainer, batch_size: int) -> int:
         t0 = time.perf_counter()
         for _ in range(steps):
             trainer.train()
-        print(steps * batch_size / (time.perf_counter() - t0), flush=True)
+        print(f"RATE {steps * batch_size / (time.perf_counter() - t0)}", flush=True)
     return 0
 
 

@@ -123,13 +123,19 @@ class SeleneStepper:
         self.proc = subprocess.Popen([str(python), str(script), "--serve", "--threads", str(threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True)
-        if self.proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("bench_selene.py --serve did not start; run it by hand to see why")
+        self._read("ready")
 
     def run(self, steps: int) -> float:
         self.proc.stdin.write(f"{steps * 2}\n")  # batch 64 vs 100: about the same time per round
         self.proc.stdin.flush()
-        return float(self.proc.stdout.readline())
+        return float(self._read("RATE ")[5:])
+
+    def _read(self, prefix: str) -> str:
+        """The next line starting with `prefix` (Selene's logger also writes to stdout)."""
+        for line in self.proc.stdout:
+            if line.startswith(prefix):
+                return line.strip()
+        raise RuntimeError("bench_selene.py --serve stopped; run it by hand to see why")
 
     def close(self) -> None:
         self.proc.stdin.close()
