@@ -10,8 +10,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import queue
 import re
 import shutil
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -77,9 +79,32 @@ class VariantWriter:
         self._seen_contigs: dict[str, None] = {}
         self._body_path = self.paths["vcf"].with_name(self.paths["vcf"].name + ".body")
         self._body = open(self._body_path, "w") if vcf_header is not None else None
+        self._error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._thread = threading.Thread(target=self._drain, name="variant-writer", daemon=True)
+        self._thread.start()
 
     def write(self, batch: VariantBatch) -> None:
-        """Append one batch to all outputs."""
+        """Queue one batch; a writer thread appends it to all outputs while the model runs on.
+
+        The queue holds at most two batches, so memory stays flat; a writer error is raised
+        here or at `close`.
+        """
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch)
+
+    def _drain(self) -> None:
+        """Writer thread: append queued batches until the None sentinel."""
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write_now(batch)
+                except BaseException as err:  # re-raised in the main thread
+                    self._error = err
+
+    def _write_now(self, batch: VariantBatch) -> None:
+        """Append one batch to the TSV, the HDF5 and the VCF body."""
         table = summary_table(batch, self.targets, self.selected)
         table.to_csv(self._tsv, sep="\t", index=False, header=self.n_rows == 0, na_rep="NA",
                      float_format="%.6g")
@@ -107,6 +132,9 @@ class VariantWriter:
 
     def close(self, ok: bool = True) -> None:
         """Finish all files and rename them to their final names (or delete them when not ok)."""
+        self._queue.put(None)
+        self._thread.join()
+        ok = ok and self._error is None
         self._tsv.close()
         self._h5.attrs["n_rows"] = self.n_rows
         self._h5.close()
@@ -115,6 +143,8 @@ class VariantWriter:
         if not ok:
             for p in (_part(self.paths["tsv"]), _part(self.paths["h5"]), self._body_path):
                 p.unlink(missing_ok=True)
+            if self._error is not None:
+                raise self._error
             return
         if self.n_rows == 0:
             self._tsv = open(_part(self.paths["tsv"]), "w")
