@@ -71,7 +71,7 @@ def paper_table() -> pd.DataFrame:
     Read with ``keep_default_na=False`` so treatments literally named "NA" stay strings;
     AUC columns are numeric with NaN for the one target without test positives.
     """
-    with resources.files("danq_pipeline").joinpath("data", PAPER_TABLE).open("r") as fh:
+    with resources.files("danq_pipeline").joinpath("data").joinpath(PAPER_TABLE).open("r") as fh:
         table = pd.read_csv(fh, sep="\t", keep_default_na=False, dtype=str)
     for col in table.columns[3:]:
         table[col] = pd.to_numeric(table[col], errors="coerce")
