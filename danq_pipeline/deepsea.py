@@ -490,10 +490,16 @@ def _mat5_variables(path: Path) -> dict[str, tuple[int, ...]]:
         ) from None
 
 
-def _mat5_open(path: Path, name: str) -> _Mat5Array | np.ndarray:
-    """Map an uncompressed variable in place; load a compressed one whole with scipy.io.loadmat."""
-    from scipy.io.matlab._mio5 import MatFile5Reader
+def _mat5_map(path: Path, name: str) -> _Mat5Array | None:
+    """Locate an uncompressed numeric variable's data in the file (None: compressed or unusual).
 
+    Walks the variable headers with scipy's v5 reader (a private module: if it moves, every
+    variable simply goes through loadmat).
+    """
+    try:
+        from scipy.io.matlab._mio5 import MatFile5Reader
+    except ImportError:
+        return None
     with open(path, "rb") as fh:
         reader = MatFile5Reader(fh)
         reader.initialize_read()
@@ -503,17 +509,25 @@ def _mat5_open(path: Path, name: str) -> _Mat5Array | np.ndarray:
             tag = np.frombuffer(fh.read(8), dtype=order + "u4")
             fh.seek(-8, os.SEEK_CUR)
             header, next_pos = reader.read_var_header()
-            if header.name.decode("latin1") != name:
+            if (header.name or b"").decode("latin1") != name:
                 fh.seek(next_pos)
                 continue
             if tag[0] == _MI_COMPRESSED:
-                break
+                return None
             mdtype, nbytes = np.frombuffer(fh.read(8), dtype=order + "u4")
             shape = tuple(int(d) for d in header.dims)
             dtype = np.dtype(order + _MI_DTYPES.get(int(mdtype), "V1"))
             if mdtype in _MI_DTYPES and nbytes == int(np.prod(shape)) * dtype.itemsize:
                 return _Mat5Array(path, fh.tell(), shape, dtype)
-            break
+            return None
+    return None
+
+
+def _mat5_open(path: Path, name: str) -> _Mat5Array | np.ndarray:
+    """Map an uncompressed variable in place; load a compressed one whole with scipy.io.loadmat."""
+    mapped = _mat5_map(path, name)
+    if mapped is not None:
+        return mapped
     from scipy.io import loadmat
 
     return loadmat(path, variable_names=[name])[name]
