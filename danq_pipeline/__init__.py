@@ -29,6 +29,13 @@ _API = {
     "WindowsH5": "danq_pipeline.dataset:WindowsH5",
     "Genome": "danq_pipeline.genome:Genome",
     "DanQError": "danq_pipeline.errors:DanQError",
+    "prepare_dataset": "danq_pipeline.prepare:prepare_dataset",
+    "read_targets_sheet": "danq_pipeline.intervals:read_targets_sheet",
+    "per_target_metrics": "danq_pipeline.metrics:per_target_metrics",
+    "write_report": "danq_pipeline.report:write_report",
+    "fit_kmer_baseline": "danq_pipeline.baseline:fit_kmer_baseline",
+    "import_deepsea": "danq_pipeline.deepsea:import_deepsea",
+    "deepsea_targets": "danq_pipeline.deepsea:deepsea_targets",
 }
 
 __all__ = ["__version__", *_API]

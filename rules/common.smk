@@ -49,18 +49,20 @@ def check_inputs():
     if "deepsea" not in config:
         for key in ("genome", "targets"):
             if key not in config:
-                raise ValueError(
-                    f"config: missing required key '{key}' (see config.yaml)"
-                )
+                config_error(f"missing required config key '{key}' (see config.yaml)")
         paths += [
             ("genome.fasta", config["genome"]["fasta"]),
             ("targets", config["targets"]),
         ]
         if config["prepare"].get("blacklist"):
             paths.append(("prepare.blacklist", config["prepare"]["blacklist"]))
-    paths += [
-        (f"variants.vcfs.{k}", v) for k, v in config["variants"].get("vcfs", {}).items()
-    ]
+    else:
+        paths += [
+            (f"deepsea.{k}", config["deepsea"][k]) for k in ("train", "valid", "test")
+        ]
+    if has_genome():
+        vcfs = config["variants"].get("vcfs", {})
+        paths += [(f"variants.vcfs.{k}", v) for k, v in vcfs.items()]
     if config["evaluate"].get("reference"):
         paths.append(("evaluate.reference", config["evaluate"]["reference"]))
     for key, path in paths:
@@ -68,9 +70,6 @@ def check_inputs():
             config_error(
                 f"config key {key} = {path!r}: no such file (paths are relative to {Path.cwd()})"
             )
-
-
-check_inputs()
 
 
 def peak_files():
@@ -93,7 +92,7 @@ def flag(name, on):
 
 def has_genome():
     """Variant scoring and ISM need a genome FASTA (a DeepSEA import has none)."""
-    return "genome" in config
+    return "genome" in config and "deepsea" not in config
 
 
 def variant_outputs():
@@ -136,3 +135,6 @@ def final_outputs():
         *motif_outputs(),
         *ism_outputs(),
     ]
+
+
+check_inputs()
