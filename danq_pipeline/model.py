@@ -58,17 +58,9 @@ class DanQ(nn.Module):
         self.fc = nn.Linear(n_steps * 2 * lstm_hidden, fc_hidden)
         self.out = nn.Linear(fc_hidden, n_targets)
 
-    # Under CPU bf16 autocast, run the conv + pool stage in fp32: on AMX CPUs bf16 convolution
-    # backward and bf16 max-pool are slower than fp32 (bench/train measures both settings).
-    cpu_bf16_conv: bool = False
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, 4, L) float -> logits (N, n_targets)."""
-        if x.device.type == "cpu" and not self.cpu_bf16_conv and torch.is_autocast_enabled("cpu"):
-            with torch.autocast("cpu", enabled=False):
-                h = self._motif_track(x.float())
-        else:
-            h = self._motif_track(x)
+        h = self._motif_track(x)                           # (N, F, steps)
         h = self.drop_conv(h).transpose(1, 2)              # (N, steps, F): LSTM runs along the sequence
         h, _ = self.lstm(h)                                # (N, steps, 2H)
         h = self.drop_lstm(h).flatten(1)

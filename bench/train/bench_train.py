@@ -72,18 +72,16 @@ def bench_loader(path: Path, device: torch.device, workers: int, batch_size: int
 
 
 class Stepper:
-    """One timed training setup: model + RMSprop + precision (and the conv-stage dtype)."""
+    """One timed training setup: model + RMSprop + precision."""
 
-    def __init__(self, model: DanQ, device: torch.device, bf16: bool, batch_size: int,
-                 bf16_conv: bool = False) -> None:
-        self.model, self.device, self.bf16, self.bf16_conv = model.to(device).train(), device, bf16, bf16_conv
+    def __init__(self, model: DanQ, device: torch.device, bf16: bool, batch_size: int) -> None:
+        self.model, self.device, self.bf16 = model.to(device).train(), device, bf16
         self.opt = rmsprop(model, 1e-3)
         self.codes = torch.randint(0, 4, (batch_size, model.kwargs["seq_len"]), dtype=torch.uint8)
         self.y = (torch.rand(batch_size, model.kwargs["n_targets"]) < 0.025).float().to(device)
 
     def run(self, steps: int) -> float:
         """Training windows/s over `steps` full steps (one-hot, forward, BCE, backward, RMSprop)."""
-        self.model.cpu_bf16_conv = self.bf16_conv
         _sync(self.device)
         t0 = time.perf_counter()
         for _ in range(steps):
@@ -211,8 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     variants = {"fp32": Stepper(model, device, False, 100), "bf16": Stepper(model, device, True, 100),
                 "fp32_relu_first": Stepper(base, device, False, 100),
                 "bf16_relu_first": Stepper(base, device, True, 100)}
-    if not gpu:  # baseline of the fp32 conv stage under CPU bf16 autocast
-        variants["bf16_conv_bf16"] = Stepper(model, device, True, 100, bf16_conv=True)
     selene = None
     if not gpu and args.selene_python.exists():
         selene = variants["selene"] = SeleneStepper(args.selene_python, args.threads)
@@ -246,9 +242,6 @@ def report(r: dict) -> None:
                    f"measured {prec} matmul {r[f'matmul_{prec}_flop_s'] / 1e9:.0f} GFLOP/s); ReLU-before-pool "
                    f"{r[f'{prec}_relu_first_win_s']:.1f} win/s -> pool-first x{win / r[f'{prec}_relu_first_win_s']:.2f}; "
                    f"DeepSEA epoch (4.4M windows) {DEEPSEA_EPOCH / win / 3600:.1f} h")
-    if "bf16_conv_bf16_win_s" in r:
-        out.append(f"bf16 with the conv stage in bf16 too: {r['bf16_conv_bf16_win_s']:.1f} win/s -> fp32 conv stage "
-                   f"x{r['bf16_win_s'] / r['bf16_conv_bf16_win_s']:.2f}")
     if "selene_win_s" in r:
         s = r["selene_win_s"]
         out.append(f"Selene 0.6 DanQ end to end (batch 64, its sampler + TrainModel, interleaved): {s:.1f} win/s; "
