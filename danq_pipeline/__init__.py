@@ -34,6 +34,9 @@ _API = {
     "per_target_metrics": "danq_pipeline.metrics:per_target_metrics",
     "write_report": "danq_pipeline.report:write_report",
     "fit_kmer_baseline": "danq_pipeline.baseline:fit_kmer_baseline",
+    "iter_variant_scores": "danq_pipeline.variants:iter_variant_scores",
+    "read_variant_scores": "danq_pipeline.variant_io:read_variant_scores",
+    "gather_variant_outputs": "danq_pipeline.variant_io:gather_variant_outputs",
     "import_deepsea": "danq_pipeline.deepsea:import_deepsea",
     "deepsea_targets": "danq_pipeline.deepsea:deepsea_targets",
 }

@@ -16,7 +16,7 @@ from danq_pipeline import __version__
 from danq_pipeline.errors import DanQError
 
 # subcommand modules, in the order `danq --help` lists them
-SUBCOMMANDS = ("prepare", "train", "evaluate", "report", "score_variants", "ism", "motifs", "import_deepsea")
+SUBCOMMANDS = ("prepare", "train", "evaluate", "report", "score_variants", "gather_variants", "ism", "motifs", "import_deepsea")
 
 DESCRIPTION = """\
 DanQ regulatory-function prediction, from a genome FASTA and peak files to variant effects.
@@ -60,4 +60,4 @@ def add_common_device_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto",
                         help="cpu, cuda, cuda:N, or auto (CUDA when available); default: %(default)s")
     parser.add_argument("--bf16", action="store_true",
-                        help="bfloat16 autocast (fast on GPUs and on CPUs with AMX); default: off (fp32)")
+                        help="bfloat16 arithmetic (autocast, or a bf16 copy of the model for inference): fast on GPUs and on CPUs with AMX; default: off (fp32)")
