@@ -8,7 +8,7 @@ import sys
 HELP = """\
 Join chunked score-variants outputs (PREFIX.tsv, PREFIX.h5, PREFIX.vcf.gz of each chunk,
 given in chunk order) into one set of outputs, as if the VCF had been scored in one run.
-The VCF is re-indexed with tabix."""
+The VCF is re-indexed with tabix. Both options are required (no defaults)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
