@@ -243,8 +243,8 @@ class _Run:
             raise DanQError(f"{self.last}: resume state does not fit this model ({type(err).__name__}); "
                             "delete it to start over") from None
         self.state = State(**ckpt["state"])
-        if self.state.done == "time limit":
-            self.state.done = ""
+        if self.state.done == "time limit" or (self.state.done == "epochs" and self.state.epoch < self.s.epochs):
+            self.state.done = ""  # carry on: stopped by the clock, or more epochs asked for now
         if self.dist.world_size == 1:
             _set_rng(ckpt["rng"])
         else:   # each rank reseeds its dropout stream from the step (not bit-exact, see docs)
