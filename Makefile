@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# the rules run `python -m danq_pipeline`: put the virtualenv first on PATH
 demo: setup
-	time $(BIN)/snakemake --cores $(CORES)
+	time PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
