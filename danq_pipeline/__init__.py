@@ -37,6 +37,12 @@ _API = {
     "iter_variant_scores": "danq_pipeline.variants:iter_variant_scores",
     "read_variant_scores": "danq_pipeline.variant_io:read_variant_scores",
     "gather_variant_outputs": "danq_pipeline.variant_io:gather_variant_outputs",
+    "ism": "danq_pipeline.ism:run_ism",
+    "saturation_mutagenesis": "danq_pipeline.ism:saturation_mutagenesis",
+    "filter_motifs": "danq_pipeline.motifs:filter_motifs",
+    "match_motifs": "danq_pipeline.motifs:match_motifs",
+    "read_meme": "danq_pipeline.motifs:read_meme",
+    "write_meme": "danq_pipeline.motifs:write_meme",
     "import_deepsea": "danq_pipeline.deepsea:import_deepsea",
     "deepsea_targets": "danq_pipeline.deepsea:deepsea_targets",
 }
