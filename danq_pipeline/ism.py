@@ -24,6 +24,7 @@ import pandas as pd
 
 from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode, one_hot
 from danq_pipeline.errors import DanQError
+from danq_pipeline.plotting import save_png
 
 _REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
 
@@ -303,7 +304,7 @@ def plot_heatmap(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -
     for ax in axes[:, 0]:
         ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     axes[-1, 0].set_xlabel(f"{res.chrom} position (0-based)")
-    _save_fig(fig, Path(path))
+    save_png(fig, Path(path))
 
 
 def plot_logo(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> None:
@@ -329,17 +330,8 @@ def plot_logo(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> N
     for ax in axes[:, 0]:
         ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     axes[-1, 0].set_xlabel(f"{res.chrom} position (0-based)")
-    _save_fig(fig, Path(path))
+    save_png(fig, Path(path))
 
-
-def _save_fig(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(path.name + ".part")
-    fig.tight_layout()
-    fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------- the `ism` step

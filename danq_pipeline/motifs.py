@@ -42,6 +42,7 @@ import pandas as pd
 
 from danq_pipeline.encode import ALPHABET, N_CODE
 from danq_pipeline.errors import DanQError, located
+from danq_pipeline.plotting import save_png
 
 SCORE_STEP = 0.05  # column-score bin width for the exact null of alignment sums
 MATCH_COLUMNS = ("filter", "n_sites", "ic", "best_match_id", "best_match_name", "strand", "offset",
@@ -508,12 +509,12 @@ def write_logos(out_dir: str | os.PathLike, pfms: Sequence[PFM], matches: pd.Dat
     for pfm, row in zip(pfms, rows, strict=True):
         fig, axes = plt.subplots(2, 1, figsize=(max(6, pfm.probs.shape[1] * 0.35), 3.6), sharex=True)
         _draw_pair(axes, pfm, row, jaspar_by_id.get(row.best_match_id))
-        _save_fig(fig, out / "logos" / f"filter_{row.filter}.png")
+        save_png(fig, out / "logos" / f"filter_{row.filter}.png")
     n = max(len(rows), 1)
     fig, axes = plt.subplots(n, 1, figsize=(7, 1.3 * n + 0.4), squeeze=False)
     for ax, pfm, row in zip(axes[:, 0], pfms, rows, strict=False):
         _logo(ax, pfm.probs, f"filter {row.filter}: {_match_label(row)}")
-    _save_fig(fig, out / "logos.png")
+    save_png(fig, out / "logos.png")
 
 
 def _draw_pair(axes, pfm: PFM, row, motif) -> None:
@@ -547,13 +548,3 @@ def _logo(ax, probs: np.ndarray, title: str, start: int = 0) -> None:
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_title(title, fontsize=9, loc="left")
 
-
-def _save_fig(fig, path: Path) -> None:
-    """Save a figure atomically and close it."""
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(path.name + ".part")
-    fig.tight_layout()
-    fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)

@@ -39,6 +39,17 @@ def tool_env() -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for tiny models: they gain nothing from more, and on a busy 2-core
+    machine OpenMP barriers stall them for seconds (restored afterwards)."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def device(request) -> str:
     """Run a test on the CPU, and on CUDA when a GPU is present (skipped otherwise)."""

@@ -6,8 +6,8 @@ Conda channels are unreachable in CI, so this keeps envs/*.yaml in step by test,
 from __future__ import annotations
 
 import re
-import tomllib
 
+import tomllib
 import yaml
 from conftest import REPO
 

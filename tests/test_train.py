@@ -28,13 +28,7 @@ def data(tmp_path_factory) -> tuple[Path, Path]:
     return planted_windows(d / "train.h5", 2400, length=100, seed=1), planted_windows(d / "valid.h5", 400, seed=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: small models gain nothing from more, and a busy machine hurts them."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.one_torch_thread
 
 
 def test_small_model_learns_planted_motifs(data, tmp_path: Path) -> None:

@@ -35,17 +35,12 @@ from danq_pipeline.variants import (
 
 L = 1000
 C = L // 2 - 1  # 499: index of the first REF base
-pytestmark = pytest.mark.filterwarnings("ignore::danq_pipeline.errors.DanQWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::danq_pipeline.errors.DanQWarning"),
+    pytest.mark.usefixtures("one_torch_thread"),  # see conftest.one_torch_thread
+]
 DEMO_VCFS = sorted((Path(__file__).resolve().parents[1] / "data/hg19_chr22/variants").glob("*.vcf.gz"))
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models on a busy shared machine: one thread avoids OpenMP barrier stalls (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # --------------------------------------------------------------------------- toy model
