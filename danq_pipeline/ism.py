@@ -15,7 +15,6 @@ Both are 0 at the reference base and NaN where the reference is N (not mutated).
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,9 +23,8 @@ import pandas as pd
 
 from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode, one_hot
 from danq_pipeline.errors import DanQError
+from danq_pipeline.intervals import parse_region
 from danq_pipeline.plotting import save_png
-
-_REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
 
 
 class IsmInput(NamedTuple):
@@ -68,23 +66,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- inputs
 
 
-def parse_region(text: str) -> tuple[str, int, int]:
-    """'chr1:1,000-2,000' -> ('chr1', 1000, 2000): 0-based, half-open (BED convention)."""
-    m = _REGION.match(text.strip())
-    if not m:
-        raise DanQError(f"region {text!r}: expected chrom:start-end (0-based, half-open), e.g. chr22:21509000-21510000")
-    start, end = int(m["start"].replace(",", "")), int(m["end"].replace(",", ""))
-    if end <= start:
-        raise DanQError(f"region {text!r}: end must be greater than start")
-    return m["chrom"], start, end
-
-
 def region_input(genome, region: str, seq_len: int) -> IsmInput:
-    """The window of `seq_len` bp centred on `region`, with the region as the mutated span."""
-    chrom, start, end = parse_region(region)
-    genome.check_contig(chrom, source=f"region {region}")
-    if end > genome.lengths[chrom]:
-        raise DanQError(f"region {region}: ends past {chrom} (length {genome.lengths[chrom]})")
+    """The window of `seq_len` bp centred on `region`, with the region as the mutated span.
+
+    `region` is typed as samtools/UCSC display it (1-based, inclusive), like every region the
+    package reads; see `intervals.parse_region`.
+    """
+    chrom, start, end = parse_region(region, genome.lengths, source="--region")
     _check_length(end - start, seq_len, f"region {region}")
     w0 = start - (seq_len - (end - start)) // 2
     codes = genome.fetch_codes(chrom, w0, w0 + seq_len, pad=True)

@@ -98,22 +98,23 @@ def test_region_is_centred_in_its_genomic_context(tmp_path):
     seq = "".join(np.random.default_rng(1).choice(list("ACGT"), 100))
     fasta.write_text(">chr1\n" + seq + "\n")
     genome = Genome(fasta)
-    inp = region_input(genome, "chr1:40-50", seq_len=30)   # 0-based half-open: bases 40..49
+    inp = region_input(genome, "chr1:41-50", seq_len=30)   # 1-based inclusive = 0-based bases 40..49
     assert inp.span == (10, 20) and inp.start == 40
     assert "".join("ACGTN"[c] for c in inp.codes) == seq[30:60]
-    edge = region_input(genome, "chr1:95-100", seq_len=30)  # window runs past the contig end: N
+    edge = region_input(genome, "chr1:96-100", seq_len=30)  # window runs past the contig end: N
     assert edge.codes[inp.span[1]:].max() == 4 and edge.span == (12, 17)
     with pytest.raises(DanQError, match="longer than the model"):
-        region_input(genome, "chr1:0-40", seq_len=30)
+        region_input(genome, "chr1:1-40", seq_len=30)
     with pytest.raises(DanQError, match="not in the FASTA"):
-        region_input(genome, "chrX:0-10", seq_len=30)
+        region_input(genome, "chrX:1-10", seq_len=30)
 
 
 def test_region_parsing_and_target_selection():
-    assert parse_region("chr22:21,509,000-21,510,000") == ("chr22", 21509000, 21510000)
+    lengths = {"chr22": 22_000_000}
+    assert tuple(parse_region("chr22:21,509,001-21,510,000", lengths)) == ("chr22", 21509000, 21510000)
     for bad in ("chr22:10", "chr22:20-10", "chr22 1 2"):
         with pytest.raises(DanQError):
-            parse_region(bad)
+            parse_region(bad, lengths)
     t = targets_frame(["CTCF", "DNase", "H3K4me3"], ["TF", "DNase", "histone"])
     assert select_targets(t).tolist() == [0, 1, 2]
     assert select_targets(t, ["H3K4me3", "CTCF"]).tolist() == [0, 2]
@@ -129,7 +130,7 @@ def test_cli_writes_h5_tsv_and_plots(tmp_path, capsys):
     fasta = tmp_path / "g.fa"
     fasta.write_text(">chr1\n" + "".join(np.random.default_rng(2).choice(list("ACGT"), 200)) + "\n")
     prefix = tmp_path / "ism" / "r1"
-    rc = main(["ism", "--model", str(tmp_path / "m.pt"), "--fasta", str(fasta), "--region", "chr1:100-120",
+    rc = main(["ism", "--model", str(tmp_path / "m.pt"), "--fasta", str(fasta), "--region", "chr1:101-120",
                "--out-prefix", str(prefix), "--targets", "CTCF,DNase", "--device", "cpu"])
     assert rc == 0
     table = pd.read_csv(f"{prefix}.tsv", sep="\t")

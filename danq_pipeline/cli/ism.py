@@ -11,7 +11,7 @@ DESCRIPTION = """\
 Change every base of a region (or of a given sequence) to each of the 3 other bases and
 score all substituted windows with the model, in batches.
 
-The region (chrom:start-end, 0-based half-open like BED) may be at most the model's window
+The region (chrom:start-end, 1-based inclusive as samtools/UCSC display it) may be at most the model's window
 long; it is centred in a window of that length with its genomic context (N past contig
 ends). A --sequence shorter than the window is centred and padded with N.
 
@@ -30,10 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="checkpoint from `danq train` (.pt)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--region", help="chrom:start-end (0-based, half-open) to mutate; needs --fasta")
+    src.add_argument("--region", help="chrom:start-end (1-based, inclusive: chr22:21509001-21510000 is 1000 bp) to mutate; needs --fasta")
     src.add_argument("--sequence", help="DNA sequence (A,C,G,T,N) to mutate, at most the window length")
     p.add_argument("--fasta", help="genome FASTA (plain or BGZF) for --region")
-    p.add_argument("--out-prefix", required=True, help="output path prefix, e.g. results/ism/chr22_21509000")
+    p.add_argument("--out-prefix", required=True, help="output path prefix, e.g. results/ism/chr22_21509001")
     p.add_argument("--targets", default="",
                    help="comma-separated target names to score; default: all targets")
     p.add_argument("--target-class", default="",
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                   batch_size=args.batch_size, device=args.device, bf16=args.bf16, plot_n=args.plot_targets,
                   progress=sys.stderr.isatty())
     n = int((res.ref_codes < 4).sum()) * 3
-    print(f"ism: {n} substitutions x {len(res.targets)} targets at {res.chrom}:{res.positions[0]}-"
+    print(f"ism: {n} substitutions x {len(res.targets)} targets at {res.chrom}:{res.positions[0] + 1}-"
           f"{res.positions[-1] + 1}; wrote {args.out_prefix}.{{h5,tsv,heatmap.png,logo.png}}", file=sys.stderr)
     return 0
 
