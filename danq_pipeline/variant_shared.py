@@ -150,12 +150,11 @@ class SharedDanQ:
         """Dense pre-activation of ALT windows x that change pool steps j0..j1 of REF windows `base`."""
         j0, j1 = key
         local = self._pooled(x[:, :, j0 * self.P:(j1 + 1) * self.P + self.K - 1])
-        track = pooled[base].clone()
-        track[:, j0:j1 + 1] = local
+        # the ALT track is the REF's with steps j0..j1 replaced: copy only what each direction reads
         f_init = _select(f_states[j0], base)
-        f_new, _ = self.fwd(track[:, j0:], f_init)
+        f_new, _ = self.fwd(torch.cat([local, pooled[base, j1 + 1:]], 1), f_init)
         b_init = _select(b_states[self.S - 1 - j1], base)
-        b_new, _ = self.bwd(track[:, :j1 + 1].flip(1), b_init)
+        b_new, _ = self.bwd(torch.cat([pooled[base, :j0], local], 1).flip(1), b_init)
         df = (f_new - f_out[base, j0:]).flatten(1)
         db = (b_new.flip(1) - b_out[base, :j1 + 1]).flatten(1)
         return z_ref[base] + df @ self._fc_weight("f", j0).T.to(df.dtype) + db @ self._fc_weight("b", j1).T.to(db.dtype)

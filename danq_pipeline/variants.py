@@ -314,11 +314,22 @@ def _bf16_copy(model: Any) -> Any:
 
     cached = getattr(model, "_danq_bf16", None)
     if cached is None:
-        cached = copy.deepcopy(model).to(torch.bfloat16).eval()
+        # deepcopy with each float tensor pre-cast in the memo: no fp32 copy of the 200 MB model
+        memo = {id(t): _cast_like(t, torch.bfloat16)
+                for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()}
+        cached = copy.deepcopy(model, memo).to(torch.bfloat16).eval()
         for attr in ("_danq_shared", "_danq_bf16"):  # caches of the fp32 model stay behind
             cached.__dict__.pop(attr, None)
         object.__setattr__(model, "_danq_bf16", cached)
     return cached
+
+
+def _cast_like(t: Any, dtype: Any) -> Any:
+    """A `dtype` copy of tensor t, still an nn.Parameter (frozen) when t is one."""
+    import torch
+
+    cast = t.detach().to(dtype)
+    return torch.nn.Parameter(cast, requires_grad=False) if isinstance(t, torch.nn.Parameter) else cast
 
 
 def _shared_logits(model: Any, ref_x: Any, alt_x: Any, alt_ref: np.ndarray,

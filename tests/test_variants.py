@@ -457,3 +457,24 @@ def test_cli_explains_contig_naming_in_one_line_and_gathers(tmp_path, fasta, gen
                               "--out-prefix", str(tmp_path / "g")])
     assert args.func(args) == 0
     assert pd.read_csv(tmp_path / "g.tsv", sep="\t")["status"].tolist() == ["ok", "ok"]
+
+
+def test_bf16_copy_equals_cast_model_and_leaves_fp32_alone():
+    """The memo-cast bf16 copy (no fp32 deepcopy) is the model cast to bf16, parameter for parameter."""
+    import copy
+
+    from danq_pipeline.variants import _bf16_copy, one_hot_tensor
+
+    torch.manual_seed(2)
+    model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
+                 fc_hidden=12).eval()
+    expected = copy.deepcopy(model).to(torch.bfloat16)
+    fast = _bf16_copy(model)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert _bf16_copy(model) is fast, "made once, cached on the model"
+    for (name, a), (_, b) in zip(expected.state_dict().items(), fast.state_dict().items(), strict=True):
+        assert a.dtype == b.dtype and torch.equal(a, b), name
+    assert not any(a.data_ptr() == b.data_ptr() for a, b in zip(model.parameters(), fast.parameters()))
+    x = one_hot_tensor(torch.from_numpy(np.random.default_rng(0).integers(0, 4, (3, 200)).astype(np.uint8)))
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x.bfloat16()), expected(x.bfloat16()), rtol=0, atol=0)
