@@ -474,7 +474,7 @@ def test_bf16_copy_equals_cast_model_and_leaves_fp32_alone():
     assert _bf16_copy(model) is fast, "made once, cached on the model"
     for (name, a), (_, b) in zip(expected.state_dict().items(), fast.state_dict().items(), strict=True):
         assert a.dtype == b.dtype and torch.equal(a, b), name
-    assert not any(a.data_ptr() == b.data_ptr() for a, b in zip(model.parameters(), fast.parameters()))
+    assert not any(a.data_ptr() == b.data_ptr() for a, b in zip(model.parameters(), fast.parameters(), strict=True))
     x = one_hot_tensor(torch.from_numpy(np.random.default_rng(0).integers(0, 4, (3, 200)).astype(np.uint8)))
     with torch.inference_mode():
         torch.testing.assert_close(fast(x.bfloat16()), expected(x.bfloat16()), rtol=0, atol=0)
