@@ -4,11 +4,14 @@ The public API is loaded lazily, so ``import danq_pipeline`` stays cheap and the
 prepare step never imports torch::
 
     import danq_pipeline as dq
-    dq.prepare(...)            # danq_pipeline.prepare.prepare_dataset
-    dq.train(...)              # danq_pipeline.train.train_model
-    dq.evaluate(...)           # danq_pipeline.evaluate.evaluate_model
+    dq.prepare_dataset(...)    # danq_pipeline.prepare.prepare_dataset
+    dq.train_model(...)        # danq_pipeline.train.train_model
+    dq.evaluate_model(...)     # danq_pipeline.evaluate.evaluate_model
     dq.score_variants(...)     # danq_pipeline.variants.score_variants
     dq.load_model(path)        # danq_pipeline.model.load_model
+
+Public names never equal a submodule's name (prepare, train, evaluate, ism, ...): once the
+submodule is imported, Python would make the package attribute the module instead.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ __version__ = "0.1.0"
 
 # public name -> "module:attribute"
 _API = {
-    "prepare": "danq_pipeline.prepare:prepare_dataset",
-    "train": "danq_pipeline.train:train_model",
-    "evaluate": "danq_pipeline.evaluate:evaluate_model",
+    "train_model": "danq_pipeline.train:train_model",
+    "evaluate_model": "danq_pipeline.evaluate:evaluate_model",
     "score_variants": "danq_pipeline.variants:score_variants",
     "load_model": "danq_pipeline.model:load_model",
     "DanQ": "danq_pipeline.model:DanQ",
@@ -37,7 +39,7 @@ _API = {
     "iter_variant_scores": "danq_pipeline.variants:iter_variant_scores",
     "read_variant_scores": "danq_pipeline.variant_io:read_variant_scores",
     "gather_variant_outputs": "danq_pipeline.variant_io:gather_variant_outputs",
-    "ism": "danq_pipeline.ism:run_ism",
+    "run_ism": "danq_pipeline.ism:run_ism",
     "saturation_mutagenesis": "danq_pipeline.ism:saturation_mutagenesis",
     "filter_motifs": "danq_pipeline.motifs:filter_motifs",
     "match_motifs": "danq_pipeline.motifs:match_motifs",

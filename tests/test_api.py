@@ -13,6 +13,13 @@ def test_every_public_name_resolves() -> None:
         assert callable(getattr(danq_pipeline, name)), name
 
 
+def test_no_public_name_is_shadowed_by_a_submodule() -> None:
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(danq_pipeline.__path__)}
+    assert not modules & set(danq_pipeline._API), modules & set(danq_pipeline._API)
+
+
 def test_import_does_not_load_torch() -> None:
     code = "import sys, danq_pipeline; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
