@@ -1,0 +1,19 @@
+"""Code style is checked, not hoped for: ruff on the Python, snakefmt on the workflow."""
+
+from __future__ import annotations
+
+import subprocess
+
+from conftest import REPO
+
+
+def test_ruff_is_clean(tool_env) -> None:
+    run = subprocess.run(["ruff", "check", "danq_pipeline", "tests", "bench"], cwd=REPO,
+                         capture_output=True, text=True, env=tool_env)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_snakefmt_is_clean(tool_env) -> None:
+    run = subprocess.run(["snakefmt", "--check", "--no-format-shell", "Snakefile", "rules/"], cwd=REPO,
+                         capture_output=True, text=True, env=tool_env)
+    assert run.returncode == 0, run.stdout + run.stderr
