@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 SUB_BATCH = 8  # windows per convolution call on CPU
+KMER = 4  # kernel taps per look-up-table group (5**4 k-mers incl. N)
 
 
 def supports(model: Any) -> bool:
@@ -92,31 +93,49 @@ class SharedDanQ:
     def _pooled(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 4, L') one-hot -> (N, steps, F) pooled conv track, as DanQ.forward computes it.
 
-        Runs in blocks of `SUB_BATCH` windows so the unpooled (F, L) activations stay in cache
-        (2.5x faster than one call on CPU); bf16 uses unfold + matmul, 4x faster than
-        oneDNN's bf16 conv with 4 input channels and equal to it in our tests.
+        On CPU the convolution of a one-hot window is a table look-up: each group of `KMER`
+        adjacent kernel taps sees one of 5**KMER k-mers (N included), so a window position's
+        output is the sum of ceil(K / KMER) table rows (7 for K=26) instead of a 4*K-deep dot
+        product: 4x faster than oneDNN's conv in fp32 and 2x faster than the bf16 matmul.
+        The table is float32 (built in float64) whatever the model's dtype, so bf16 gets the
+        conv rounded once. Blocks of `SUB_BATCH` windows keep the (L, F) outputs in cache.
+        x must be one-hot as `variants.one_hot_tensor` makes it (an N column is all zeros).
         """
         if x.device.type != "cpu":
             return torch.relu(self.m.pool(self.m.conv(x))).transpose(1, 2)
-        one = self._conv_pool_unfold if x.dtype == torch.bfloat16 else self._conv_pool
-        return torch.cat([one(x[i:i + SUB_BATCH]) for i in range(0, len(x), SUB_BATCH)])
+        codes = _codes(x)
+        return torch.cat([self._kmer_conv_pool(codes[i:i + SUB_BATCH]).to(x.dtype)
+                          for i in range(0, len(x), SUB_BATCH)])
 
-    def _conv_pool(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.m.pool(self.m.conv(x))).transpose(1, 2)
-
-    def _conv_pool_unfold(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, length = x.shape
+    def _kmer_conv_pool(self, codes: torch.Tensor) -> torch.Tensor:
+        """(n, L') base codes 0-4 -> (n, steps, F) relu(maxpool(conv)) in float32 via the k-mer table."""
+        table, groups = self._kmer_table()
+        n, length = codes.shape
         steps = (length - self.K + 1) // self.P
-        cols = x[:, :, :steps * self.P + self.K - 1].unfold(2, self.K, 1)      # (n, 4, steps*P, K)
-        cols = cols.permute(0, 2, 1, 3).reshape(n * steps * self.P, c * self.K)
-        y = torch.addmm(self.m.conv.bias, cols, self._conv_matrix(x.dtype))   # (n*steps*P, F)
-        return torch.relu(y.view(n, steps, self.P, -1).amax(2))
+        span = groups * KMER
+        padded = torch.nn.functional.pad(codes, (0, span), value=4)  # taps past K weigh 0
+        width = length + span - KMER + 1
+        kmer = sum(padded[:, d:d + width] * 5 ** (KMER - 1 - d) for d in range(KMER))
+        idx = kmer.unfold(1, span, 1)[:, :steps * self.P, ::KMER] + self._group_offsets
+        y = torch.nn.functional.embedding_bag(idx.reshape(-1, groups), table, mode="sum")
+        bias = self.m.conv.bias.float()  # max(y) + b == max(y + b): adding b is monotone
+        return torch.relu(y.view(n, steps, self.P, -1).amax(2) + bias)
 
-    def _conv_matrix(self, dtype: torch.dtype) -> torch.Tensor:
-        """Conv weights as a (4*K, F) matrix (index c*K + k), cached."""
-        if getattr(self, "_wmat", None) is None or self._wmat.dtype != dtype:
-            self._wmat = self.m.conv.weight.reshape(self.m.conv.out_channels, -1).T.contiguous().to(dtype)
-        return self._wmat
+    def _kmer_table(self) -> tuple[torch.Tensor, int]:
+        """(groups * 5**KMER, F) float32: row g*5**KMER + code = conv taps g*KMER.. summed for that k-mer."""
+        if getattr(self, "_table", None) is None:
+            w = self.m.conv.weight.detach().double()          # (F, 4, K)
+            groups = -(-self.K // KMER)
+            w5 = w.new_zeros(w.shape[0], 5, groups * KMER)    # code 4 (N) and taps >= K weigh 0
+            w5[:, :4, :self.K] = w
+            combos = torch.cartesian_prod(*[torch.arange(5)] * KMER).view(-1, KMER)
+            table = w.new_zeros(groups, 5 ** KMER, w.shape[0])
+            for g in range(groups):
+                for d in range(KMER):
+                    table[g] += w5[:, combos[:, d], g * KMER + d].T
+            self._table = table.reshape(-1, w.shape[0]).float().contiguous()
+            self._group_offsets = torch.arange(groups) * 5 ** KMER
+        return self._table, len(self._group_offsets)
 
     def _logits(self, z: torch.Tensor) -> torch.Tensor:
         """Output logits from the dense layer's pre-activation z."""
@@ -158,6 +177,13 @@ class SharedDanQ:
         df = (f_new - f_out[base, j0:]).flatten(1)
         db = (b_new.flip(1) - b_out[base, :j1 + 1]).flatten(1)
         return z_ref[base] + df @ self._fc_weight("f", j0).T.to(df.dtype) + db @ self._fc_weight("b", j1).T.to(db.dtype)
+
+
+def _codes(x: torch.Tensor) -> torch.Tensor:
+    """(N, 4, L) one-hot -> (N, L) int64 codes 0-3, 4 where the column is all zeros (N)."""
+    codes = x.argmax(1)
+    codes[x.amax(1) == 0] = 4
+    return codes
 
 
 def _select(state: tuple[torch.Tensor, torch.Tensor] | None, rows: torch.Tensor):

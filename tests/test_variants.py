@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import random
 from pathlib import Path
@@ -478,3 +479,23 @@ def test_bf16_copy_equals_cast_model_and_leaves_fp32_alone():
     x = one_hot_tensor(torch.from_numpy(np.random.default_rng(0).integers(0, 4, (3, 200)).astype(np.uint8)))
     with torch.inference_mode():
         torch.testing.assert_close(fast(x.bfloat16()), expected(x.bfloat16()), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("length", [200, 7 * 3 + 11 - 1, 7 * 3 + 11 + 5])
+def test_kmer_table_conv_equals_conv_pool_with_n_bases(length):
+    """The k-mer look-up convolution (CPU) gives DanQ's relu(maxpool(conv)) track, N columns included."""
+    from danq_pipeline.variant_shared import SharedDanQ
+    from danq_pipeline.variants import one_hot_tensor
+
+    torch.manual_seed(3)
+    model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
+                 fc_hidden=12).eval()
+    codes = np.random.default_rng(1).integers(0, 5, (11, length)).astype(np.uint8)  # 4 = N, ~1 in 5
+    codes[0] = 4
+    x = one_hot_tensor(torch.from_numpy(codes))
+    with torch.inference_mode():
+        expected = torch.relu(model.pool(model.conv(x))).transpose(1, 2)
+        torch.testing.assert_close(SharedDanQ(model)._pooled(x), expected, rtol=1e-5, atol=1e-6)
+        half = SharedDanQ(copy.deepcopy(model).to(torch.bfloat16))._pooled(x.bfloat16())
+        assert half.dtype == torch.bfloat16
+        torch.testing.assert_close(half.float(), expected, rtol=2e-2, atol=2e-2)
