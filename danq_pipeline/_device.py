@@ -32,5 +32,5 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def autocast_context(device: torch.device, bf16: bool):
-    """bf16 autocast on `device` when asked (CUDA, or CPUs with AMX), otherwise a no-op."""
+    """bf16 autocast on `device` when asked (CUDA, or CPUs with AVX512-BF16/AMX), otherwise a no-op."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)

@@ -60,4 +60,4 @@ def add_common_device_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto",
                         help="cpu, cuda, cuda:N, or auto (CUDA when available); default: %(default)s")
     parser.add_argument("--bf16", action="store_true",
-                        help="bfloat16 arithmetic (autocast, or a bf16 copy of the model for inference): fast on GPUs and on CPUs with AMX; default: off (fp32)")
+                        help="bfloat16 arithmetic (autocast, or a bf16 copy of the model for inference): fast on GPUs and on CPUs with AVX512-BF16 or AMX; default: off (fp32)")
