@@ -325,6 +325,7 @@ def _section_motifs(motifs_dir: Path) -> str:
     logos = {p.stem: p for p in sorted((motifs_dir / "logos").glob("*.png"))} if (motifs_dir / "logos").is_dir() else {}
     parts = ["<h2>Motifs learned by the convolution filters</h2>",
              "<p class='cap'>Filters matched against JASPAR (best match, p- and E-value); sorted by E-value.</p>",
+             f"<p>{html.escape(motif_headline(table))}</p>",
              f"<div class='scroll'>{html_table(table, 'motifs', sortable=True)}</div>"]
     shown = [(row, _logo_for(logos, row.get("filter"))) for row in table.to_dict("records")]
     shown = [(r, p) for r, p in shown if p is not None][:MAX_LOGOS]
@@ -341,6 +342,21 @@ def _section_motifs(motifs_dir: Path) -> str:
         parts.append(_img(_data_uri(overview.read_bytes()), "motif logos overview"))
         parts.append("<div class='cap'>All matched filters aligned to their JASPAR motifs (logos.png).</div>")
     return "\n".join(parts)
+
+
+def motif_headline(table: pd.DataFrame, motif: str = "CTCF") -> str:
+    """One sentence: how many filters match JASPAR significantly, and whether `motif` is among them."""
+    if "significant" not in table or "best_match_name" not in table:
+        return ""
+    sig = table[table["significant"].astype(str).str.lower() == "true"]
+    names = ", ".join(f"filter {r['filter']} ~ {r['best_match_name']}" for r in sig.head(8).to_dict("records"))
+    text = f"{len(sig)} of {len(table)} filters match a JASPAR motif significantly" + (f" ({names})." if names else ".")
+    hits = table[table["best_match_name"].astype(str).str.upper() == motif.upper()]
+    if hits.empty:
+        return text + f" No filter's best match is {motif}."
+    best = hits.sort_values("evalue").iloc[0]
+    verdict = "significant" if str(best["significant"]).lower() == "true" else "not significant"
+    return text + f" Closest {motif} match: filter {best['filter']} ({best['best_match_id']}, E = {best['evalue']:.2g}, {verdict})."
 
 
 def _section_variants(paths: list[Path], top: int = 20) -> str:

@@ -126,3 +126,17 @@ def test_report_without_extras_and_errors(evaluated, capsys):
     with pytest.raises(DanQError, match="lacks columns"):
         write_report(evaluated / "ev", evaluated / "z.html", variants=(bad,))
     assert not (evaluated / "x.html").exists() and not (evaluated / "z.html").exists()
+
+
+def test_motif_headline_says_whether_ctcf_was_learned() -> None:
+    from danq_pipeline.report import motif_headline
+
+    table = pd.DataFrame({
+        "filter": [3, 7, 9], "best_match_id": ["MA0139.1", "MA0004.1", "MA1929.2"],
+        "best_match_name": ["CTCF", "Arnt", "CTCF"], "evalue": [1e-4, 0.5, 0.3],
+        "significant": [True, False, False],
+    })
+    text = motif_headline(table)
+    assert text.startswith("1 of 3 filters match") and "filter 3 ~ CTCF" in text
+    assert "Closest CTCF match: filter 3 (MA0139.1, E = 0.0001, significant)" in text
+    assert "No filter's best match is CTCF" in motif_headline(table.iloc[[1]])
