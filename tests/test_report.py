@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 from eval_fixtures import tiny_setup
 
