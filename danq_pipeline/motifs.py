@@ -40,7 +40,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from danq_pipeline.encode import ALPHABET, N_CODE
+from danq_pipeline.encode import ALPHABET, N_CODE, one_hot
 from danq_pipeline.errors import DanQError, located
 from danq_pipeline.plotting import save_png
 
@@ -132,7 +132,7 @@ def _scan(conv, data, n: int, batch_size: int, device, bf16: bool, progress: boo
     for a in _progress(range(0, n, batch_size), progress, "filters"):
         b = min(a + batch_size, n)
         codes[a:b], _ = data.read_codes(a, b)
-        x = torch.from_numpy(_one_hot_f32(codes[a:b])).to(dev)
+        x = torch.from_numpy(one_hot(codes[a:b])).to(dev)
         with torch.inference_mode(), autocast_context(dev, bf16):
             act = conv(x).float()
         top, arg = act.max(dim=2)
@@ -151,12 +151,6 @@ def _add_sites(counts: np.ndarray, sites: np.ndarray, codes: np.ndarray, fired: 
     flat = (f_idx[:, None] * 4 + site_codes.astype(np.int64)) * k + np.arange(k)
     counts += np.bincount(flat[ok], minlength=n_filters * 4 * k)
     sites += np.bincount(f_idx, minlength=n_filters)
-
-
-def _one_hot_f32(codes: np.ndarray) -> np.ndarray:
-    from danq_pipeline.encode import one_hot
-
-    return one_hot(codes)
 
 
 def _progress(it, enabled: bool, desc: str):

@@ -99,7 +99,7 @@ class SharedDanQ:
         product: 4x faster than oneDNN's conv in fp32 and 2x faster than the bf16 matmul.
         The table is float32 (built in float64) whatever the model's dtype, so bf16 gets the
         conv rounded once. Blocks of `SUB_BATCH` windows keep the (L, F) outputs in cache.
-        x must be one-hot as `variants.one_hot_tensor` makes it (an N column is all zeros).
+        x must be one-hot as `loader.to_one_hot` makes it (an N column is all zeros).
         """
         if x.device.type != "cpu":
             return torch.relu(self.m.pool(self.m.conv(x))).transpose(1, 2)

@@ -276,6 +276,7 @@ def predict_pairs(model: Any, refs: np.ndarray, alts: np.ndarray, alt_ref: np.nd
 
     from danq_pipeline import variant_shared
     from danq_pipeline._device import autocast_context
+    from danq_pipeline.loader import to_one_hot
 
     seq_len = refs.shape[1]
     if rc_average:
@@ -289,8 +290,8 @@ def predict_pairs(model: Any, refs: np.ndarray, alts: np.ndarray, alt_ref: np.nd
     native_bf16 = bf16 and use_shared
     run = _bf16_copy(model) if native_bf16 else model
     dtype = torch.bfloat16 if native_bf16 else torch.float32
-    ref_x = one_hot_tensor(torch.from_numpy(np.ascontiguousarray(refs)).to(device)).to(dtype)
-    alt_x = one_hot_tensor(torch.from_numpy(np.ascontiguousarray(alts)).to(device)).to(dtype)
+    ref_x = to_one_hot(torch.from_numpy(np.ascontiguousarray(refs)), device, dtype)
+    alt_x = to_one_hot(torch.from_numpy(np.ascontiguousarray(alts)), device, dtype)
     with torch.inference_mode(), autocast_context(device, bf16 and not native_bf16):
         if use_shared:
             ref_logits, alt_logits = _shared_logits(run, ref_x, alt_x, alt_ref, spans)
@@ -354,14 +355,6 @@ def _shared_logits(model: Any, ref_x: Any, alt_x: Any, alt_ref: np.ndarray,
         oidx = torch.tensor(other, dtype=torch.long, device=alt_x.device)
         alt_logits[oidx] = model(alt_x[oidx]).to(alt_logits.dtype)
     return ref_logits, alt_logits
-
-
-def one_hot_tensor(codes: Any) -> Any:
-    """uint8 codes (N, L) tensor -> float one-hot (N, 4, L) on the same device (N -> zeros)."""
-    import torch
-
-    lut = torch.eye(5, 4, device=codes.device)
-    return lut[codes.long()].transpose(1, 2)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -391,8 +391,8 @@ def test_shipped_vcfs_score_every_record_ok(tmp_path, demo_fasta, vcf):
 
 def test_shared_path_equals_plain_forward_at_every_span():
     """REF/ALT sharing (variant_shared.py) gives the plain DanQ.forward logits, whatever changes where."""
+    from danq_pipeline.loader import to_one_hot
     from danq_pipeline.variant_shared import SharedDanQ
-    from danq_pipeline.variants import one_hot_tensor
 
     torch.manual_seed(1)
     model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
@@ -405,7 +405,7 @@ def test_shared_path_equals_plain_forward_at_every_span():
     for i, (s, e) in enumerate(spans):
         alts[i, s:e] = (alts[i, s:e] + 1 + i % 3) % 4
     with torch.inference_mode():
-        rx, ax = one_hot_tensor(torch.from_numpy(refs)), one_hot_tensor(torch.from_numpy(alts))
+        rx, ax = to_one_hot(torch.from_numpy(refs), torch.device("cpu")), to_one_hot(torch.from_numpy(alts), torch.device("cpu"))
         ref_l, alt_l = SharedDanQ(model)(rx, ax, torch.from_numpy(alt_ref), spans)
         torch.testing.assert_close(ref_l, model(rx), rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(alt_l, model(ax), rtol=1e-5, atol=1e-6)
@@ -464,7 +464,8 @@ def test_bf16_copy_equals_cast_model_and_leaves_fp32_alone():
     """The memo-cast bf16 copy (no fp32 deepcopy) is the model cast to bf16, parameter for parameter."""
     import copy
 
-    from danq_pipeline.variants import _bf16_copy, one_hot_tensor
+    from danq_pipeline.loader import to_one_hot
+    from danq_pipeline.variants import _bf16_copy
 
     torch.manual_seed(2)
     model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
@@ -476,7 +477,7 @@ def test_bf16_copy_equals_cast_model_and_leaves_fp32_alone():
     for (name, a), (_, b) in zip(expected.state_dict().items(), fast.state_dict().items(), strict=True):
         assert a.dtype == b.dtype and torch.equal(a, b), name
     assert not any(a.data_ptr() == b.data_ptr() for a, b in zip(model.parameters(), fast.parameters(), strict=True))
-    x = one_hot_tensor(torch.from_numpy(np.random.default_rng(0).integers(0, 4, (3, 200)).astype(np.uint8)))
+    x = to_one_hot(torch.from_numpy(np.random.default_rng(0).integers(0, 4, (3, 200)).astype(np.uint8)), torch.device("cpu"))
     with torch.inference_mode():
         torch.testing.assert_close(fast(x.bfloat16()), expected(x.bfloat16()), rtol=0, atol=0)
 
@@ -484,15 +485,15 @@ def test_bf16_copy_equals_cast_model_and_leaves_fp32_alone():
 @pytest.mark.parametrize("length", [200, 7 * 3 + 11 - 1, 7 * 3 + 11 + 5])
 def test_kmer_table_conv_equals_conv_pool_with_n_bases(length):
     """The k-mer look-up convolution (CPU) gives DanQ's relu(maxpool(conv)) track, N columns included."""
+    from danq_pipeline.loader import to_one_hot
     from danq_pipeline.variant_shared import SharedDanQ
-    from danq_pipeline.variants import one_hot_tensor
 
     torch.manual_seed(3)
     model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
                  fc_hidden=12).eval()
     codes = np.random.default_rng(1).integers(0, 5, (11, length)).astype(np.uint8)  # 4 = N, ~1 in 5
     codes[0] = 4
-    x = one_hot_tensor(torch.from_numpy(codes))
+    x = to_one_hot(torch.from_numpy(codes), torch.device("cpu"))
     with torch.inference_mode():
         expected = torch.relu(model.pool(model.conv(x))).transpose(1, 2)
         torch.testing.assert_close(SharedDanQ(model)._pooled(x), expected, rtol=1e-5, atol=1e-6)
