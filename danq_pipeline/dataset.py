@@ -56,6 +56,43 @@ def targets_frame(names: list[str], classes: list[str], sources: list[str] | Non
     })
 
 
+def select_targets(targets: pd.DataFrame, names: list[str] | str | None = None,
+                   classes: list[str] | str | None = None) -> np.ndarray:
+    """Column indices, in model order, of the targets named in `names` plus those of the
+    classes in `classes` (the union; all targets when neither is given).
+
+    Both accept a list or a comma-separated string, as the CLI's --targets/--target-class give
+    them. Unknown names or classes, or a choice that keeps nothing, raise a one-line DanQError.
+    """
+    names, classes = _as_list(names), _as_list(classes)
+    if not names and not classes:
+        return np.arange(len(targets))
+    keep = np.zeros(len(targets), dtype=bool)
+    if names:
+        unknown = sorted(set(names) - set(targets["name"].astype(str)))
+        if unknown:
+            raise DanQError(f"unknown target name(s) {', '.join(unknown)}; the model has "
+                            f"{', '.join(targets['name'].astype(str)[:8])}{'...' if len(targets) > 8 else ''}")
+        keep |= targets["name"].astype(str).isin(names).to_numpy()
+    if classes:
+        bad = sorted(set(classes) - set(TARGET_CLASSES))
+        if bad:
+            raise DanQError(f"unknown target class(es) {', '.join(bad)}; choose from {', '.join(TARGET_CLASSES)}")
+        keep |= targets["class"].isin(classes).to_numpy()
+    if not keep.any():
+        raise DanQError("no target matches --targets/--target-class; check the names and classes")
+    return np.flatnonzero(keep)
+
+
+def _as_list(value: list[str] | str | None) -> list[str]:
+    """'a,b' or ['a', 'b'] -> ['a', 'b']."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value)
+
+
 class WindowsWriter:
     """Append windows to a new HDF5 file, written under a temporary name and renamed on success.
 

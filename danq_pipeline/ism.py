@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode, one_hot
 from danq_pipeline.errors import DanQError
 from danq_pipeline.intervals import parse_region
@@ -96,24 +97,6 @@ def _check_length(n: int, seq_len: int, what: str) -> None:
     if n > seq_len:
         raise DanQError(f"{what} is {n} bp, longer than the model's {seq_len}-bp window; "
                         f"mutate at most {seq_len} bp at a time (split the region)")
-
-
-def select_targets(targets: pd.DataFrame, names: list[str] | None = None,
-                   classes: list[str] | None = None) -> np.ndarray:
-    """Column indices of the targets named in `names` and/or of the classes in `classes`
-    (all targets when both are empty), in model order."""
-    keep = np.ones(len(targets), dtype=bool)
-    if names:
-        missing = sorted(set(names) - set(targets["name"].astype(str)))
-        if missing:
-            shown = ", ".join(targets["name"].astype(str).head(10))
-            raise DanQError(f"--targets: {', '.join(missing)} not among the model's targets ({shown}...)")
-        keep &= targets["name"].astype(str).isin(names).to_numpy()
-    if classes:
-        keep &= targets["class"].isin(classes).to_numpy()
-    if not keep.any():
-        raise DanQError("no target matches --targets/--target-class; check the names and classes")
-    return np.nonzero(keep)[0]
 
 
 # ----------------------------------------------------------------------------- scoring

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from danq_pipeline import __version__
+from danq_pipeline.dataset import select_targets
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.variants import STATUSES, VariantBatch, summary_table
 
@@ -437,7 +438,6 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
         _device_of,
         iter_variant_scores,
         open_vcf,
-        select_targets,
     )
 
     device = _device_of(kwargs.pop("device", None))

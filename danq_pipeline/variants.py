@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import N_CODE, decode, reverse_complement_codes
 from danq_pipeline.errors import DanQError, DanQWarning, located
 from danq_pipeline.genome import Genome, _naming_hint, open_text
@@ -489,37 +490,6 @@ class _ContigChecker:
 
 
 # --------------------------------------------------------------------------- summary table
-
-
-def select_targets(targets: pd.DataFrame, names: list[str] | str | None = None,
-                   classes: list[str] | str | None = None) -> np.ndarray:
-    """Column indices of the targets chosen by name and/or class (all when neither is given)."""
-    names = _as_list(names)
-    classes = _as_list(classes)
-    if not names and not classes:
-        return np.arange(len(targets))
-    keep = np.zeros(len(targets), dtype=bool)
-    if names:
-        unknown = sorted(set(names) - set(targets["name"]))
-        if unknown:
-            raise DanQError(f"unknown target name(s) {', '.join(unknown)}; the model has "
-                            f"{', '.join(targets['name'][:8])}{'...' if len(targets) > 8 else ''}")
-        keep |= targets["name"].isin(names).to_numpy()
-    if classes:
-        bad = sorted(set(classes) - {"DNase", "TF", "histone"})
-        if bad:
-            raise DanQError(f"unknown target class(es) {', '.join(bad)}; choose from DNase, TF, histone")
-        keep |= targets["class"].isin(classes).to_numpy()
-    return np.flatnonzero(keep)
-
-
-def _as_list(value: list[str] | str | None) -> list[str]:
-    """'a,b' or ['a', 'b'] -> ['a', 'b']."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return list(value)
 
 
 def summary_table(batch: VariantBatch, targets: pd.DataFrame, selected: np.ndarray) -> pd.DataFrame:

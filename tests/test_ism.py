@@ -10,18 +10,17 @@ import torch
 from torch import nn
 
 from danq_pipeline.cli import main
-from danq_pipeline.dataset import targets_frame
+from danq_pipeline.dataset import select_targets, targets_frame
 from danq_pipeline.encode import encode, one_hot
 from danq_pipeline.errors import DanQError
 from danq_pipeline.genome import Genome
+from danq_pipeline.intervals import parse_region
 from danq_pipeline.ism import (
     importance,
     ism_table,
     mutants,
-    parse_region,
     region_input,
     saturation_mutagenesis,
-    select_targets,
     sequence_input,
 )
 from danq_pipeline.model import build_model, save_checkpoint
@@ -121,6 +120,10 @@ def test_region_parsing_and_target_selection():
     assert select_targets(t, classes=["DNase"]).tolist() == [1]
     with pytest.raises(DanQError, match="POL2"):
         select_targets(t, ["POL2"])
+    # names and classes add up (the same rule for ism and score-variants)
+    assert select_targets(t, "CTCF", "histone").tolist() == [0, 2]
+    with pytest.raises(DanQError, match="unknown target class"):
+        select_targets(t, classes=["enhancer"])
 
 
 def test_cli_writes_h5_tsv_and_plots(tmp_path, capsys):

@@ -35,9 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fasta", help="genome FASTA (plain or BGZF) for --region")
     p.add_argument("--out-prefix", required=True, help="output path prefix, e.g. results/ism/chr22_21509001")
     p.add_argument("--targets", default="",
-                   help="comma-separated target names to score; default: all targets")
+                   help="comma-separated target names to score (with --target-class: the union); default: all targets")
     p.add_argument("--target-class", default="",
-                   help="comma-separated classes to keep (DNase,TF,histone); default: all classes")
+                   help="comma-separated classes to score (DNase,TF,histone); default: all classes")
     p.add_argument("--plot-targets", type=int, default=4,
                    help="draw this many targets (largest effects); default: %(default)s")
     p.add_argument("--batch-size", type=int, default=256, help="mutant windows per forward pass; default: %(default)s")
