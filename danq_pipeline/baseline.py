@@ -122,7 +122,7 @@ def fit_kmer_baseline(train: WindowsH5, *, k: int = 5, max_train: int = 20000, c
     t0 = time.perf_counter()
     n_rows = len(train) // 2 if train.rc_pairs else len(train)
     rows = sample_rows(n_rows, max_train)
-    codes, labels = _read_rows(train, rows)
+    codes, labels = train.read_rows(rows)
     features = kmer_spectrum(codes, k)
     scaler = StandardScaler().fit(features)
     x = scaler.transform(features).astype(np.float64)
@@ -188,10 +188,3 @@ def _fit_one(x: np.ndarray, y: np.ndarray, c: float, max_iter: int, tol: float) 
         warnings.simplefilter("ignore", ConvergenceWarning)
         lr = LogisticRegression(C=c, max_iter=max_iter, tol=tol).fit(x, y)
     return lr.coef_[0], float(lr.intercept_[0]), True
-
-
-def _read_rows(data: WindowsH5, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and labels of sorted `rows`, read as contiguous runs."""
-    cuts = np.flatnonzero(np.diff(rows) != 1) + 1
-    parts = [data.read_codes(int(r[0]), int(r[-1]) + 1) for r in np.split(rows, cuts) if len(r)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

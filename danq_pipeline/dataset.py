@@ -219,6 +219,17 @@ class WindowsH5:
         h5 = self._file()
         return h5["sequences"][start:stop], h5["labels"][start:stop]
 
+    def read_rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and labels of rows `idx` (any order, repeats allowed), read as one contiguous
+        slice per run of consecutive rows rather than one HDF5 read per row."""
+        uniq = np.unique(idx)
+        breaks = np.flatnonzero(np.diff(uniq) != 1) + 1
+        parts = [self.read_codes(int(run[0]), int(run[-1]) + 1) for run in np.split(uniq, breaks)]
+        codes = np.concatenate([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts])
+        pos = np.searchsorted(uniq, idx)
+        return codes[pos], labels[pos]
+
     def read(self, start: int, stop: int, reverse_complement: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """One-hot float32 (n, 4, L) and float32 labels (n, T) of rows [start, stop)."""
         codes, labels = self.read_codes(start, stop)

@@ -84,22 +84,11 @@ class BufferDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         a = i * self.plan.buffer_rows
         idx = self.plan.order[a:a + self.plan.buffer_rows]
-        codes, labels = _read_rows(self.data, idx)
+        codes, labels = self.data.read_rows(idx)
         flip = self.plan.rc[a:a + self.plan.buffer_rows]
         if flip.any():
             codes[flip] = reverse_complement_codes(codes[flip])
         return torch.from_numpy(codes), torch.from_numpy(labels.astype(np.float32))
-
-
-def _read_rows(data: WindowsH5, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows `idx` (any order) via one contiguous read per run of consecutive sorted rows."""
-    uniq = np.unique(idx)
-    breaks = np.flatnonzero(np.diff(uniq) != 1) + 1
-    parts = [data.read_codes(int(run[0]), int(run[-1]) + 1) for run in np.split(uniq, breaks)]
-    codes = np.concatenate([p[0] for p in parts])
-    labels = np.concatenate([p[1] for p in parts])
-    pos = np.searchsorted(uniq, idx)
-    return codes[pos], labels[pos]
 
 
 class Batch(NamedTuple):
