@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from danq_pipeline import __version__
 from danq_pipeline._device import autocast_context, resolve_device
+from danq_pipeline._io import write_tsv
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.encode import one_hot, reverse_complement_codes
 from danq_pipeline.errors import DanQError, DanQWarning
@@ -257,10 +258,8 @@ def curve_data(metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File, n_eval:
 
 
 def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a TSV under a temporary name, then rename it."""
-    tmp = path.with_name(path.name + ".part")
-    frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g", na_rep="NaN")
-    os.replace(tmp, path)
+    """Metric tables: undefined values written as NaN (spreadsheets read it as text, not 0)."""
+    write_tsv(frame, path, float_format="%.6g", na_rep="NaN")
 
 
 METRIC_ORDER = ("id", "name", "class", "n_pos", "n_neg", "auroc", "auprc", "auprc_random",

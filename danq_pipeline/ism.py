@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from danq_pipeline import _io
 from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode, one_hot
 from danq_pipeline.errors import DanQError
@@ -231,10 +232,7 @@ def write_h5(res: IsmResult, path: str | os.PathLike, attrs: dict | None = None)
 
 def write_tsv(res: IsmResult, path: str | os.PathLike) -> None:
     """The long table (`ism_table`) as TSV (atomic)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    ism_table(res).to_csv(tmp, sep="\t", index=False, float_format="%.5g")
-    os.replace(tmp, path)
+    _io.write_tsv(ism_table(res), path, float_format="%.5g")
 
 
 def plot_targets(res: IsmResult, n: int = 4) -> np.ndarray:

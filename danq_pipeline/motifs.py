@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from danq_pipeline._io import write_tsv
 from danq_pipeline.encode import ALPHABET, N_CODE, one_hot
 from danq_pipeline.errors import DanQError, located
 from danq_pipeline.plotting import save_png
@@ -469,8 +470,9 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
     table = table.sort_values(["evalue", "ic"], ascending=[True, False], na_position="last")
     out = Path(out_dir)
     write_meme(out / "filters.meme", pfms, found.background)
-    _write_tsv(table, out / "motif_matches.tsv")
-    _write_tsv(pairs[pairs["evalue"] < evalue_max].sort_values("evalue"), out / "motif_matches_all.tsv")
+    write_tsv(table, out / "motif_matches.tsv", float_format="%.4g")
+    write_tsv(pairs[pairs["evalue"] < evalue_max].sort_values("evalue"), out / "motif_matches_all.tsv",
+              float_format="%.4g")
     by_id = {m.matrix_id: m for m in jaspar}
     best = table[table["n_sites"] > 0].head(top)
     write_logos(out, [pfms[i] for i in best["filter"]], best, by_id)
@@ -480,13 +482,6 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
 def _empty_pairs() -> pd.DataFrame:
     return pd.DataFrame(columns=["query", "target_id", "target_name", "strand", "offset", "overlap", "score",
                                  "pearson", "pvalue", "evalue"])
-
-
-def _write_tsv(table: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
-    os.replace(tmp, path)
 
 
 def write_logos(out_dir: str | os.PathLike, pfms: Sequence[PFM], matches: pd.DataFrame,

@@ -31,6 +31,7 @@ from torch import nn
 
 from danq_pipeline import __version__
 from danq_pipeline._device import autocast_context, resolve_device, seed_everything
+from danq_pipeline._io import write_tsv
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.errors import DanQError
 from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
@@ -367,10 +368,7 @@ class _Run:
         return pd.DataFrame(self.state.history, columns=list(HISTORY_COLUMNS))
 
     def _write_history(self) -> None:
-        self.history_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.history_path.with_name(self.history_path.name + ".part")
-        self.history_frame().to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-        os.replace(tmp, self.history_path)
+        write_tsv(self.history_frame(), self.history_path, float_format="%.6g")
 
     def _common_extra(self) -> dict[str, Any]:
         return {"preset": self.s.preset, "training": asdict(self.s), "epoch": self.state.epoch + 1,
