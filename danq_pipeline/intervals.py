@@ -25,6 +25,7 @@ import pandas as pd
 
 from danq_pipeline.dataset import TARGET_CLASSES
 from danq_pipeline.errors import DanQError, located
+from danq_pipeline.genome import _naming_hint, open_text
 
 PEAK_FORMATS = {3: "BED3", 6: "BED6", 9: "broadPeak", 10: "narrowPeak"}
 _HEADER_PREFIXES = ("track", "browser", "#")
@@ -63,7 +64,6 @@ def parse_region(text: str, lengths: dict[str, int], source: str = "region") -> 
                         "region chrom:start-end, 1-based inclusive (chr22:17000000-18000000)")
     chrom, a, b = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
     if chrom not in lengths:
-        from danq_pipeline.genome import _naming_hint
         names = list(lengths)
         raise DanQError(f"{source}: contig {chrom!r} of {text!r} is not in the FASTA (it has "
                         f"{', '.join(names[:5])}{'...' if len(names) > 5 else ''})"
@@ -228,7 +228,7 @@ def read_peaks(path: str | os.PathLike, *, extend: int = 0, summit: int = -1,
 def _read_fast(path: Path, needs_summit: bool) -> tuple[pd.DataFrame, int, int] | None:
     """Parse a clean file with pandas' C reader; None when anything looks off (slow path decides)."""
     skip = 0
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for ln in fh:
             if ln.strip() and not ln.startswith(_HEADER_PREFIXES):
                 break
@@ -256,7 +256,7 @@ def _read_fast(path: Path, needs_summit: bool) -> tuple[pd.DataFrame, int, int] 
 
 def _read_raw(path: Path, label: str) -> pd.DataFrame:
     """Columns 0-2 (and 9) as strings, with the file line number of each row in `line`."""
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         lines = fh.read().splitlines()
     skip = 0
     while skip < len(lines) and (not lines[skip].strip() or lines[skip].startswith(_HEADER_PREFIXES)):
@@ -323,17 +323,11 @@ def _first(mask: pd.Series) -> int | None:
     return int(np.argmax(arr)) if arr.any() else None
 
 
-def _open_text(path: Path):
-    from danq_pipeline.genome import open_text
-    return open_text(path)
-
-
 def check_peak_contigs(table: pd.DataFrame, lengths: dict[str, int], label: str) -> None:
     """Raise when peaks sit on contigs the FASTA lacks, naming a few and hinting at chr prefixes."""
     absent = sorted(set(table["chrom"].unique()) - set(lengths))
     if not absent:
         return
-    from danq_pipeline.genome import _naming_hint
     names = list(lengths)
     raise DanQError(f"{label}: {len(absent)} contig(s) not in the FASTA: {', '.join(absent[:4])}"
                     f"{'...' if len(absent) > 4 else ''} (FASTA has {', '.join(names[:4])}"
