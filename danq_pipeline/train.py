@@ -391,7 +391,7 @@ def validate(model: nn.Module, data: WindowsH5, *, batch_size: int = 256, device
 
     Reads the file in order, in large blocks; forward strand only.
     """
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    from danq_pipeline.metrics import auroc_auprc
 
     device = device or next(model.parameters()).device
     was_training = model.training
@@ -406,11 +406,11 @@ def validate(model: nn.Module, data: WindowsH5, *, batch_size: int = 256, device
     model.train(was_training)
     z, y = torch.cat(logits), torch.cat(labels)
     loss = float(nn.functional.binary_cross_entropy_with_logits(z, y))
-    z, y = z.numpy(), y.numpy()
-    both = [t for t in range(y.shape[1]) if 0 < y[:, t].sum() < len(y)]
-    auroc = float(np.mean([roc_auc_score(y[:, t], z[:, t]) for t in both])) if both else float("nan")
-    auprc = float(np.mean([average_precision_score(y[:, t], z[:, t]) for t in both])) if both else float("nan")
-    return loss, auroc, auprc
+    auroc, auprc = auroc_auprc(y.numpy(), z.numpy())   # NaN for targets without both classes
+    defined = ~np.isnan(auroc)
+    if not defined.any():
+        return loss, float("nan"), float("nan")
+    return loss, float(auroc[defined].mean()), float(auprc[defined].mean())
 
 
 def _get_rng() -> dict[str, Any]:
