@@ -9,6 +9,7 @@ rule prepare:
         valid=f"{WINDOWS}/valid.h5",
         test=f"{WINDOWS}/test.h5",
         summary=f"{WINDOWS}/targets_summary.tsv",
+        stats=f"{WINDOWS}/prepare_stats.tsv",
     log:
         "logs/prepare.log",
     benchmark:
