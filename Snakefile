@@ -1,13 +1,18 @@
 # danq-pipeline workflow: genome + peaks -> labelled windows -> DanQ -> metrics, report, variant scores.
 # Run:  snakemake --cores all                       (the demo, config.yaml)
-#       snakemake --cores all --configfile my.yaml  (your data; see config.yaml for every key)
+#       snakemake --cores all --configfile my.yaml  (your data instead of config.yaml; copy it, edit)
 #       snakemake --executor slurm --jobs 50 ...    (a cluster, via a Snakemake executor plugin)
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# `--configfile my.yaml` replaces the demo's config.yaml instead of being merged into it
+# (Snakemake's default merge kept the demo's VCFs and ISM regions in a user's run);
+# `--config key=value` alone still edits the demo.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 include: "rules/common.smk"

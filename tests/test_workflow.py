@@ -62,6 +62,9 @@ def test_full_workflow_on_tiny_scenario(tmp_path: Path, tool_env: dict) -> None:
     [
         ("bogus_key: 1\n", "'bogus_key' was unexpected"),
         ("genome:\n  fasta: no/such/genome.fa\n", "genome.fasta = 'no/such/genome.fa': no such file"),
+        ("prepare:\n  negative_ratio: lots\n",
+         "prepare.negative_ratio: 'lots' is not valid under any of the given schemas; expected a number >= 0, or 'all'"),
+        ("prepare:\n  max_n_fraction: 2\n", "prepare.max_n_fraction: 2 is greater than the maximum of 1"),
     ],
 )
 def test_config_errors_are_one_line(tmp_path: Path, tool_env: dict, extra: str, needle: str) -> None:
@@ -93,3 +96,54 @@ def test_large_vcf_is_scattered_into_chunks_and_gathered(tmp_path: Path, tool_en
     for k in (1, 2, 3):
         assert f"--chunk {k}/3" in plan
     assert "gather-variants" in plan and "results/variants/dbsnp_common.tsv" in plan
+
+
+def _job_counts(stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    lines = stdout.split("Job stats:", 1)[1].splitlines()
+    counts = {}
+    for line in lines[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def _demo_workdir(tmp_path: Path) -> Path:
+    """A working folder laid out like the repo root: the demo config.yaml and the demo data."""
+    (tmp_path / "data").symlink_to(REPO / "data")
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    return tmp_path
+
+
+def test_demo_config_schedules_both_vcfs_and_one_ism_region(tmp_path: Path, tool_env: dict) -> None:
+    """Without --configfile the demo runs exactly as config.yaml says: two VCFs, one ISM region."""
+    run = _snakemake(_demo_workdir(tmp_path), tool_env, "-n", "--cores", "1")
+    assert run.returncode == 0, run.stderr
+    counts = _job_counts(run.stdout)
+    assert counts["score_variants"] == 2 and counts["ism"] == 1 and counts["prepare"] == 1
+
+
+def test_user_configfile_replaces_the_demo_lists(tmp_path: Path, tool_env: dict) -> None:
+    """`--configfile my.yaml` with one VCF and no ISM region schedules one VCF and no ISM job,
+    although the demo's config.yaml (two VCFs, one region) sits in the working folder."""
+    work = _demo_workdir(tmp_path)
+    user = (REPO / ".test" / "config.yaml").read_text().replace("  ism_regions: chr22:18300001-18301000\n", "")
+    user = user.replace("dbsnp_common:", "my_snps:")
+    (work / "my.yaml").write_text(user)
+    run = _snakemake(work, tool_env, "-n", "--cores", "1", "--configfile", str(work / "my.yaml"))
+    assert run.returncode == 0, run.stderr
+    counts = _job_counts(run.stdout)
+    assert counts["score_variants"] == 1 and "ism" not in counts, counts
+    assert "results/variants/my_snps.tsv" in run.stdout and "dbsnp_common" not in run.stdout
+    assert "1000G_GAB4_ADA2" not in run.stdout
+
+
+def test_test_scenario_schedules_its_one_vcf(tmp_path: Path, tool_env: dict) -> None:
+    """`--configfile .test/config.yaml` from a folder holding the demo config: one VCF, one ISM region."""
+    work = _demo_workdir(tmp_path)
+    run = _snakemake(work, tool_env, "-n", "--cores", "1", "--configfile", str(REPO / ".test" / "config.yaml"))
+    assert run.returncode == 0, run.stderr
+    counts = _job_counts(run.stdout)
+    assert counts["score_variants"] == 1 and counts["ism"] == 1, counts
