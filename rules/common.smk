@@ -25,7 +25,11 @@ def check_config(cfg, schema_path):
     if errors:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "top level"
-        wanted = f"; expected {err.schema['description']}" if err.validator == "anyOf" else ""
+        wanted = (
+            f"; expected {err.schema['description']}"
+            if err.validator == "anyOf"
+            else ""
+        )
         config_error(
             f"config key {where}: {err.message}{wanted} (see config.yaml for every key)"
         )
