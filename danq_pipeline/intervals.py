@@ -59,19 +59,28 @@ def parse_region(text: str, lengths: dict[str, int], source: str = "region") -> 
     if text in lengths:
         return Region(text, 0, lengths[text])
     m = re.fullmatch(r"(.+):([\d,]+)-([\d,]+)", text)
+    if not m and ":" not in text and text:
+        raise DanQError(f"{source}: contig {text!r} is not in the FASTA{_fasta_has(lengths, text)}")
     if not m:
         raise DanQError(f"{source}: cannot read {text!r}; write a contig name (chr8) or a "
                         "region chrom:start-end, 1-based inclusive (chr22:17000000-18000000)")
     chrom, a, b = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
     if chrom not in lengths:
-        names = list(lengths)
-        raise DanQError(f"{source}: contig {chrom!r} of {text!r} is not in the FASTA (it has "
-                        f"{', '.join(names[:5])}{'...' if len(names) > 5 else ''})"
-                        f"{_naming_hint([chrom], names)}")
+        raise DanQError(f"{source}: contig {chrom!r} of {text!r} is not in the FASTA{_fasta_has(lengths, chrom)}")
     if a < 1 or b < a:
         raise DanQError(f"{source}: region {text!r} needs 1 <= start <= end "
                         "(1-based inclusive, e.g. chr22:17000000-18000000)")
+    if a > lengths[chrom]:
+        raise DanQError(f"{source}: region {text!r} starts past the end of {chrom} ({lengths[chrom]:,} bp); "
+                        "check the coordinates and the genome build")
     return Region(chrom, a - 1, min(b, lengths[chrom]))
+
+
+def _fasta_has(lengths: dict[str, int], chrom: str) -> str:
+    """' (it has chr1, chr2, ...)' plus a chr-prefix hint, for messages about an absent contig."""
+    names = list(lengths)
+    return (f" (it has {', '.join(names[:5])}{'...' if len(names) > 5 else ''})"
+            f"{_naming_hint([chrom], names)}")
 
 
 def parse_regions(text: str | None, lengths: dict[str, int], source: str) -> list[Region]:
@@ -199,8 +208,10 @@ def read_peaks(path: str | os.PathLike, *, extend: int = 0, summit: int = -1,
     """Read a BED3+/BED6/narrowPeak/broadPeak file (plain or gzip, any order).
 
     `summit` >= 0 uses narrowPeak summits: the 2*summit+1 bp centred on the summit base
-    (a summit of -1 in the file falls back to the peak midpoint). `extend` then adds
-    that many bp on each side (clipped at 0). Bad lines raise ``file:line: reason``.
+    (a summit of -1 in the file falls back to the peak midpoint); any file without exactly
+    narrowPeak's 10 columns is refused (column 10 of a BED12 is blockCount, not a summit).
+    `extend` then adds that many bp on each side (clipped at 0). Bad lines raise
+    ``file:line: reason``.
     """
     path = Path(path)
     label = label or str(path)
@@ -241,7 +252,7 @@ def _read_fast(path: Path, needs_summit: bool) -> tuple[pd.DataFrame, int, int] 
                          engine="c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError):
         return None
-    if n_col < max(cols) + 1 or df.empty or df.isna().any().any():
+    if n_col < max(cols) + 1 or df.empty or df.isna().any().any() or (needs_summit and n_col != 10):
         return None
     if not all(pd.api.types.is_integer_dtype(df[c]) for c in cols[1:]):
         return None
@@ -272,7 +283,7 @@ def _read_raw(path: Path, label: str) -> pd.DataFrame:
     cols = list(zip(*fields, strict=True)) if n_col <= 10 else list(zip(*(f[:10] for f in fields), strict=True))
     raw = pd.DataFrame({"chrom": cols[0], "start": cols[1], "end": cols[2],
                         "line": [i for i, _ in body]})
-    if n_col >= 10:
+    if n_col == 10:  # narrowPeak: column 10 is the summit offset
         raw["summit"] = cols[9]
     raw.attrs["n_columns"] = n_col
     return raw

@@ -47,10 +47,11 @@ _MERGE_BATCH_ROWS = 2_000_000  # peaks per bedtools merge run (bounds bedtools' 
 class TargetInfo:
     """What reading one target's peaks revealed (for targets_summary.tsv and warnings)."""
 
-    n_peaks: int = 0
+    n_peaks: int = 0  # intervals read, before any is dropped
     n_merged: int = 0
     bp_covered: int = 0
-    clipped: int = 0
+    clipped: int = 0  # peaks running past a contig end, cut there
+    past_end: int = 0  # peaks entirely past a contig end, dropped (a genome-build mismatch)
     max_width: int = 0  # widest peak as read (after extend/summit)
     max_merged: int = 0  # widest interval after merging
 
@@ -108,7 +109,8 @@ def prepare_dataset(*, fasta: str | os.PathLike, targets: str | os.PathLike, out
               "max_n_fraction": max_n_fraction, "anchor_classes": _classes(anchor_classes),
               "negative_ratio": "all" if math.isinf(negative_ratio) else negative_ratio, "seed": seed, "package_version": __version__,
               "coordinates": "0-based half-open; regions typed 1-based inclusive",
-              "holdout_0based": {k: [list(r) for r in v] for k, v in setup.holdout.items()}}
+              "holdout_0based": {k: [list(r) for r in v] for k, v in setup.holdout.items()},
+              "input_md5": input_checksums(setup.sheet, targets, blacklist)}
     name = genome_name or Path(fasta).name.split(".")[0]
     return _write_all(setup, Path(out_dir), params=params, genome_name=name, window=window,
                       bin_size=bin_size, max_n_fraction=max_n_fraction,
@@ -190,9 +192,11 @@ def _read_targets(sheet: pd.DataFrame, lengths: dict[str, int], bin_size: int, t
         label = f"{row['source']} (target {row['id']} {row['name']})"
         peaks = iv.read_peaks(row["file"], extend=row["extend"], summit=row["summit"], label=label)
         iv.check_peak_contigs(peaks.table, lengths, label)
-        table, clipped = _clip(peaks.table, lengths)
+        table, clipped, past_end = _clip(peaks.table, lengths)
+        if past_end:
+            _warn_past_end(label, peaks.table, past_end, lengths)
         widths = (table["end"] - table["start"]).to_numpy()
-        batch.append((table, TargetInfo(n_peaks=len(table), clipped=clipped,
+        batch.append((table, TargetInfo(n_peaks=len(peaks.table), clipped=clipped, past_end=past_end,
                                         max_width=int(widths.max()) if len(widths) else 0)))
         if sum(len(t) for t, _ in batch) >= _MERGE_BATCH_ROWS or len(batch) == len(sheet) - len(infos):
             _merge_batch(batch, positives, infos, bin_size, threshold)
@@ -212,15 +216,50 @@ def _merge_batch(batch: list[tuple[pd.DataFrame, TargetInfo]], positives: list, 
         infos.append(info)
 
 
-def _clip(table: pd.DataFrame, lengths: dict[str, int]) -> tuple[pd.DataFrame, int]:
-    """Clip peak ends to contig lengths; returns the table and how many peaks were clipped."""
+def _clip(table: pd.DataFrame, lengths: dict[str, int]) -> tuple[pd.DataFrame, int, int]:
+    """Clip peak ends to contig lengths and drop peaks entirely past them.
+
+    Returns the table, how many peaks were clipped (they straddle a contig end) and how
+    many were dropped (they start at or past it).
+    """
     size = table["chrom"].map(lengths).to_numpy(dtype=np.int64)
     over = table["end"].to_numpy() > size
+    past = table["start"].to_numpy() >= size
     if over.any():
         table = table.copy()
         table["end"] = np.minimum(table["end"].to_numpy(), size)
         table = table[table["end"] > table["start"]]
-    return table, int(over.sum())
+    return table, int((over & ~past).sum()), int(past.sum())
+
+
+def _warn_past_end(label: str, table: pd.DataFrame, n: int, lengths: dict[str, int]) -> None:
+    """Peaks beyond a contig's end cannot come from this genome: warn with the count and one example."""
+    size = table["chrom"].map(lengths).to_numpy(dtype=np.int64)
+    first = table.iloc[int(np.argmax(table["start"].to_numpy() >= size))]
+    warnings.warn(f"{label}: {n} of {len(table)} peaks lie entirely past the end of their contig "
+                  f"(e.g. {first['chrom']}:{first['start'] + 1}-{first['end']}, but {first['chrom']} has "
+                  f"{lengths[first['chrom']]:,} bp) and were dropped; the peak file is probably from "
+                  "another genome build than the FASTA", DanQWarning, stacklevel=4)
+
+
+def input_checksums(sheet: pd.DataFrame, targets: str | os.PathLike,
+                    blacklist: str | os.PathLike | None) -> dict:
+    """MD5 of the targets sheet, the blacklist and every peak file (keyed as the sheet writes
+    it), so a windows file says exactly which inputs made it, not only their paths."""
+    peaks = {str(row.source): file_md5(row.file) for row in sheet.itertuples()}
+    return {"targets": file_md5(targets), "blacklist": file_md5(blacklist) if blacklist else None,
+            "peaks": peaks}
+
+
+def file_md5(path: str | os.PathLike) -> str:
+    """'md5:' + the MD5 of a file's bytes, read in 1-MiB blocks."""
+    import hashlib
+
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return "md5:" + digest.hexdigest()
 
 
 def _read_blacklist(path: str | os.PathLike | None, lengths: dict[str, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -270,7 +309,7 @@ def classify_bins(*, chrom: str, length: int, codes: np.ndarray, setup: _Setup, 
     idx = np.flatnonzero(alive)
     n_count = count_n(codes, ws[idx], window)
     too_many = np.zeros(n_bins, dtype=bool)
-    too_many[idx] = n_count > max_n_fraction * window
+    too_many[idx] = n_count > max_n_bases(max_n_fraction, window)
     drop("n_fraction", too_many)
     kept = _sample(chrom, bins, alive, split, setup, counts, contig_index=contig_index,
                    negative_ratio=negative_ratio, seed=seed)
@@ -316,6 +355,12 @@ def _sample(chrom: str, bins: np.ndarray, alive: np.ndarray, split: np.ndarray, 
         kept[name] = np.union1d(pos, chosen).astype(np.int64)
         counts[f"kept_{name}"] = len(kept[name])
     return kept
+
+
+def max_n_bases(max_n_fraction: float, window: int) -> int:
+    """N bases a window may hold: floor(fraction x window), computed so that 0.41 x 600
+    allows 246 (the float product is 245.99999999999997)."""
+    return math.floor(max_n_fraction * window + 1e-9)
 
 
 def count_n(codes: np.ndarray, starts: np.ndarray, width: int, chunk: int = 1 << 24) -> np.ndarray:
@@ -470,6 +515,8 @@ def _note(t: int, info: TargetInfo, pos: dict[str, int], setup: _Setup) -> str:
         notes += [f"no positives in {s}" for s in SPLITS if pos[s] == 0]
     if info.clipped:
         notes.append(f"{info.clipped} peak(s) clipped at a contig end")
+    if info.past_end:
+        notes.append(f"{info.past_end} peak(s) entirely past a contig end dropped (genome build mismatch?)")
     return "; ".join(notes)
 
 

@@ -132,3 +132,33 @@ def test_targets_sheet_unknown_class_names_line(tmp_path):
     (tmp_path / "sheet.tsv").write_text("name\tfile\tclass\nA\ta.bed\tTF\nB\ta.bed\tATAC\n")
     with pytest.raises(DanQError, match=r"sheet.tsv:3: unknown class 'ATAC'.*DNase"):
         iv.read_targets_sheet(tmp_path / "sheet.tsv")
+
+
+def test_region_starting_past_the_contig_end_is_refused():
+    """chr2 has 5,000 bp: a region starting at 5,001 is no region of this genome (it used to be
+    stored inverted, start > end); one ending past the end is clipped."""
+    with pytest.raises(DanQError, match=r"--valid: region 'chr2:5001-6000' starts past the end of chr2 \(5,000 bp\)"):
+        iv.parse_regions("chr2:5001-6000", LENGTHS, "--valid")
+    assert iv.parse_region("chr2:5000-6000", LENGTHS) == iv.Region("chr2", 4999, 5000)
+
+
+def test_absent_contig_name_is_named_with_contigs_that_exist():
+    with pytest.raises(DanQError) as err:
+        iv.parse_regions("chr7", LENGTHS, "--valid")
+    assert str(err.value) == "--valid: contig 'chr7' is not in the FASTA (it has chr1, chr2)"
+    with pytest.raises(DanQError, match="contig '2' is not in the FASTA.*add a 'chr' prefix"):
+        iv.parse_regions("chr1,2", LENGTHS, "--test")
+
+
+@pytest.mark.parametrize("row", [
+    ("chr1", 1000, 2000, "gene", 0, "+", 1000, 2000, "0", 2, "10,20", "0,980"),  # BED12: column 10 = blockCount
+    ("chr1", 1000, 2000, "p", 0, "+", 5.0, 3.0),
+])
+def test_summit_needs_narrowpeak_columns(tmp_path, row):
+    """summit is refused on anything but narrowPeak's 10 columns, naming the file; whole peaks still read."""
+    path = _bed(tmp_path / "peaks.bed", [row])
+    with pytest.raises(DanQError) as err:
+        iv.read_peaks(path, summit=50)
+    assert str(err.value) == (f"{path}: summit requested but the file has {len(row)} columns, not narrowPeak's 10; "
+                              "empty the sheet's summit column for this target")
+    assert iv.read_peaks(path).table.values.tolist() == [["chr1", 1000, 2000]]

@@ -271,3 +271,86 @@ def test_negative_ratio_all_keeps_every_clean_window(tiny):
     with pytest.raises(DanQError, match="negative-ratio"):
         prepare_dataset(fasta=tiny["fasta"], targets=tiny["targets"], out_dir=tiny["dir"] / "x",
                         negative_ratio="some")
+
+
+# ----------------------------------------------------------------------------- edges and provenance
+
+def _one_contig(tmp_path: Path, seq: str, peaks: str) -> dict[str, Path]:
+    """A one-contig genome `chr1` = seq and a one-target sheet over `peaks` (BED text)."""
+    fa = tmp_path / "one.fa"
+    fa.write_text(">chr1\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
+    (tmp_path / "p.bed").write_text(peaks)
+    sheet = tmp_path / "one.tsv"
+    sheet.write_text("name\tfile\tclass\nT\tp.bed\tTF\n")
+    return {"fasta": fa, "targets": sheet}
+
+
+@pytest.mark.parametrize("fraction, allowed", [(0.1, 60), (0.41, 246)])
+def test_n_fraction_cut_at_its_edge(tmp_path, fraction, allowed):
+    """--max-n-fraction f allows floor(f x window) N and not one more: with window 600, the
+    window [800, 1400) holds exactly `allowed` N and is kept, [1000, 1600) holds one more and
+    is dropped. (0.41 x 600 is 245.99999999999997 in floating point: 246 N are still allowed.)"""
+    seq = _seq(3000, 3)
+    seq = seq[:1400 - allowed] + "N" * (allowed + 1) + seq[1401:]  # N at [1400 - allowed, 1401)
+    inputs = _one_contig(tmp_path, seq, "chr1\t100\t300\n")
+    with pytest.warns(DanQWarning, match="holds no windows"):  # no holdouts: valid.h5 and test.h5 empty
+        res = prepare_dataset(**inputs, out_dir=tmp_path / "w", window=600, bin_size=200,
+                              max_n_fraction=fraction, negative_ratio="all", progress=False)
+    starts = {s for _, s, _ in _rows(tmp_path / "w" / "train.h5")}
+    assert 800 in starts, f"a window with exactly {allowed} N (the limit) must be kept"
+    assert 1000 not in starts, f"a window with {allowed + 1} N must be dropped"
+    n_in = {s: seq[s:s + 600].count("N") for s in range(0, 2401, 200)}
+    assert res.stats.loc[0, "n_fraction"] == sum(n > allowed for n in n_in.values())
+
+
+def test_peaks_past_the_contig_end_warn_with_their_count(tmp_path):
+    """Peaks beyond chr1's 3,000 bp cannot come from this genome: dropped, counted in the warning
+    and the note; `peaks` counts every interval read; a peak straddling the end is only clipped."""
+    inputs = _one_contig(tmp_path, _seq(3000, 4), "chr1\t100\t300\nchr1\t2900\t3100\n"
+                                                   "chr1\t5000\t5200\nchr1\t9000\t9300\nchr1\t3000\t3001\n")
+    with pytest.warns(DanQWarning) as caught:
+        res = prepare_dataset(**inputs, out_dir=tmp_path / "w", window=600, progress=False)
+    past = [str(w.message) for w in caught if "past the end" in str(w.message)]
+    assert len(past) == 1 and "3 of 5 peaks lie entirely past the end of their contig" in past[0], past
+    assert "chr1:5001-5200" in past[0] and "another genome build" in past[0]
+    row = res.summary.iloc[0]
+    assert row["peaks"] == 5
+    assert "1 peak(s) clipped at a contig end" in row["note"]
+    assert "3 peak(s) entirely past a contig end dropped" in row["note"]
+
+
+def test_windows_record_checksums_of_every_input(tiny):
+    """The provenance names the inputs' contents, not only their paths: MD5 of the sheet, the
+    blacklist and each peak file (as the sheet writes it), equal to hashlib's."""
+    import hashlib
+
+    bl = tiny["dir"] / "blacklist.bed"
+    bl.write_text("chr1\t2450\t2451\n")
+    _run(tiny, blacklist=bl)
+    md5 = WindowsH5(tiny["dir"] / "out" / "test.h5").attrs["params"]["input_md5"]
+
+    def digest(p: Path) -> str:
+        return "md5:" + hashlib.md5(p.read_bytes()).hexdigest()
+
+    assert md5["targets"] == digest(tiny["targets"]) and md5["blacklist"] == digest(bl)
+    assert md5["peaks"] == {f"peaks/{n}.bed": digest(tiny["dir"] / "peaks" / f"{n}.bed")
+                            for n in ("a", "site", "merge")}
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--valid", "chr7"), "--valid: contig 'chr7' is not in the FASTA (it has chr1, chr2)"),
+    (("--test", "chr2:3051-4000"),
+     "--test: region 'chr2:3051-4000' starts past the end of chr2 (3,050 bp); check the coordinates and the genome build"),
+])
+def test_bad_holdouts_are_one_line(tiny, capsys, extra, message):
+    assert _cli(tiny, capsys, *extra) == f"danq prepare: error: {message}"
+
+
+def test_summit_on_a_bed12_is_refused(tiny, capsys):
+    """Column 10 of a BED12 is blockCount: summit must not read it as a summit offset."""
+    (tiny["dir"] / "peaks" / "genes.bed").write_text("chr1\t1000\t2000\tg\t0\t+\t1000\t2000\t0\t2\t10,20\t0,980\n")
+    sheet = tiny["dir"] / "summit.tsv"
+    sheet.write_text("name\tfile\tclass\tsummit\nA\tpeaks/a.bed\tTF\t\nG\tpeaks/genes.bed\tTF\t50\n")
+    err = _cli(tiny, capsys, targets=sheet)
+    assert err == ("danq prepare: error: peaks/genes.bed (target 1 G): summit requested but the file has 12 "
+                   "columns, not narrowPeak's 10; empty the sheet's summit column for this target")
