@@ -8,9 +8,11 @@ Layer sizes derive from the hyperparameters, so any window length works.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -18,9 +20,15 @@ from torch import nn
 from danq_pipeline import __version__
 from danq_pipeline.encode import ALPHABET
 from danq_pipeline.errors import DanQError
+from danq_pipeline.recipe import DEFAULT_RECIPE, init_weights
 
 CHECKPOINT_FORMAT = "danq-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2   # 2: recipe recorded, RNG states stored as tensors (loads with weights_only)
+# DanQ-JASPAR_train.py: JASPAR_CORE_2016_vertebrates.npy, reverse complements of script motifs
+# 19 and 97-101 (matrix ids below, found by matching the .npy to pyjaspar's JASPAR2016), offsets >= 3
+PAPER_JASPAR_RELEASE = "JASPAR2016"
+PAPER_RC_MOTIFS = ("MA0035", "MA0138", "MA0139", "MA0140", "MA0141", "MA0142")
+PAPER_MOTIF_MARGIN = 3
 
 # name -> DanQ keyword arguments (n_targets and seq_len come from the data)
 PRESETS: dict[str, dict[str, Any]] = {
@@ -75,52 +83,72 @@ class DanQ(nn.Module):
         return torch.relu(self.pool(self.conv(x)))
 
 
-def build_model(preset: str, n_targets: int, seq_len: int, **overrides: Any) -> DanQ:
-    """A `DanQ` from a preset name plus keyword overrides.
+def build_model(preset: str, n_targets: int, seq_len: int, recipe: str = DEFAULT_RECIPE,
+                **overrides: Any) -> DanQ:
+    """A `DanQ` from a preset name plus keyword overrides, initialised as `recipe` says.
 
-    The `danq-jaspar` preset's first filters are initialised from JASPAR motifs
-    (`jaspar_init`, seeded from torch's global RNG); the others keep PyTorch's init.
+    The `danq-jaspar` preset's first filters are then written from JASPAR motifs
+    (`jaspar_init`, as the authors' DanQ-JASPAR script); both use torch's global RNG.
     """
     if preset not in PRESETS:
         raise DanQError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESETS)}")
     model = DanQ(n_targets=n_targets, seq_len=seq_len, **{**PRESETS[preset], **overrides})
+    init_weights(model, recipe)
     if preset == "danq-jaspar":
         jaspar_init(model)
     return model
 
 
-def jaspar_init(model: DanQ, release: str | None = None, generator: torch.Generator | None = None) -> int:
-    """Write JASPAR CORE vertebrate motifs into the first conv filters, as DanQ-JASPAR did.
+def jaspar_motif_matrices(release: str = PAPER_JASPAR_RELEASE) -> list[tuple[str, np.ndarray]]:
+    """The motifs DanQ-JASPAR writes into its filters, in filter order: (label, PFM (4, w)).
 
-    Each motif's PFM minus 0.25 goes into one filter and its reverse complement into the
-    next, each at a random offset inside the kernel (motifs wider than the kernel are
-    centre-cropped; the rest of the kernel keeps its random init, as in the original
-    DanQ-JASPAR script); those filters get a bias drawn from U(-1, 0). When there are more
-    motifs than pairs of filters, the first ``n_filters // 2`` by matrix id are used.
-
-    Returns
-    -------
-    n : int
-        Number of filters initialised (2 per motif).
+    As `DanQ-JASPAR_train.py`: every JASPAR CORE vertebrate motif of the release (latest
+    version of each; 519 in JASPAR 2016) sorted by matrix id, then the reverse complements of
+    the six motifs it lists (script indices 19 and 97-101: GATA1, REST, CTCF, GATA1::TAL1,
+    ESRRB, Pou5f1::Sox2), 525 filters in all.
     """
     from danq_pipeline.jaspar import load_jaspar
 
     motifs = sorted(load_jaspar(release=release), key=lambda m: m.matrix_id)
+    forward = [(m.matrix_id, m.pfm) for m in motifs]
+    reverse = [(f"{m.matrix_id} (reverse complement)", m.pfm[::-1, ::-1].copy()) for m in motifs
+               if m.matrix_id.split(".")[0] in PAPER_RC_MOTIFS]
+    return forward + reverse
+
+
+def jaspar_init(model: DanQ, release: str = PAPER_JASPAR_RELEASE,
+                generator: torch.Generator | None = None) -> int:
+    """Write JASPAR motifs into the first conv filters exactly as DanQ-JASPAR's script did.
+
+    Filter i gets motif i of `jaspar_motif_matrices` as PFM - 0.25 at a random offset in
+    [3, kernel - w - 3] (the script's ``randint(3, 30 - w + 1 - 3)``; its position reversal only
+    undoes Theano's kernel flip) and a bias from U(-1, 0); the rest of each kernel and the
+    remaining filters keep their initialisation. A motif wider than kernel - 6 (none in
+    JASPAR 2016) is centre-cropped to fit.
+
+    Returns
+    -------
+    n : int
+        Number of filters initialised (525 for the paper's 1,024 x 30 layer and JASPAR 2016).
+    """
     conv = getattr(model, "module", model).conv
     n_filters, _, k = conv.weight.shape
-    motifs = motifs[: n_filters // 2]
+    widest = k - 2 * PAPER_MOTIF_MARGIN
+    if widest < 1:
+        raise DanQError(f"kernel of {k} bp leaves no room for JASPAR motifs; use a kernel of at least 7")
+    matrices = jaspar_motif_matrices(release)[:n_filters]
     with torch.no_grad():
-        for i, motif in enumerate(motifs):
-            w = torch.as_tensor(motif.pfm - 0.25, dtype=conv.weight.dtype)
-            if w.shape[1] > k:
-                cut = (w.shape[1] - k) // 2
-                w = w[:, cut:cut + k]
-            for j, mat in enumerate((w, w.flip(0).flip(1))):  # ACGT order: complement = channel flip
-                off = int(torch.randint(0, k - mat.shape[1] + 1, (1,), generator=generator))
-                f = 2 * i + j
-                conv.weight[f, :, off:off + mat.shape[1]] = mat
-                conv.bias[f] = -torch.rand((), generator=generator)
-    return 2 * len(motifs)
+        for f, (_, pfm) in enumerate(matrices):
+            w = torch.as_tensor(pfm - 0.25, dtype=conv.weight.dtype)
+            if w.shape[1] > widest:
+                cut = (w.shape[1] - widest) // 2
+                w = w[:, cut:cut + widest]
+            width = w.shape[1]
+            off = int(torch.randint(PAPER_MOTIF_MARGIN, k - width - PAPER_MOTIF_MARGIN + 1, (1,),
+                                    generator=generator))
+            conv.weight[f, :, off:off + width] = w
+            conv.bias[f] = -torch.rand((), generator=generator)
+    return len(matrices)
 
 
 def save_checkpoint(path: str | os.PathLike, model: DanQ, targets: pd.DataFrame,
@@ -150,7 +178,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not path.exists():
         raise DanQError(f"{path}: no such checkpoint; train one with `danq train`")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):
+            raise DanQError(f"{path}: not a readable checkpoint (UnpicklingError); the file is truncated or "
+                            "corrupt, re-run `danq train` or use another checkpoint") from None
+        raise DanQError(f"{path}: refused: it holds Python objects other than tensors and plain containers "
+                        "(a checkpoint can run code when such objects load); only load files written by "
+                        "`danq train`") from None
     except Exception as err:  # torch raises many types for truncated/garbage files
         raise DanQError(f"{path}: not a readable checkpoint ({type(err).__name__}); the file is truncated or "
                         "corrupt, re-run `danq train` or use another checkpoint") from None

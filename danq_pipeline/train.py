@@ -1,16 +1,19 @@
 """Training loop: DanQ on windows HDF5 files, resumable, single process or torchrun/DDP.
 
-Paper defaults (Quang & Xie 2016): binary cross-entropy on logits, RMSprop (lr 1e-3,
-rho 0.9, eps 1e-6; PyTorch's update g / (sqrt(v) + eps) is the Keras 1.x/Theano formula
-DanQ ran with, while Keras >= 2.x/3 puts eps inside the square root), batch 100, at most
-60 epochs, early stopping on validation loss with patience 5, best checkpoint kept.
+Paper defaults (Quang & Xie 2016, `DanQ_train.py` on Keras 0.2.0): binary cross-entropy,
+RMSprop (lr 1e-3, rho 0.9, eps 1e-6) stepped as Keras 0.2.0 does (eps inside the square
+root, see recipe.py), Keras 0.2's initialisers, batch 100, at most 60 epochs, early stopping
+on validation loss as Keras 0.2's EarlyStopping(patience=5) counts, best checkpoint kept.
+The ``torch`` recipe swaps in PyTorch's initialisers, optimizer formula and patience count.
+Work is bounded by counts (epochs, early stopping), never by wall-clock time, so the same
+seed and thread count give the same model on an idle or a busy machine.
 
 Files written (rank 0 only, each via a temporary name and a rename):
 
 * ``out`` (model.pt): the best model by validation loss, self-describing (model.py);
 * ``<out stem>.last.pt``: resume state (model, optimizer, RNG states, data position,
   epoch, step, best so far, history), written every ``checkpoint_every`` steps, at each
-  epoch end and when stopping on ``time_limit``;
+  epoch end, and on SIGINT/SIGTERM (then training stops and `--resume` carries on);
 * ``history``: history.tsv, rewritten after every epoch.
 """
 
@@ -18,7 +21,10 @@ from __future__ import annotations
 
 import math
 import os
+import random
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,24 +42,27 @@ from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.errors import DanQError
 from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
 from danq_pipeline.model import build_model, load_checkpoint, save_checkpoint
+from danq_pipeline.recipe import check_recipe, make_optimizer, stops_after
+from danq_pipeline.training_defaults import DEFAULT_RECIPE, PRESET_SCHEDULE
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_mean_auroc", "valid_mean_auprc", "seconds",
                    "lr", "samples_per_s", "saved", "train_samples")
 # settings that must not change between a run and its --resume
-RESUME_KEYS = ("preset", "batch_size", "seed", "rc_augment", "max_train_windows", "world_size", "n_train",
-               "model_overrides")
+RESUME_KEYS = ("preset", "recipe", "batch_size", "seed", "rc_augment", "max_train_windows", "world_size",
+               "n_train", "model_overrides")
+PROGRESS_LINES_PER_EPOCH = 10  # plain progress lines per epoch when stderr is not a terminal (log files)
 
 
 @dataclass
 class Settings:
     """Training settings, recorded in every checkpoint."""
 
-    preset: str = "small"
+    preset: str = "danq"
+    recipe: str = DEFAULT_RECIPE
     epochs: int = 60
     batch_size: int = 100
     lr: float = 1e-3
     patience: int = 5
-    time_limit: float | None = None
     seed: int = 1
     deterministic: bool = False
     bf16: bool = False
@@ -92,9 +101,9 @@ def last_path(out: str | os.PathLike) -> Path:
 
 
 def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | os.PathLike, *,
-                history: str | os.PathLike | None = None, preset: str = "danq", epochs: int = 60,
-                batch_size: int = 100, lr: float = 1e-3, patience: int = 5,
-                time_limit: float | None = None, seed: int = 1, deterministic: bool = False,
+                history: str | os.PathLike | None = None, preset: str = "danq", recipe: str = DEFAULT_RECIPE,
+                epochs: int | None = None, batch_size: int = 100, lr: float = 1e-3, patience: int | None = None,
+                seed: int = 1, deterministic: bool = False,
                 device: str | torch.device | None = "auto", bf16: bool = False, workers: int = 0,
                 rc_augment: bool = True, checkpoint_every: int | None = 1000, resume: bool = False,
                 max_train_windows: int | None = None, model_overrides: dict | None = None,
@@ -109,9 +118,13 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
         Best model checkpoint (model.pt). The resume state goes to ``last_path(out)``.
     history : path, optional
         history.tsv, rewritten each epoch. Default is ``<out dir>/history.tsv``.
-    time_limit : float, optional
-        Wall-clock minutes after which training stops cleanly (validating the partial
-        epoch and keeping the best model). None or 0 (default): no limit.
+    preset : str
+        Model size (model.PRESETS): ``danq`` (the paper), ``danq-jaspar``, ``small``.
+    recipe : str
+        ``paper`` (Keras 0.2's RMSprop, initialisers and early-stopping count, as DanQ was
+        trained) or ``torch`` (PyTorch's defaults); see recipe.py.
+    epochs, patience : int, optional
+        Epoch budget and early-stopping patience; default: the preset's (PRESET_SCHEDULE).
     max_train_windows : int, optional
         Train on a fixed subsample of this many windows. Default is all.
     model_overrides : dict, optional
@@ -122,13 +135,17 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
     Returns
     -------
     history : pandas.DataFrame
-        One row per (possibly partial) epoch, the columns of history.tsv.
+        One row per epoch, the columns of history.tsv.
     """
+    check_recipe(recipe)
+    if preset not in PRESET_SCHEDULE:
+        raise DanQError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESET_SCHEDULE)}")
+    default_epochs, default_patience = PRESET_SCHEDULE[preset]
     dist = _Distributed.setup(device)
     seed_everything(seed + dist.rank, deterministic)
     train_h5, valid_h5 = _open_data(train, valid)
-    settings = Settings(preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                        time_limit=time_limit if time_limit and time_limit > 0 else None, seed=seed,
+    settings = Settings(preset=preset, recipe=recipe, epochs=epochs or default_epochs, batch_size=batch_size,
+                        lr=lr, patience=patience or default_patience, seed=seed,
                         deterministic=deterministic, bf16=bf16,
                         rc_augment=rc_augment and not train_h5.rc_pairs, checkpoint_every=checkpoint_every,
                         max_train_windows=max_train_windows, workers=workers, world_size=dist.world_size,
@@ -137,10 +154,47 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
     run = _Run(settings, train_h5, valid_h5, out, history, dist, progress)
     try:
         run.prepare(resume)
-        run.loop()
+        with _StopSignals() as stop:
+            run.loop(stop)
     finally:
         dist.close()
     return run.history_frame()
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training after its resume state was saved.
+
+    A KeyboardInterrupt, so it is never mistaken for a finished run; `exit_status` is the
+    shell's 128 + signal number (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_status = 128 + signum
+
+
+class _StopSignals:
+    """Turn SIGINT/SIGTERM into a request to stop at the next step boundary (main thread only;
+    elsewhere the signals keep their handlers). `signum` is the signal received, or 0."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
 class _Distributed:
@@ -195,11 +249,6 @@ def _open_data(train: str | os.PathLike, valid: str | os.PathLike) -> tuple[Wind
     return tr, va
 
 
-def rmsprop(model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    """RMSprop with Keras's defaults (rho 0.9, eps 1e-6); see the module docstring on eps."""
-    return torch.optim.RMSprop(model.parameters(), lr=lr, alpha=0.9, eps=1e-6)
-
-
 class _Run:
     """One training run: model, optimizer, state, and the files it writes."""
 
@@ -212,15 +261,14 @@ class _Run:
         self.progress = progress
         self.state = State()
         self.loss_fn = nn.BCEWithLogitsLoss()
-        self.started = time.monotonic()
 
     # -- setup -------------------------------------------------------------------------------------------
     def prepare(self, resume: bool) -> None:
         """Build model and optimizer; load the resume state when asked and present."""
         s = self.s
         self.model = build_model(s.preset, len(self.train_h5.targets), self.train_h5.window_size,
-                                 **s.model_overrides).to(self.dist.device)
-        self.optimizer = rmsprop(self.model, s.lr)
+                                 recipe=s.recipe, **s.model_overrides).to(self.dist.device)
+        self.optimizer = make_optimizer(s.recipe, self.model.parameters(), s.lr)
         if resume and self.last.exists():
             self._load_resume()
         elif resume:
@@ -244,8 +292,8 @@ class _Run:
             raise DanQError(f"{self.last}: resume state does not fit this model ({type(err).__name__}); "
                             "delete it to start over") from None
         self.state = State(**ckpt["state"])
-        if self.state.done == "time limit" or (self.state.done == "epochs" and self.state.epoch < self.s.epochs):
-            self.state.done = ""  # carry on: stopped by the clock, or more epochs asked for now
+        if self.state.done == "epochs" and self.state.epoch < self.s.epochs:
+            self.state.done = ""  # carry on: more epochs asked for now
         if self.dist.world_size == 1:
             _set_rng(ckpt["rng"])
         else:   # each rank reseeds its dropout stream from the step (not bit-exact, see docs)
@@ -254,11 +302,14 @@ class _Run:
              f"step {self.state.step}", self.dist.main)
 
     # -- main loop ---------------------------------------------------------------------------------------
-    def loop(self) -> None:
-        """Epochs until the epoch budget, early stopping or the time limit ends training."""
+    def loop(self, stop: _StopSignals) -> None:
+        """Epochs until the epoch budget or early stopping ends training; a stop signal saves
+        the exact resume state and raises `TrainingInterrupted`."""
+        self.stop = stop
         while not self.state.done and self.state.epoch < self.s.epochs:
-            finished = self._train_epoch()
-            self._end_epoch(partial=not finished)
+            if not self._train_epoch():
+                self._interrupted()
+            self._end_epoch()
         if not self.state.done:
             self.state.done = "epochs"
         if self.dist.main:
@@ -266,8 +317,17 @@ class _Run:
         _log(f"training stopped ({self.state.done}); best epoch {self.state.best_epoch + 1} "
              f"valid loss {self.state.best_loss:.5f} -> {self.out}", self.dist.main)
 
+    def _interrupted(self) -> None:
+        st = self.state
+        if self.dist.main:
+            self._save_last()
+        name = signal.Signals(self.stop.signum).name
+        message = (f"{name} at epoch {st.epoch + 1}, sample {st.position} (step {st.step}); resume state saved "
+                   f"to {self.last}: run the same command with --resume to continue")
+        raise TrainingInterrupted(self.stop.signum, message)
+
     def _train_epoch(self) -> bool:
-        """Train from the current position to the end of the epoch; False when the time limit hit."""
+        """Train from the current position to the end of the epoch; False when a stop signal came."""
         s, st = self.s, self.state
         plan = epoch_plan(len(self.train_h5), st.epoch, s.seed, rc_augment=s.rc_augment,
                           limit=s.max_train_windows)
@@ -277,6 +337,7 @@ class _Run:
                                pin_memory=pin, rank=self.dist.rank, world_size=self.dist.world_size)
         self.model.train()
         t0 = time.monotonic()
+        log = _EpochLog(n_epoch, st.epoch, s.epochs, self.dist.main and not _show_bar(self.progress))
         with _progress_bar(n_epoch, st.position, st.epoch, self.progress if self.dist.main else False) as bar:
             for batch in batches:
                 loss = self._step(batch.codes, batch.labels)
@@ -285,11 +346,12 @@ class _Run:
                 st.loss_sum += loss
                 st.loss_batches += 1
                 bar.set_postfix(loss=f"{st.loss_sum / st.loss_batches:.4f}", refresh=False)
+                log.update(st.position, st.loss_sum / st.loss_batches)
                 if s.checkpoint_every and st.step % s.checkpoint_every == 0 and self.dist.main:
                     st.epoch_seconds += time.monotonic() - t0
                     t0 = time.monotonic()
                     self._save_last()
-                if s.time_limit is not None and self.dist.agree(self._out_of_time()):
+                if self.dist.agree(self.stop.signum != 0):
                     st.epoch_seconds += time.monotonic() - t0
                     return False
         st.epoch_seconds += time.monotonic() - t0
@@ -309,12 +371,8 @@ class _Run:
         self.state.step += 1
         return float(loss.detach())
 
-    def _out_of_time(self) -> bool:
-        limit = self.s.time_limit
-        return limit is not None and time.monotonic() - self.started >= limit * 60
-
-    def _end_epoch(self, partial: bool) -> None:
-        """Validate, keep the best model, log a history row; count patience on full epochs."""
+    def _end_epoch(self) -> None:
+        """Validate, keep the best model, log a history row, count epochs without improvement."""
         st = self.state
         valid_loss, auroc, auprc = validate(self.model, self.valid_h5, batch_size=max(self.s.batch_size, 256),
                                             device=self.dist.device, bf16=self.s.bf16)
@@ -328,13 +386,11 @@ class _Run:
         n_seen = st.position // self.dist.world_size * self.dist.world_size
         st.history.append(self._history_row(valid_loss, auroc, auprc, improved, n_seen))
         _log(_format_row(st.history[-1], self.s.epochs), self.dist.main)
-        if partial:
-            st.done = "time limit"
-        else:
-            st.bad_epochs = 0 if improved else st.bad_epochs + 1
-            st.epoch, st.position, st.loss_sum, st.loss_batches, st.epoch_seconds = st.epoch + 1, 0, 0.0, 0, 0.0
-            if st.bad_epochs >= self.s.patience:
-                st.done = f"early stopping: no better valid loss for {self.s.patience} epochs"
+        st.bad_epochs = 0 if improved else st.bad_epochs + 1
+        st.epoch, st.position, st.loss_sum, st.loss_batches, st.epoch_seconds = st.epoch + 1, 0, 0.0, 0, 0.0
+        limit = stops_after(self.s.recipe, self.s.patience)
+        if st.bad_epochs >= limit:
+            st.done = f"early stopping: no better valid loss for {limit} epochs (patience {self.s.patience})"
         if self.dist.main:
             self._write_history()
             self._save_last()
@@ -414,22 +470,56 @@ def validate(model: nn.Module, data: WindowsH5, *, batch_size: int = 256, device
 
 
 def _get_rng() -> dict[str, Any]:
-    import random
-
-    rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every RNG state as tensors and plain numbers, so checkpoints load with weights_only."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, mt, gauss_next = random.getstate()
+    rng = {"torch": torch.get_rng_state(),
+           "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                     "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
+           "python": {"version": int(version), "state": torch.tensor(mt, dtype=torch.int64),
+                      "gauss_next": gauss_next}}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     return rng
 
 
 def _set_rng(rng: dict[str, Any]) -> None:
-    import random
-
+    """Restore the states `_get_rng` saved."""
     torch.set_rng_state(rng["torch"])
-    np.random.set_state(rng["numpy"])
-    random.setstate(rng["python"])
+    n = rng["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    py = rng["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss_next"]))
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def _show_bar(progress: bool | None) -> bool:
+    """A tqdm bar when asked, or (None) when stderr is a terminal."""
+    return sys.stderr.isatty() if progress is None else progress
+
+
+class _EpochLog:
+    """Plain progress lines for log files (where a tqdm bar is unreadable): a line at each tenth
+    of the epoch with windows done, running loss, speed and the epoch's ETA."""
+
+    def __init__(self, total: int, epoch: int, epochs: int, enabled: bool) -> None:
+        self.total, self.epoch, self.epochs, self.enabled = total, epoch, epochs, enabled
+        self.step = max(total // PROGRESS_LINES_PER_EPOCH, 1)
+        self.next = self.step
+        self.start, self.t0 = None, time.monotonic()
+
+    def update(self, position: int, loss: float) -> None:
+        if self.start is None:
+            self.start = position
+        if not self.enabled or position < self.next or position >= self.total:
+            return
+        self.next = (position // self.step + 1) * self.step
+        rate = (position - self.start) / max(time.monotonic() - self.t0, 1e-9)
+        eta = (self.total - position) / rate if rate > 0 else float("nan")
+        _log(f"epoch {self.epoch + 1}/{self.epochs}: {position:,}/{self.total:,} windows "
+             f"({100 * position / self.total:.0f}%), loss {loss:.4f}, {rate:,.0f} win/s, epoch ETA {eta:.0f} s")
 
 
 def _progress_bar(total: int, initial: int, epoch: int, show: bool | None):
@@ -451,4 +541,5 @@ def _log(message: str, show: bool = True) -> None:
         print(f"danq train: {message}", file=sys.stderr, flush=True)
 
 
-__all__ = ["train_model", "validate", "rmsprop", "last_path", "Settings", "HISTORY_COLUMNS", "__version__"]
+__all__ = ["train_model", "validate", "last_path", "Settings", "TrainingInterrupted", "HISTORY_COLUMNS",
+           "PRESET_SCHEDULE", "__version__"]

@@ -82,20 +82,21 @@ def test_prediction_does_not_depend_on_batch_mates() -> None:
     assert torch.allclose(together, shuffled, atol=1e-5)
 
 
-def test_jaspar_init_writes_ctcf_and_its_reverse_complement() -> None:
-    from danq_pipeline.jaspar import load_jaspar
+def test_jaspar_init_of_another_release_writes_ctcf_forward_and_reverse() -> None:
+    from danq_pipeline.model import jaspar_motif_matrices
 
-    model = DanQ(n_targets=2, seq_len=200, n_filters=512, kernel_size=30, pool_size=15, lstm_hidden=8, fc_hidden=8)
+    model = DanQ(n_targets=2, seq_len=200, n_filters=600, kernel_size=30, pool_size=15, lstm_hidden=8, fc_hidden=8)
     n = jaspar_init(model, release="JASPAR2014", generator=torch.Generator().manual_seed(3))
-    motifs = sorted(load_jaspar(release="JASPAR2014"), key=lambda m: m.matrix_id)
-    assert n == 2 * len(motifs)
-    i = [m.matrix_id for m in motifs].index("MA0139.1")  # CTCF
-    pfm = torch.as_tensor(motifs[i].pfm - 0.25, dtype=torch.float32)
-    w = pfm.shape[1]
-    for f, expected in ((2 * i, pfm), (2 * i + 1, pfm.flip(0).flip(1))):
+    matrices = jaspar_motif_matrices("JASPAR2014")
+    assert n == min(len(matrices), 600)
+    labels = [label for label, _ in matrices]
+    for label in ("MA0139.1", "MA0139.1 (reverse complement)"):  # CTCF
+        f = labels.index(label)
+        expected = torch.as_tensor(matrices[f][1] - 0.25, dtype=torch.float32)
+        w = expected.shape[1]
         weight = model.conv.weight[f].detach()
-        hits = [o for o in range(30 - w + 1) if torch.allclose(weight[:, o:o + w], expected)]
-        assert hits, f"filter {f} does not hold CTCF MA0139.1 ({'forward' if f % 2 == 0 else 'reverse complement'})"
+        hits = [o for o in range(3, 30 - w - 3 + 1) if torch.allclose(weight[:, o:o + w], expected)]
+        assert hits, f"filter {f} does not hold {label} at an offset in [3, 30 - w - 3]"
     bias = model.conv.bias.detach()[:n]
     assert (bias <= 0).all() and (bias >= -1).all()
 
@@ -135,9 +136,62 @@ def test_truncated_foreign_and_mismatched_checkpoints_are_refused(tmp_path: Path
     with pytest.raises(DanQError, match="not a danq-pipeline checkpoint"):
         load_checkpoint(foreign)
     mismatched = tmp_path / "mismatched.pt"
-    ckpt = torch.load(good, weights_only=False)
+    ckpt = torch.load(good, weights_only=True)
     ckpt["model_kwargs"]["lstm_hidden"] = 16
     torch.save(ckpt, mismatched)
     with pytest.raises(DanQError, match="do not match the recorded architecture"):
         load_model(mismatched)
     np.testing.assert_array_equal(load_checkpoint(good)["targets"]["name"], ["t0", "t1", "t2"])
+
+
+class _RunsCode:
+    """A pickled object whose unpickling runs a shell command (the classic checkpoint attack)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payload = tmp_path / "evil.pt"
+    ckpt = torch.load(_saved(tmp_path), weights_only=True)
+    ckpt["extra"] = _RunsCode(marker)
+    torch.save(ckpt, payload)
+    with pytest.raises(DanQError, match="refused: it holds Python objects"):
+        load_checkpoint(payload)
+    assert not marker.exists()
+
+
+def test_the_pickle_payload_is_refused_by_the_cli_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    marker = tmp_path / "pwned"
+    payload = tmp_path / "evil.pt"
+    torch.save({"format": "danq-checkpoint", "x": _RunsCode(marker)}, payload)
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nc\t5\t.\tA\tG\t.\t.\t.\n")
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">c\n" + "ACGT" * 100 + "\n")
+    proc = subprocess.run([sys.executable, "-m", "danq_pipeline", "score-variants", "--model", str(payload),
+                           "--fasta", str(fasta), "--vcf", str(vcf), "--out-prefix", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "evil.pt" in lines[0] and "refused" in lines[0], proc.stderr
+    assert not marker.exists()
+
+
+def test_checkpoints_hold_only_tensors_and_plain_containers(tmp_path: Path) -> None:
+    ckpt = torch.load(_saved(tmp_path), weights_only=True)  # raises if anything else were inside
+    assert ckpt["format_version"] == 2
+
+
+def _saved(tmp_path: Path) -> Path:
+    path = tmp_path / "good.pt"
+    save_checkpoint(path, build_model("small", n_targets=3, seq_len=200), _targets(3), {"preset": "small"})
+    return path

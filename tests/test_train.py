@@ -1,4 +1,4 @@
-"""Training: learns a planted motif, history and checkpoints, time limit, patience, resume after a kill."""
+"""Training: learns a planted motif, history and checkpoints, resume after a kill or a SIGTERM."""
 
 from __future__ import annotations
 
@@ -45,25 +45,6 @@ def test_small_model_learns_planted_motifs(data, tmp_path: Path) -> None:
     assert info["preset"] == "small" and info["training"]["batch_size"] == 32 and info["alphabet"] == "ACGT"
     assert info["valid_loss"] == pytest.approx(best["valid_loss"])
     assert last_path(tmp_path / "m.pt").exists()
-
-
-def test_time_limit_stops_cleanly_and_resume_continues(data, tmp_path: Path) -> None:
-    out = tmp_path / "m.pt"
-    h = train_model(*data, out, preset="small", epochs=2, batch_size=64, time_limit=1e-9, device="cpu",
-                    checkpoint_every=None, progress=False)
-    assert len(h) == 1 and 0 < h["train_samples"].iloc[0] < 2400  # one partial epoch, validated
-    state = load_checkpoint(last_path(out))["state"]
-    assert state["done"] == "time limit" and state["position"] == 64
-    assert out.exists()
-    h = train_model(*data, out, preset="small", epochs=2, batch_size=64, device="cpu", resume=True, progress=False)
-    assert list(h["epoch"]) == [1, 1, 2]
-    assert load_checkpoint(last_path(out))["state"]["done"] == "epochs"
-
-
-def test_early_stopping_after_patience(data, tmp_path: Path) -> None:
-    h = train_model(*data, tmp_path / "m.pt", preset="small", epochs=20, batch_size=200, lr=0.0, patience=2,
-                    device="cpu", max_train_windows=200, progress=False)
-    assert len(h) == 3 and list(h["saved"]) == [True, False, False]
 
 
 def test_resume_with_other_settings_is_refused(data, tmp_path: Path) -> None:
@@ -124,4 +105,42 @@ def test_resume_after_kill_ends_with_the_same_weights(data, tmp_path: Path) -> N
         a, b = load_checkpoint(whole.parent / name), load_checkpoint(cut.parent / name)
         for key, value in a["state_dict"].items():
             assert torch.equal(value, b["state_dict"][key]), f"{name}: {key} differs after resume"
+    assert len(pd.read_csv(cut.parent / "history.tsv", sep="\t")) == 3
+
+
+def test_resume_with_another_recipe_is_refused(data, tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    train_model(*data, out, preset="small", epochs=1, batch_size=64, device="cpu", max_train_windows=128,
+                progress=False)
+    assert load_checkpoint(out)["training"]["recipe"] == "paper"
+    with pytest.raises(DanQError, match="recipe='paper', now 'torch'"):
+        train_model(*data, out, preset="small", recipe="torch", epochs=2, batch_size=64, device="cpu",
+                    max_train_windows=128, resume=True, progress=False)
+
+
+def test_sigterm_saves_the_exact_state_and_resume_continues_from_it(data, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    whole = tmp_path / "whole" / "m.pt"
+    subprocess.run(_train_cmd(data, whole), check=True, env=env, capture_output=True)
+    cut = tmp_path / "cut" / "m.pt"
+    # no periodic checkpoints: whatever state exists afterwards was written on the signal
+    proc = subprocess.Popen(_train_cmd(data, cut, "--checkpoint-every", "0"), env=env, stderr=subprocess.PIPE,
+                            text=True)
+    log = []
+    for line in proc.stderr:  # plain progress lines, since stderr is a pipe and not a terminal
+        log.append(line)
+        if "windows (" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    log += proc.stderr.readlines()
+    assert proc.wait() == 128 + signal.SIGTERM, "".join(log)
+    assert "interrupted by SIGTERM at epoch 1" in log[-1] and "--resume" in log[-1], log[-1]
+    state = load_checkpoint(last_path(cut))["state"]
+    assert state["done"] == "" and state["epoch"] == 0 and 0 < state["position"] < 2400
+    assert not cut.exists(), "no epoch ended, so no best model yet"
+    subprocess.run(_train_cmd(data, cut, "--resume"), check=True, env=env, capture_output=True)
+    for name in ("m.pt", "m.last.pt"):
+        a, b = load_checkpoint(whole.parent / name), load_checkpoint(cut.parent / name)
+        for key, value in a["state_dict"].items():
+            assert torch.equal(value, b["state_dict"][key]), f"{name}: {key} differs after SIGTERM and resume"
     assert len(pd.read_csv(cut.parent / "history.tsv", sep="\t")) == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from danq_pipeline.cli import add_common_device_args
+from danq_pipeline.training_defaults import DEFAULT_RECIPE, PRESET_SCHEDULE, RECIPES
 
 HELP = """\
 Train a DanQ model on windows HDF5 files from `danq prepare`.
@@ -16,8 +17,15 @@ Outputs: --out model.pt         best model by validation loss (self-describing c
                                  every --checkpoint-every steps and at each epoch end
          --history history.tsv  one row per epoch (losses, valid AUROC/AUPRC, speed), rewritten
                                  every epoch
-Defaults follow the DanQ paper: BCE on logits, RMSprop (lr 1e-3, rho 0.9, eps 1e-6), batch 100,
-60 epochs, early stopping on validation loss with patience 5, reverse-complement augmentation.
+Defaults follow the authors' scripts (Keras 0.2.0): the `paper` recipe (Keras 0.2's RMSprop
+update with lr 1e-3, rho 0.9, eps 1e-6 inside the square root; Keras 0.2's initialisers; its
+early-stopping count), BCE, batch 100, and each preset's schedule (danq: at most 60 epochs,
+patience 5; danq-jaspar: 32 epochs, patience 100). `--recipe torch` uses PyTorch's defaults.
+Reverse-complement augmentation is on (DanQ instead trained on files holding both strands).
+Training is bounded by epochs and early stopping only, never by wall time: the same seed and
+--threads give the same model on an idle or a busy machine (add --deterministic for bit-exact).
+SIGINT/SIGTERM (Ctrl-C, a cluster pre-empting the job) save the exact resume state and stop
+with status 130/143; run the same command with --resume to continue.
 Several GPUs or nodes: `torchrun --nproc-per-node N -m danq_pipeline train ...` (DDP; --batch-size
 is per process). See docs/training.md."""
 
@@ -33,15 +41,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="danq", choices=("small", "danq", "danq-jaspar"),
                    help="model size: danq = the paper (46.9M params at 919 targets), danq-jaspar = 1024 "
                         "JASPAR-initialised filters, small = CPU demo; default: %(default)s")
-    p.add_argument("--epochs", type=_positive_int, default=60, help="maximum epochs; default: %(default)s")
+    p.add_argument("--recipe", default=DEFAULT_RECIPE, choices=RECIPES,
+                   help="paper = Keras 0.2's optimizer update, initialisers and early-stopping count, as DanQ "
+                        "was trained; torch = PyTorch's defaults; default: %(default)s")
+    p.add_argument("--epochs", type=_positive_int,
+                   help=f"maximum epochs; default: the preset's ({_schedule_text(0)})")
     p.add_argument("--batch-size", type=_positive_int, default=100,
                    help="windows per step (per process under torchrun); default: %(default)s")
     p.add_argument("--lr", type=float, default=1e-3, help="RMSprop learning rate; default: %(default)s")
-    p.add_argument("--patience", type=_positive_int, default=5,
-                   help="stop after this many epochs without a better validation loss; default: %(default)s")
-    p.add_argument("--time-limit", type=float, metavar="MINUTES",
-                   help="stop cleanly after this wall time, keeping the best model and a resumable state; "
-                        "0 = no limit; default: no limit")
+    p.add_argument("--patience", type=_positive_int,
+                   help="early-stopping patience in epochs without a better validation loss (the paper recipe "
+                        f"stops at patience + 1, as Keras 0.2 did); default: the preset's ({_schedule_text(1)})")
     p.add_argument("--seed", type=int, default=1, help="seed for init, data order, augmentation; default: %(default)s")
     p.add_argument("--deterministic", action="store_true",
                    help="deterministic kernels (with --threads fixed, CPU runs repeat bit for bit); default: off")
@@ -61,6 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, command="train")
 
 
+def _schedule_text(column: int) -> str:
+    return ", ".join(f"{preset} {values[column]}" for preset, values in PRESET_SCHEDULE.items())
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -77,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     train_model(args.train, args.valid, args.out, history=args.history, preset=args.preset, epochs=args.epochs,
-                batch_size=args.batch_size, lr=args.lr, patience=args.patience, time_limit=args.time_limit,
+                recipe=args.recipe, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                 seed=args.seed, deterministic=args.deterministic, device=args.device, bf16=args.bf16,
                 workers=args.workers, rc_augment=args.rc_augment, checkpoint_every=args.checkpoint_every or None,
                 resume=args.resume, max_train_windows=args.max_train_windows)
