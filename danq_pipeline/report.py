@@ -213,7 +213,7 @@ _STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:12
 table{border-collapse:collapse;font-size:12px;margin:.5em 0}th,td{border:1px solid #ccc;padding:2px 6px}
 th{background:#eee;position:sticky;top:0}table.sortable th{cursor:pointer}tbody tr:nth-child(even){background:#f8f8f8}
 img{max-width:100%;display:block;margin:.5em 0}.cap{color:#555;font-size:13px;margin-bottom:1.5em}
-.scroll{max-height:600px;overflow:auto;border:1px solid #ddd}.note{color:#a40}"""
+.scroll{max-height:600px;overflow:auto;border:1px solid #ddd}.wide{overflow-x:auto}.note{color:#a40}"""
 
 _SORT_JS = """document.querySelectorAll('table.sortable').forEach(function(t){
  t.querySelectorAll('th').forEach(function(th,i){th.title='click to sort';th.addEventListener('click',function(){
@@ -229,11 +229,42 @@ document.querySelectorAll('input.filter').forEach(function(inp){inp.addEventList
  Array.from(t.tBodies[0].rows).forEach(function(r){r.style.display=r.textContent.toLowerCase().includes(q)?'':'none';});});});"""
 
 
+TEXT_COLUMNS = ("note",)  # free text: an empty cell means nothing to say, never NaN
+
+
 def _read_tsv(path: Path) -> pd.DataFrame:
+    """A TSV with empty text cells as '' (pandas reads them as NaN, which the page would show)."""
     try:
-        return pd.read_csv(path, sep="\t", keep_default_na=True)
+        frame = pd.read_csv(path, sep="\t", keep_default_na=True)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DanQError(f"{path}: cannot read this TSV ({str(err).splitlines()[0]}); re-create it") from None
+    for col in frame.columns:
+        if col in TEXT_COLUMNS or not pd.api.types.is_numeric_dtype(frame[col]):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), "")
+    return frame
+
+
+def setting_text(value: Any, nested: bool = False) -> str:
+    """A run setting as plain text, never raw JSON: a mapping as 'key: value; ...', one inside
+    it as '(key: value, ...)'."""
+    if isinstance(value, dict):
+        text = ("; " if not nested else ", ").join(f"{k}: {setting_text(v, True)}" for k, v in value.items())
+        return f"({text})" if nested else text
+    if isinstance(value, (list, tuple)):
+        return ", ".join(setting_text(v, True) for v in value)
+    return str(value)
+
+
+def class_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """summary.tsv folded for the page: one 'mean / median' cell per metric instead of two
+    columns each (13 columns overflowed the page)."""
+    out = summary[[c for c in summary.columns if not c.startswith(("mean_", "median_"))]].copy()
+    for col in summary.columns:
+        if col.startswith("mean_") and f"median_{col[5:]}" in summary:
+            metric = col[5:]
+            out[f"{metric} mean / median"] = [f"{_cell(a)} / {_cell(b)}" for a, b in
+                                              zip(summary[col], summary[f"median_{metric}"], strict=True)]
+    return out
 
 
 def headline(metrics: pd.DataFrame) -> str:
@@ -256,18 +287,18 @@ def _section_summary(eval_dir: Path, info: dict, metrics: pd.DataFrame) -> str:
     parts = ["<h2>Summary</h2>", f"<p><b>{html.escape(headline(metrics))}</b></p>"]
     if info:
         shown = {k: v for k, v in info.items() if k not in ("figures",) and v not in (None, "")}
-        parts.append(html_table(pd.DataFrame({"setting": list(shown), "value": [json.dumps(v) if isinstance(v, dict)
-                                                                                   else v for v in shown.values()]})))
+        parts.append(html_table(pd.DataFrame({"setting": list(shown),
+                                              "value": [setting_text(v) for v in shown.values()]})))
         if info.get("baseline_missing_reason"):
             parts.append(f'<p class="note">No baseline: {html.escape(info["baseline_missing_reason"])}.</p>')
     parts.append("<h3>Per class (mean / median over targets with a defined metric)</h3>")
-    parts.append(html_table(_read_tsv(eval_dir / "summary.tsv")))
+    parts.append(f'<div class="wide">{html_table(class_table(_read_tsv(eval_dir / "summary.tsv")), "classes")}</div>')
     ref = eval_dir / "reference_summary.tsv"
     if ref.exists():
         parts.append("<h3>Comparison with the reference table</h3><p class='cap'>median_diff: median over targets "
                      "of ours minus reference; frac_ge: share of targets where ours &ge; reference; frac_within: "
                      "share where ours &ge; reference - 0.01.</p>")
-        parts.append(html_table(_read_tsv(ref)))
+        parts.append(f'<div class="wide">{html_table(_read_tsv(ref))}</div>')
     return "\n".join(parts)
 
 

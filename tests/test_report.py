@@ -141,3 +141,64 @@ def test_motif_headline_says_whether_ctcf_was_learned() -> None:
     assert text.startswith("1 of 3 filters match") and "filter 3 ~ CTCF" in text
     assert "Closest CTCF match: filter 3 (MA0139.1, E = 0.0001, significant)" in text
     assert "No filter's best match is CTCF" in motif_headline(table.iloc[[1]])
+
+
+class _Cells(HTMLParser):
+    """Cell texts of every table by id (tables without an id are 'table<n>'), and the class of
+    the element around each table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: dict[str, list[list[str]]] = {}
+        self.wrapper: dict[str, str] = {}
+        self._stack: list[str] = []
+        self._div: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "div":
+            self._div.append(a.get("class") or "")
+        elif tag == "table":
+            self._stack.append(a.get("id") or f"table{len(self.cells)}")
+            self.cells[self._stack[-1]] = []
+            self.wrapper[self._stack[-1]] = self._div[-1] if self._div else ""
+        elif tag == "tr" and self._stack:
+            self.cells[self._stack[-1]].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self._div:
+            self._div.pop()
+        elif tag == "table":
+            self._stack.pop()
+        elif tag in ("td", "th") and self._cell is not None and self._stack:
+            self.cells[self._stack[-1]][-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_empty_notes_settings_and_class_table_read_as_text(evaluated):
+    """An empty note is an empty cell (not 'NaN'); the baseline setting reads as text, not JSON;
+    the per-class table folds mean and median into one cell and scrolls instead of overflowing."""
+    page = _Cells()
+    page.feed(write_report(evaluated / "ev", evaluated / "cells.html").read_text())
+    header, *rows = page.cells["targets"]
+    notes = [r[header.index("note")] for r in rows]
+    assert notes.count("") == 4 and "NaN" not in notes, notes
+    assert notes[4].startswith("undefined: no positives")
+    assert [r[header.index("auroc")] for r in rows][4] == "NaN", "an undefined metric still says NaN"
+    settings = dict(r for r in page.cells["table0"][1:])
+    assert not settings["baseline"].startswith("{") and '"' not in settings["baseline"]
+    assert "k: 5; C: " in settings["baseline"] and "C_selection_auroc: (" in settings["baseline"]
+    classes = page.cells["classes"]
+    assert classes[0][:3] == ["class", "n_targets", "n_undefined"] and "auroc mean / median" in classes[0]
+    assert len(classes[0]) <= 8 and page.wrapper["classes"] == "wide", classes[0]
+    assert [r[0] for r in classes[1:]] == ["DNase", "TF", "histone", "all"]
+    summary = pd.read_csv(evaluated / "ev" / "summary.tsv", sep="\t").set_index("class")
+    auroc = dict((r[0], r[classes[0].index("auroc mean / median")]) for r in classes[1:])
+    assert auroc["all"] == f"{summary.loc['all', 'mean_auroc']:.4g} / {summary.loc['all', 'median_auroc']:.4g}"
