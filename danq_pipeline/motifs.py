@@ -8,23 +8,29 @@ Three parts, in the order `danq motifs` runs them:
    the filter's position frequency matrix (PFM) and its number of sites.
 2. **MEME format** (`write_meme`, `read_meme`): MEME minimal motif format version 4 with
    ``nsites=``, readable by the MEME suite (TOMTOM, FIMO) and by this module.
-3. **Matching** (`match_motifs`), a built-in TOMTOM-like comparison (no MEME suite needed):
+3. **Matching** (`match_motifs`): TOMTOM's statistic (Gupta et al. 2007, as MEME 4.x computes
+   it with ``-dist pearson`` and its default complete scores), built in (no MEME suite needed):
 
-   * column score: Pearson correlation of two 4-vectors of base probabilities (a column
-     with zero variance, e.g. uniform, scores 0);
-   * alignment score: the *sum* of column correlations over the overlapping columns, for every
-     offset with at least ``min_overlap`` overlapping columns (or the shorter motif's width),
-     on both strands (the query against the target and against its reverse complement);
-     a pair's score is the best alignment;
-   * null (TOMTOM's): the target columns of an alignment are independent random draws from
-     the pool of all target columns (all JASPAR columns and their complements), i.e. the limit
-     of column-shuffled target motifs. For each query column the null distribution of its score
-     is the histogram of its correlations with the pool (bins of 0.05); the distribution of an
-     alignment's sum is their exact convolution, giving the p-value of each alignment;
-   * per pair, the alignment with the smallest p-value wins and its p-value is corrected for
-     the number of alignments tried (Sidak: 1 - (1 - p)^n);
+   * pool: every column of every target motif and of its reverse complement;
+   * column score: Pearson correlation of two 4-vectors of base probabilities (0 when a column
+     has zero variance), minus the median of the query column's scores against the pool, so
+     that a typical column scores 0 -- the score of a query column the target does not cover
+     (complete scores: an alignment that overlaps only a filter's edge gains nothing from the
+     rest of the filter);
+   * scores are scaled to integers 0..100 per query (TOMTOM's rule) and an alignment's score is
+     their sum over the overlap; the best alignment of a pair is the highest score over every
+     offset with at least ``min_overlap`` overlapping columns (or the shorter width), both
+     strands;
+   * null: target columns drawn independently from the pool; the exact distribution of each
+     span of query columns by convolution, and the p-value of the best score is that of the
+     *maximum* over all offsets and both strands against a random target of the same width
+     (TOMTOM's offset correction);
    * E-value = p-value x number of target motifs; a match is significant when E < ``evalue_max``
      (default 0.05). The best match of a query is the target with the smallest p-value.
+
+   `bench/interpret/bench_tomtom.py` compares it with the DanQ authors' own TOMTOM run on
+   their 320 filters (numbers in docs/benchmarks.md); TOMTOM's pool there also held two
+   non-JASPAR databases, so p-values differ slightly.
 
 No torch at import time; extraction imports it lazily.
 """
@@ -40,12 +46,13 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from danq_pipeline._io import write_tsv
+from danq_pipeline._io import ensure_writable, write_tsv
 from danq_pipeline.encode import ALPHABET, N_CODE, one_hot
 from danq_pipeline.errors import DanQError, located
 from danq_pipeline.plotting import save_png
 
-SCORE_STEP = 0.05  # column-score bin width for the exact null of alignment sums
+BINS = 100  # TOMTOM's integer range of one column score
+LOG_ZERO = -1e30  # stands for log(0) in sums of log-probabilities
 MATCH_COLUMNS = ("filter", "n_sites", "ic", "best_match_id", "best_match_name", "strand", "offset",
                  "overlap", "pearson", "score", "pvalue", "evalue", "significant")
 
@@ -254,6 +261,87 @@ def _standardize(probs: np.ndarray) -> np.ndarray:
     return np.where(norm > 1e-9, c / np.where(norm > 1e-9, norm, 1), 0.0)
 
 
+class ColumnScores(NamedTuple):
+    """TOMTOM's integer column scores of queries (Q, 4, wq) against a pool of C target columns.
+
+    ``scores[q, i, c]``: query column i's Pearson correlation with pool column c, minus the
+    median over the pool of column i's correlations, scaled and rounded to an integer; an
+    unaligned query column scores 0. ``hist[q, i, k]``: the fraction of the pool whose score
+    for column i is ``k - zero[q]`` (k = 0..BINS). ``corr``: the raw correlations.
+    """
+
+    scores: np.ndarray
+    hist: np.ndarray
+    zero: np.ndarray
+    corr: np.ndarray
+
+
+def column_scores(queries: np.ndarray, pool: np.ndarray) -> ColumnScores:
+    """TOMTOM's complete-score column scores of queries (Q, 4, wq) against pool columns (C, 4).
+
+    Pearson correlation per column pair; each query column's correlations are shifted by their
+    median over the pool (TOMTOM's rule: the mean of the values at ranks floor(C/2) and
+    ceil(C/2)), so that a typical column scores 0, the score of an unaligned column. Per query,
+    the shifted scores map to integers 0..BINS as TOMTOM scales them: offset = floor(smallest),
+    scale = floor(BINS / (largest - offset)), score = round((x - offset) * scale).
+    """
+    corr = np.einsum("qic,kc->qik", _standardize(queries), _standardize(pool.T))     # (Q, wq, C)
+    n = corr.shape[2]
+    ranks = sorted({max(int(np.floor(n / 2)) - 1, 0), max(int(np.ceil(n / 2)) - 1, 0)})
+    part = np.partition(corr, ranks, axis=2)
+    shifted = corr - part[:, :, ranks].mean(axis=2, keepdims=True)
+    large = shifted.max(axis=(1, 2))
+    small = shifted.min(axis=(1, 2))
+    offset = np.floor(np.where(large == small, large - 1, small))
+    scale = np.floor(BINS / (large - offset))
+    binned = np.floor((shifted - offset[:, None, None]) * scale[:, None, None] + 0.5).astype(np.int64)
+    flat = binned + (BINS + 1) * np.arange(binned.shape[0] * binned.shape[1]).reshape(binned.shape[:2] + (1,))
+    hist = np.bincount(flat.ravel(), minlength=binned.shape[0] * binned.shape[1] * (BINS + 1))
+    zero = np.rint(-offset * scale).astype(np.int64)
+    return ColumnScores(binned - zero[:, None, None], hist.reshape(binned.shape[:2] + (BINS + 1,)) / n,
+                        zero, corr)
+
+
+def span_log_cdfs(hist: np.ndarray, zero: int) -> np.ndarray:
+    """log P(sum of the scores of query columns a..b < s) for every span: (wq, wq, wq*BINS + 2).
+
+    ``out[a, b, s + wq*zero]`` for a <= b, under TOMTOM's null: the score of each column is
+    drawn independently from its histogram over the pool. Exact convolution (not FFT), so
+    tails far below 1e-16 keep their precision. log 0 is stored as LOG_ZERO (finite, so that
+    weighted sums of rows stay defined).
+    """
+    wq = len(hist)
+    nz = [np.flatnonzero(h) for h in hist]
+    first = [int(i[0]) for i in nz]
+    trimmed = [h[f:int(i[-1]) + 1] for h, f, i in zip(hist, first, nz, strict=True)]
+    out = np.zeros((wq, wq, wq * BINS + 2))
+    for a in range(wq):
+        pmf, lo = np.ones(1), 0
+        for b in range(a, wq):
+            pmf, lo = np.convolve(pmf, trimmed[b]), lo + first[b]   # scaled sums lo .. lo+len-1
+            start = lo + zero * (wq - (b - a + 1))                    # index of scaled sum lo
+            tail = np.minimum(np.cumsum(pmf[::-1])[::-1], 1.0)        # P(sum >= s) on the support
+            out[a, b, :start + 1] = LOG_ZERO                          # P(sum < lo) = 0
+            with np.errstate(divide="ignore"):
+                out[a, b, start + 1:start + len(pmf)] = np.maximum(np.log1p(-tail[1:]), LOG_ZERO)
+    return out
+
+
+def max_pvalues(log_cdf: np.ndarray, target_widths: Sequence[int]) -> np.ndarray:
+    """P(best alignment score >= s) against a random target of each width: (len(widths), size).
+
+    TOMTOM's offset correction: the maximum over every offset (any overlap) and both strands,
+    alignments independent, unaligned query columns scoring 0.
+    """
+    wq = log_cdf.shape[0]
+    offs = [np.arange(-(wt - 1), wq) for wt in target_widths]
+    first = np.concatenate([np.maximum(0, o) for o in offs])
+    last = np.concatenate([np.minimum(wq, o + wt) - 1 for o, wt in zip(offs, target_widths, strict=True)])
+    bounds = np.cumsum([0] + [len(o) for o in offs])[:-1]
+    total = 2 * np.add.reduceat(log_cdf[first, last], bounds, axis=0)      # strands: squared CDF
+    return -np.expm1(np.maximum(total, LOG_ZERO))
+
+
 class Alignment(NamedTuple):
     """Best alignments of queries (Q) against same-width targets (T): arrays of shape (Q, T)."""
 
@@ -264,85 +352,54 @@ class Alignment(NamedTuple):
     strand: np.ndarray
 
 
-def column_null(queries: np.ndarray, pool: np.ndarray, step: float = SCORE_STEP) -> np.ndarray:
-    """Null distribution of each query column's score: (Q, wq, n_bins) probabilities.
+def best_alignments(cols: ColumnScores, pool_index: np.ndarray, pvalues: np.ndarray,
+                    min_overlap: int = 5) -> Alignment:
+    """TOMTOM's best alignment of each query against same-width targets, and its p-value.
 
-    `pool` (C, 4) holds the target columns (all JASPAR columns and their complements); a column
-    score is the Pearson correlation, rounded to `step`, of the query column with a column drawn
-    from the pool at random.
+    `pool_index` (2, T, wt): the pool columns of each target on strand + and -. Offsets overlap
+    by at least min(min_overlap, wq, wt) columns; the highest integer score wins (ties: the
+    larger overlap, then TOMTOM's order: query starting further right, strand +). `pvalues`
+    (Q, size): `max_pvalues` of each query for this width. The reported score is the sum of
+    the raw Pearson correlations over the overlap.
     """
-    corr = np.einsum("qic,kc->qik", _standardize(queries), _standardize(pool))
-    idx = _bin(corr, step)
-    n_bins = int(round(2 / step)) + 1
-    hist = np.zeros(corr.shape[:2] + (n_bins,))
-    for q in range(len(hist)):
-        for i in range(hist.shape[1]):
-            hist[q, i] = np.bincount(idx[q, i], minlength=n_bins)
-    return hist / pool.shape[1]
+    n_q, wq = cols.scores.shape[:2]
+    wt = pool_index.shape[2]
+    offs = np.arange(-(wt - 1), wq)                                          # query col at target col 0
+    overlap = np.minimum(wq, offs + wt) - np.maximum(0, offs)
+    weight = max(wq, wt) + 1
+    keys, sums, raws = [], [], []
+    for si in range(2):
+        s, r = _diagonal_sums(cols.scores, pool_index[si]), _diagonal_sums(cols.corr, pool_index[si])
+        key = np.where(overlap >= min(min_overlap, wq, wt), s * weight + overlap, np.iinfo(np.int64).min)
+        pick = len(offs) - 1 - np.argmax(key[..., ::-1], axis=-1)            # last offset = TOMTOM's first
+        keys.append(np.take_along_axis(key, pick[..., None], -1)[..., 0])
+        sums.append(np.take_along_axis(s, pick[..., None], -1)[..., 0])
+        raws.append((np.take_along_axis(r, pick[..., None], -1)[..., 0], pick))
+    minus = keys[1] > keys[0]
+    best_s = np.where(minus, sums[1], sums[0])
+    pick = np.where(minus, raws[1][1], raws[0][1])
+    p = np.take_along_axis(pvalues, best_s + wq * cols.zero[:, None], axis=1)
+    return Alignment(p, np.where(minus, raws[1][0], raws[0][0]), offs[pick], overlap[pick],
+                     np.where(minus, "-", "+"))
 
 
-def _bin(corr: np.ndarray, step: float) -> np.ndarray:
-    """Column scores -> integer bins 0..2/step (score -1 -> 0, 0 -> 1/step, 1 -> 2/step)."""
-    return np.rint((np.clip(corr, -1, 1) + 1) / step).astype(np.int64)
+def _diagonal_sums(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Sums over every offset of query columns i against target columns i - offset: (Q, T, wq+wt-1).
 
-
-def sum_tails(hist: np.ndarray) -> np.ndarray:
-    """Survival functions of sums of contiguous query columns: (Q, wq, wq + 1, K).
-
-    ``tails[q, a, b, s]`` = P(sum of binned scores of query columns a..b-1 >= s) when each
-    column's score is drawn independently from its null (`column_null`); exact convolution.
+    `scores` (Q, wq, C) against pool columns; `columns` (T, wt) the pool columns of each target.
+    Offsets run from -(wt-1) to wq-1 (the query column aligned to the target's first column).
     """
-    n_q, wq, n_bins = hist.shape
-    k = (n_bins - 1) * wq + 1
-    tails = np.zeros((n_q, wq, wq + 1, k + 1))
-    for q in range(n_q):
-        for a in range(wq):
-            dist = np.ones(1)
-            for b in range(a + 1, wq + 1):
-                dist = np.convolve(dist, hist[q, b - 1])
-                sf = np.cumsum(dist[::-1])[::-1]
-                tails[q, a, b, :len(sf)] = np.minimum(sf, 1.0)
-    return tails
-
-
-def align_pvalues(queries: np.ndarray, targets: np.ndarray, tails: np.ndarray, min_overlap: int = 5,
-                  step: float = SCORE_STEP) -> Alignment:
-    """Best alignment of each query (Q, 4, wq) against each same-width target (T, 4, wt).
-
-    Every offset with enough overlap on both strands is scored (sum of column correlations,
-    binned for the p-value); the alignment with the smallest p-value wins, and its p-value is
-    corrected for the number of alignments tried (Sidak). `offset` is the query column aligned
-    to the target's first column (negative: the target starts before the query); strand "-"
-    aligns the query to the target's reverse complement.
-    """
-    q = _standardize(queries)
-    wq, wt = q.shape[1], targets.shape[2]
-    need = min(min_overlap, wq, wt)
-    shape = (len(q), len(targets))
-    best = Alignment(np.full(shape, 2.0), np.zeros(shape), np.zeros(shape, int), np.zeros(shape, int),
-                     np.full(shape, "+"))
-    q_idx = np.arange(len(q))[:, None]
-    n_tests = 0
-    for strand, tgt in (("+", targets), ("-", targets[:, ::-1, ::-1])):
-        corr = np.einsum("qic,tjc->qtij", q, _standardize(tgt))  # (Q, T, wq, wt)
-        binned = _bin(corr, step)
-        for off in range(-(wt - 1), wq):
-            a, b = max(0, off), min(wq, off + wt)
-            if b - a < need:
-                continue
-            n_tests += 1
-            s = np.diagonal(corr, offset=-off, axis1=2, axis2=3).sum(axis=-1)
-            p = tails[q_idx, a, b, np.diagonal(binned, offset=-off, axis1=2, axis2=3).sum(axis=-1)]
-            better = (p < best.pvalue) | ((p == best.pvalue) & (s > best.score))
-            best.pvalue[better], best.score[better], best.offset[better] = p[better], s[better], off
-            best.overlap[better], best.strand[better] = b - a, strand
-    corrected = -np.expm1(n_tests * np.log1p(-np.minimum(best.pvalue, 1 - 1e-16)))
-    return best._replace(pvalue=np.minimum(corrected, 1.0))
+    n_q, wq = scores.shape[:2]
+    n_t, wt = columns.shape
+    out = np.zeros((n_q, n_t, wq + wt - 1), dtype=scores.dtype)
+    for j in range(wt):
+        out[:, :, wt - 1 - j:wt - 1 - j + wq] += np.swapaxes(scores[:, :, columns[:, j]], 1, 2)
+    return out
 
 
 def match_motifs(queries: Sequence[PFM], targets: Sequence, *, min_overlap: int = 5,
                  chunk: int = 16) -> pd.DataFrame:
-    """Compare every query PFM with every target motif; one row per (query, target) pair.
+    """Compare every query PFM with every target motif (TOMTOM's statistic); one row per pair.
 
     Parameters
     ----------
@@ -350,27 +407,32 @@ def match_motifs(queries: Sequence[PFM], targets: Sequence, *, min_overlap: int 
         E.g. `FilterMotifs.pfms()`; queries may differ in width.
     targets : sequence of jaspar.Motif (or PFM)
         Anything with a name, an id (``matrix_id``; PFMs use their name) and a (4, w) ``pfm``
-        or ``probs`` matrix. The null column pool is built from these targets.
+        or ``probs`` matrix. The null column pool is built from these targets (both strands).
     min_overlap, chunk
-        Minimum overlapping columns (capped at the shorter width); queries scored at a time.
+        Minimum overlapping columns (capped at the shorter width; TOMTOM's -min-overlap);
+        queries scored at a time.
 
     Returns
     -------
     pandas.DataFrame
         Columns query, target_id, target_name, strand, offset, overlap, score (sum of column
-        correlations), pearson (their mean), pvalue, evalue (p x number of targets).
+        Pearson correlations over the overlap), pearson (their mean), pvalue, evalue
+        (p x number of targets).
     """
     if not targets:
         raise DanQError("no target motifs to match against")
     t_probs = [_probs(t) for t in targets]
-    pool = np.concatenate([np.concatenate(t_probs, axis=1), np.concatenate(t_probs, axis=1)[::-1]], axis=1)
+    pool = np.concatenate(t_probs + [reverse_complement_pfm(t) for t in t_probs], axis=1).T   # (C, 4)
+    starts = np.cumsum([0] + [t.shape[1] for t in t_probs])
+    groups = []
+    for wt, t_idx in _groups([t.shape[1] for t in t_probs]):
+        fwd = starts[t_idx][:, None] + np.arange(wt)
+        groups.append((wt, np.asarray(t_idx), np.stack([fwd, fwd + starts[-1]])))   # rc j: same slots
     rows = []
     for _, idx in _groups([q.probs.shape[1] for q in queries]):
         for a in range(0, len(idx), chunk):
             sel = idx[a:a + chunk]
-            q = np.stack([queries[i].probs for i in sel])
-            tails = sum_tails(column_null(q, pool))
-            rows.append(_match_group(q, sel, t_probs, tails, min_overlap))
+            rows.append(_match_chunk(np.stack([queries[i].probs for i in sel]), sel, pool, groups, min_overlap))
     table = pd.concat(rows, ignore_index=True)
     table["query"] = [queries[i].name for i in table.pop("qi")]
     table["target_id"] = [_target_id(targets[j]) for j in table["ti"]]
@@ -381,18 +443,21 @@ def match_motifs(queries: Sequence[PFM], targets: Sequence, *, min_overlap: int 
     return table[cols]
 
 
-def _match_group(q: np.ndarray, q_index: list[int], t_probs: list[np.ndarray], tails: np.ndarray,
-                 min_overlap: int) -> pd.DataFrame:
+def _match_chunk(q: np.ndarray, q_index: list[int], pool: np.ndarray, groups: list, min_overlap: int,
+                 ) -> pd.DataFrame:
     """Best alignments and p-values of same-width queries `q` (Q, 4, wq) against all targets."""
+    cols = column_scores(q, pool)
+    widths = [g[0] for g in groups]
+    pvalues = np.stack([max_pvalues(span_log_cdfs(h, int(z)), widths)
+                        for h, z in zip(cols.hist, cols.zero, strict=True)])      # (Q, widths, size)
     parts = []
-    for _, t_idx in _groups([t.shape[1] for t in t_probs]):
-        best = align_pvalues(q, np.stack([t_probs[j] for j in t_idx]), tails, min_overlap)
-        qi, tj = np.meshgrid(np.arange(len(q)), np.arange(len(t_idx)), indexing="ij")
+    for k, (_, t_idx, pool_index) in enumerate(groups):
+        best = best_alignments(cols, pool_index, pvalues[:, k], min_overlap)
+        qi, tj = np.meshgrid(np.asarray(q_index), t_idx, indexing="ij")
         parts.append(pd.DataFrame({
-            "qi": np.asarray(q_index)[qi.ravel()], "ti": np.asarray(t_idx)[tj.ravel()],
-            "strand": best.strand.ravel(), "offset": best.offset.ravel(), "overlap": best.overlap.ravel(),
-            "score": best.score.ravel(), "pearson": (best.score / np.maximum(best.overlap, 1)).ravel(),
-            "pvalue": best.pvalue.ravel()}))
+            "qi": qi.ravel(), "ti": tj.ravel(), "strand": best.strand.ravel(), "offset": best.offset.ravel(),
+            "overlap": best.overlap.ravel(), "score": best.score.ravel(),
+            "pearson": (best.score / np.maximum(best.overlap, 1)).ravel(), "pvalue": best.pvalue.ravel()}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -457,6 +522,7 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
     from danq_pipeline.jaspar import load_jaspar
     from danq_pipeline.model import load_model
 
+    ensure_writable(out_dir, "--out-dir", folder=True)
     dev = resolve_device(device)
     model = load_model(model_path, device=dev)
     found = filter_pfms(model, WindowsH5(data_path), max_windows=max_windows, min_activation=min_activation,
