@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import statistics
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +19,7 @@ from danq_pipeline.model import build_model, save_checkpoint
 from danq_pipeline.motifs import (
     PFM,
     best_matches,
+    column_scores,
     filter_pfms,
     information_content,
     match_motifs,
@@ -172,3 +176,86 @@ def test_cli_end_to_end_finds_a_ctcf_filter(tmp_path, ctcf):
     assert len(read_meme(out / "filters.meme")) == 64
     assert (out / "logos" / "filter_0.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "logos.png").exists() and (out / "motif_matches_all.tsv").exists()
+
+
+# ----------------------------------------------------------------------------- TOMTOM's statistic
+# Oracle: TOMTOM's rules (Gupta et al. 2007; MEME 4.x tomtom with -dist pearson and complete
+# scores) re-derived here one value at a time with np.corrcoef, statistics.median_low and
+# exhaustive enumeration of target columns, independent of the vectorised matcher.
+
+
+def _tomtom_ints(query: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Integer column scores (wq, C) by TOMTOM's rules, one pair at a time."""
+    corr = np.array([[np.corrcoef(qc, pc)[0, 1] if qc.std() > 0 and pc.std() > 0 else 0.0
+                      for pc in pool] for qc in query.T])
+    shifted = corr - np.array([[statistics.median_low(row)] for row in corr])  # C even: lower middle
+    small, large = shifted.min(), shifted.max()
+    offset = np.floor(large - 1 if large == small else small)         # TOMTOM: flat scores -> range 1
+    scale = np.floor(100 / (large - offset))
+    return np.floor((shifted - offset) * scale + 0.5).astype(int) - int(round(-offset * scale))
+
+
+def _pool(targets: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(targets + [reverse_complement_pfm(t) for t in targets], axis=1).T
+
+
+def test_column_scores_follow_tomtoms_rules():
+    rng = np.random.default_rng(7)
+    targets = [rng.dirichlet(np.full(4, 0.5), size=w).T for w in (4, 5, 6)]
+    queries = np.stack([rng.dirichlet(np.full(4, 0.7), size=5).T for _ in range(3)])
+    queries[1, :, 2] = 0.25                                            # a zero-variance column
+    cols = column_scores(queries, _pool(targets))
+    for q in range(3):
+        expected = _tomtom_ints(queries[q], _pool(targets))
+        np.testing.assert_array_equal(cols.scores[q], expected)
+        np.testing.assert_allclose(cols.hist[q].sum(axis=1), 1.0)
+        assert cols.scores[q].max() + cols.zero[q] <= 100 and cols.scores[q].min() + cols.zero[q] >= 0
+
+
+def _brute_force(query: np.ndarray, targets: list[np.ndarray], min_overlap: int):
+    """(p-value, offset, strand, overlap) of the best alignment of `query` with each target:
+    every alignment scored directly; the null of each span of query columns by enumerating
+    every tuple of pool columns; p = 1 - prod over offsets and strands of P(span sum < s)."""
+    ints = _tomtom_ints(query, _pool(targets))
+    wq, n_pool = ints.shape
+    starts = np.cumsum([0] + [t.shape[1] for t in targets])
+
+    def tail(a: int, b: int, s: int) -> float:
+        sums = [sum(ints[a + i, c] for i, c in enumerate(cs))
+                for cs in itertools.product(range(n_pool), repeat=b - a)]
+        return float(np.mean(np.array(sums) >= s))
+
+    out = []
+    for j, t in enumerate(targets):
+        wt = t.shape[1]
+        best = None
+        for strand, first in (("+", starts[j]), ("-", starts[-1] + starts[j])):
+            for off in range(wq - 1, -wt, -1):
+                a, b = max(0, off), min(wq, off + wt)
+                if b - a < min(min_overlap, wq, wt):
+                    continue
+                s = sum(ints[i, first + i - off] for i in range(a, b))
+                if best is None or (s, b - a) > (best[0], best[3]):
+                    best = (s, off, strand, b - a)
+        s = best[0]
+        none = np.prod([(1 - tail(max(0, o), min(wq, o + wt), s)) ** 2 for o in range(-(wt - 1), wq)])
+        out.append((1 - none, best[1], best[2], best[3]))
+    return out
+
+
+def test_pvalues_and_alignments_equal_exhaustive_enumeration():
+    rng = np.random.default_rng(8)
+    targets = [rng.dirichlet(np.full(4, 0.4), size=w).T for w in (2, 3, 2)]
+    queries = [PFM("q0", rng.dirichlet(np.full(4, 0.4), size=3).T),
+               PFM("q1", reverse_complement_pfm(targets[1]) * 0.8 + 0.05),   # a near-copy on strand -
+               PFM("q2", np.full((4, 3), 0.25))]                              # uninformative: p = 1
+    pairs = match_motifs(queries, [PFM(f"t{j}", t) for j, t in enumerate(targets)], min_overlap=2)
+    for q in queries:
+        got = pairs[pairs["query"] == q.name].set_index("target_id")
+        for j, (p, off, strand, overlap) in enumerate(_brute_force(q.probs, targets, min_overlap=2)):
+            row = got.loc[f"t{j}"]
+            assert row.pvalue == pytest.approx(p, rel=1e-9, abs=1e-15), (q.name, j)
+            if q.name != "q2":                                        # q2: every alignment ties at 0
+                assert (row.offset, row.strand, row.overlap) == (off, strand, overlap), (q.name, j)
+    assert pairs.set_index(["query", "target_id"]).loc[("q1", "t1"), "strand"] == "-"
+    assert (pairs.loc[pairs["query"] == "q2", "pvalue"] == 1.0).all()
