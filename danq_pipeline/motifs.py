@@ -52,7 +52,6 @@ from danq_pipeline.errors import DanQError, located
 from danq_pipeline.plotting import save_png
 
 BINS = 100  # TOMTOM's integer range of one column score
-LOG_ZERO = -1e30  # stands for log(0) in sums of log-probabilities
 MATCH_COLUMNS = ("filter", "n_sites", "ic", "best_match_id", "best_match_name", "strand", "offset",
                  "overlap", "pearson", "score", "pvalue", "evalue", "significant")
 
@@ -302,85 +301,85 @@ def column_scores(queries: np.ndarray, pool: np.ndarray) -> ColumnScores:
                         zero, corr)
 
 
-def span_log_cdfs(hist: np.ndarray, zero: int) -> np.ndarray:
-    """log P(sum of the scores of query columns a..b < s) for every span: (wq, wq, wq*BINS + 2).
+def span_tails(hist: np.ndarray, zero: int) -> np.ndarray:
+    """P(sum of the scores of query columns a..b >= s) for every span: (wq, wq, wq*BINS + 1).
 
     ``out[a, b, s + wq*zero]`` for a <= b, under TOMTOM's null: the score of each column is
     drawn independently from its histogram over the pool. Exact convolution (not FFT), so
-    tails far below 1e-16 keep their precision. log 0 is stored as LOG_ZERO (finite, so that
-    weighted sums of rows stay defined).
+    tails far below 1e-16 keep their precision.
     """
     wq = len(hist)
     nz = [np.flatnonzero(h) for h in hist]
     first = [int(i[0]) for i in nz]
     trimmed = [h[f:int(i[-1]) + 1] for h, f, i in zip(hist, first, nz, strict=True)]
-    out = np.zeros((wq, wq, wq * BINS + 2))
+    out = np.zeros((wq, wq, wq * BINS + 1))
     for a in range(wq):
         pmf, lo = np.ones(1), 0
         for b in range(a, wq):
             pmf, lo = np.convolve(pmf, trimmed[b]), lo + first[b]   # scaled sums lo .. lo+len-1
             start = lo + zero * (wq - (b - a + 1))                    # index of scaled sum lo
-            tail = np.minimum(np.cumsum(pmf[::-1])[::-1], 1.0)        # P(sum >= s) on the support
-            out[a, b, :start + 1] = LOG_ZERO                          # P(sum < lo) = 0
-            with np.errstate(divide="ignore"):
-                out[a, b, start + 1:start + len(pmf)] = np.maximum(np.log1p(-tail[1:]), LOG_ZERO)
-    return out
+            out[a, b, :start] = 1.0
+            out[a, b, start:start + len(pmf)] = np.cumsum(pmf[::-1])[::-1]
+    return np.minimum(out, 1.0)
 
 
-def max_pvalues(log_cdf: np.ndarray, target_widths: Sequence[int]) -> np.ndarray:
-    """P(best alignment score >= s) against a random target of each width: (len(widths), size).
+def max_pvalues(tails: np.ndarray, target_width: int, index: np.ndarray) -> np.ndarray:
+    """P(best alignment score >= s) against a random target of `target_width` columns.
 
-    TOMTOM's offset correction: the maximum over every offset (any overlap) and both strands,
-    alignments independent, unaligned query columns scoring 0.
+    `index` holds scores as s + wq*zero (`span_tails`' index), any shape. TOMTOM's offset
+    correction: the maximum over every offset (any overlap) and both strands, alignments
+    independent, unaligned query columns scoring 0.
     """
-    wq = log_cdf.shape[0]
-    offs = [np.arange(-(wt - 1), wq) for wt in target_widths]
-    first = np.concatenate([np.maximum(0, o) for o in offs])
-    last = np.concatenate([np.minimum(wq, o + wt) - 1 for o, wt in zip(offs, target_widths, strict=True)])
-    bounds = np.cumsum([0] + [len(o) for o in offs])[:-1]
-    total = 2 * np.add.reduceat(log_cdf[first, last], bounds, axis=0)      # strands: squared CDF
-    return -np.expm1(np.maximum(total, LOG_ZERO))
+    wq = tails.shape[0]
+    offs = np.arange(-(target_width - 1), wq)
+    first, last = np.maximum(0, offs), np.minimum(wq, offs + target_width) - 1
+    tail = tails[first[:, None], last[:, None], np.ravel(index)[None, :]]         # (offsets, n)
+    with np.errstate(divide="ignore"):
+        log_none = 2 * np.log1p(-tail).sum(axis=0)                                # both strands
+    return -np.expm1(log_none).reshape(np.shape(index))
 
 
 class Alignment(NamedTuple):
-    """Best alignments of queries (Q) against same-width targets (T): arrays of shape (Q, T)."""
+    """Best alignments of queries (Q) against same-width targets (T): arrays of shape (Q, T).
+    ``score`` is TOMTOM's integer score, ``pearson`` the sum of raw correlations over the overlap."""
 
-    pvalue: np.ndarray
     score: np.ndarray
+    pearson: np.ndarray
     offset: np.ndarray
     overlap: np.ndarray
     strand: np.ndarray
 
 
-def best_alignments(cols: ColumnScores, pool_index: np.ndarray, pvalues: np.ndarray,
-                    min_overlap: int = 5) -> Alignment:
-    """TOMTOM's best alignment of each query against same-width targets, and its p-value.
+def best_alignments(cols: ColumnScores, pool_index: np.ndarray, min_overlap: int = 5) -> Alignment:
+    """TOMTOM's best alignment of each query against same-width targets.
 
     `pool_index` (2, T, wt): the pool columns of each target on strand + and -. Offsets overlap
     by at least min(min_overlap, wq, wt) columns; the highest integer score wins (ties: the
-    larger overlap, then TOMTOM's order: query starting further right, strand +). `pvalues`
-    (Q, size): `max_pvalues` of each query for this width. The reported score is the sum of
-    the raw Pearson correlations over the overlap.
+    larger overlap, then TOMTOM's order: query starting further right, strand +).
     """
-    n_q, wq = cols.scores.shape[:2]
+    wq = cols.scores.shape[1]
     wt = pool_index.shape[2]
     offs = np.arange(-(wt - 1), wq)                                          # query col at target col 0
     overlap = np.minimum(wq, offs + wt) - np.maximum(0, offs)
     weight = max(wq, wt) + 1
-    keys, sums, raws = [], [], []
+    keys, picks = [], []
     for si in range(2):
-        s, r = _diagonal_sums(cols.scores, pool_index[si]), _diagonal_sums(cols.corr, pool_index[si])
+        s = _diagonal_sums(cols.scores, pool_index[si])
         key = np.where(overlap >= min(min_overlap, wq, wt), s * weight + overlap, np.iinfo(np.int64).min)
         pick = len(offs) - 1 - np.argmax(key[..., ::-1], axis=-1)            # last offset = TOMTOM's first
         keys.append(np.take_along_axis(key, pick[..., None], -1)[..., 0])
-        sums.append(np.take_along_axis(s, pick[..., None], -1)[..., 0])
-        raws.append((np.take_along_axis(r, pick[..., None], -1)[..., 0], pick))
+        picks.append(pick)
     minus = keys[1] > keys[0]
-    best_s = np.where(minus, sums[1], sums[0])
-    pick = np.where(minus, raws[1][1], raws[0][1])
-    p = np.take_along_axis(pvalues, best_s + wq * cols.zero[:, None], axis=1)
-    return Alignment(p, np.where(minus, raws[1][0], raws[0][0]), offs[pick], overlap[pick],
-                     np.where(minus, "-", "+"))
+    pick = np.where(minus, picks[1], picks[0])
+    off = offs[pick]
+    columns = np.where(minus[..., None], pool_index[1][None], pool_index[0][None])   # (Q, T, wt)
+    rows = off[..., None] + np.arange(wt)                                     # query column per target column
+    inside = (rows >= 0) & (rows < wq)
+    q_idx = np.arange(len(off))[:, None, None]
+    rows_c = np.clip(rows, 0, wq - 1)
+    score = np.where(inside, cols.scores[q_idx, rows_c, columns], 0).sum(axis=-1)
+    pearson = np.where(inside, cols.corr[q_idx, rows_c, columns], 0.0).sum(axis=-1)
+    return Alignment(score, pearson, off, overlap[pick], np.where(minus, "-", "+"))
 
 
 def _diagonal_sums(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -447,17 +446,17 @@ def _match_chunk(q: np.ndarray, q_index: list[int], pool: np.ndarray, groups: li
                  ) -> pd.DataFrame:
     """Best alignments and p-values of same-width queries `q` (Q, 4, wq) against all targets."""
     cols = column_scores(q, pool)
-    widths = [g[0] for g in groups]
-    pvalues = np.stack([max_pvalues(span_log_cdfs(h, int(z)), widths)
-                        for h, z in zip(cols.hist, cols.zero, strict=True)])      # (Q, widths, size)
+    tails = [span_tails(h, int(z)) for h, z in zip(cols.hist, cols.zero, strict=True)]
     parts = []
-    for k, (_, t_idx, pool_index) in enumerate(groups):
-        best = best_alignments(cols, pool_index, pvalues[:, k], min_overlap)
+    for wt, t_idx, pool_index in groups:
+        best = best_alignments(cols, pool_index, min_overlap)
+        index = best.score + q.shape[2] * cols.zero[:, None]
+        pvalue = np.stack([max_pvalues(t, wt, i) for t, i in zip(tails, index, strict=True)])
         qi, tj = np.meshgrid(np.asarray(q_index), t_idx, indexing="ij")
         parts.append(pd.DataFrame({
             "qi": qi.ravel(), "ti": tj.ravel(), "strand": best.strand.ravel(), "offset": best.offset.ravel(),
-            "overlap": best.overlap.ravel(), "score": best.score.ravel(),
-            "pearson": (best.score / np.maximum(best.overlap, 1)).ravel(), "pvalue": best.pvalue.ravel()}))
+            "overlap": best.overlap.ravel(), "score": best.pearson.ravel(),
+            "pearson": (best.pearson / np.maximum(best.overlap, 1)).ravel(), "pvalue": pvalue.ravel()}))
     return pd.concat(parts, ignore_index=True)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from danq_pipeline import __version__
+from danq_pipeline._io import ensure_writable
 from danq_pipeline.dataset import select_targets
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.variants import STATUSES, VariantBatch, summary_table
@@ -440,6 +441,7 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
         open_vcf,
     )
 
+    ensure_writable(output_paths(out_prefix)["tsv"], "--out-prefix")
     device = _device_of(kwargs.pop("device", None))
     model_obj = _as_model(model, device)
     genome = Genome(fasta, index_dir=kwargs.pop("index_dir", None))

@@ -110,7 +110,7 @@ def main() -> None:
         try:
             import memelite  # noqa: F401
 
-            runners.append(("memelite.tomtom (first call, incl. numba JIT)", run_memelite))
+            runners.append(("memelite.tomtom (first call: numba JIT, or its on-disk cache)", run_memelite))
             runners.append(("memelite.tomtom (second call)", run_memelite))
         except ImportError:
             print("memelite not installed: skipped")

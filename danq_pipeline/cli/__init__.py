@@ -29,9 +29,17 @@ Typical run (the Snakemake workflow runs the same steps):
 Run `danq <command> --help` for each command's inputs, outputs and defaults."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block), like every danq error;
+    subparsers inherit it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser: one subparser per module in SUBCOMMANDS."""
-    parser = argparse.ArgumentParser(prog="danq", description=DESCRIPTION,
+    parser = OneLineParser(prog="danq", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"danq-pipeline {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from danq_pipeline.cli import add_common_device_args
+from danq_pipeline.cli.argtypes import fraction, positive_int
 
 HELP = """\
 Score the effect of every ALT allele of a VCF with a trained DanQ model.
@@ -50,10 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-rc-average", dest="rc_average", action="store_false",
                    help="score the forward strand only; default: average the forward and reverse-complement "
                         "predictions")
-    p.add_argument("--max-n-fraction", type=float, default=0.1,
+    p.add_argument("--max-n-fraction", type=fraction, default=0.1,
                    help="alleles whose ref or alt window has a larger fraction of N get status n_rich; "
                         "default: %(default)s")
-    p.add_argument("--batch-size", type=int, default=128,
+    p.add_argument("--batch-size", type=positive_int, default=128,
                    help="ALT alleles per model call (each is 2-4 windows); default: %(default)s")
     p.add_argument("--no-shared-compute", dest="shared", action="store_false",
                    help="score every window with a full forward pass instead of reusing the REF window's "
@@ -64,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "default: next to the FASTA")
     p.add_argument("--chunk", metavar="K/N", help="score only the K-th of N contiguous record blocks "
                    "(scatter; join with danq gather-variants); default: the whole VCF")
-    p.add_argument("--threads", type=int, help="CPU threads for torch; default: torch's choice")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for torch; default: torch's choice")
     p.set_defaults(func=run, command="score-variants")
 
 
