@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from danq_pipeline.cli.argtypes import positive_int
+
 DESCRIPTION = """\
 Convert DeepSEA's training bundle (deepsea_train_bundle.v0.9.tar.gz, the data the DanQ paper
 used) into danq windows HDF5 files, streaming in blocks with bounded memory.
@@ -44,14 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--chunk-windows",
-        type=int,
+        type=positive_int,
         default=10000,
         metavar="N",
         help="windows read per block; memory ~10 kB per window; default: %(default)s",
     )
     p.add_argument(
         "--max-train-windows",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="keep only N training windows (N/2 forward + their reverse complements), "

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from danq_pipeline.cli import add_common_device_args
+from danq_pipeline.cli.argtypes import fraction, non_negative_int, positive_float, positive_int
 
 DESCRIPTION = """\
 Turn each first-layer convolution filter of a trained model into a motif and match it to
@@ -33,21 +34,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="checkpoint from `danq train` (.pt)")
     p.add_argument("--data", required=True, help="windows HDF5 to scan (e.g. results/windows/test.h5)")
     p.add_argument("--out-dir", required=True, help="output folder (created if missing)")
-    p.add_argument("--max-windows", type=int, default=20000,
+    p.add_argument("--max-windows", type=non_negative_int, default=20000,
                    help="scan at most this many windows (the first ones); 0 = all; default: %(default)s")
-    p.add_argument("--min-activation", type=float, default=0.0,
+    p.add_argument("--min-activation", type=fraction, default=0.0,
                    help="also require a site's activation >= this fraction of the filter's largest "
                         "activation (0 = the paper's recipe: any positive maximum; Basset used 0.5); "
                         "default: %(default)s")
-    p.add_argument("--top", type=int, default=12,
+    p.add_argument("--top", type=non_negative_int, default=12,
                    help="draw logos for this many filters with the smallest E-values; default: %(default)s")
     p.add_argument("--jaspar-release", default=None,
                    help="pyjaspar release, e.g. JASPAR2024; default: pyjaspar's newest")
-    p.add_argument("--evalue", type=float, default=0.05,
+    p.add_argument("--evalue", type=positive_float, default=0.05,
                    help="E-value below which a match is called significant; default: %(default)s")
-    p.add_argument("--min-overlap", type=int, default=5,
+    p.add_argument("--min-overlap", type=positive_int, default=5,
                    help="minimum aligned columns (capped at the shorter motif); default: %(default)s")
-    p.add_argument("--batch-size", type=int, default=256, help="windows per forward pass; default: %(default)s")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="windows per forward pass; default: %(default)s")
     add_common_device_args(p)
     p.set_defaults(func=run, command="motifs")
 
