@@ -1,12 +1,19 @@
-"""Atomic output: every table the package writes appears complete under its final name or not
-at all (written under ``<name>.part``, then renamed)."""
+"""Safe output: every table the package writes appears complete under its final name or not
+at all (written under ``<name>.part``, then renamed), and every command checks that its
+outputs can be written before it starts working (`ensure_writable`)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+
+from danq_pipeline.errors import DanQError
 
 
 def write_tsv(frame: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.6g",
@@ -17,3 +24,55 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike, float_format: str = 
     tmp = path.with_name(path.name + ".part")
     frame.to_csv(tmp, sep="\t", index=False, float_format=float_format, na_rep=na_rep)
     os.replace(tmp, path)
+
+
+def ensure_writable(path: str | os.PathLike, flag: str, *, folder: bool = False) -> Path:
+    """Check, before any work starts, that output `path` (a file, or with `folder` a folder)
+    can be written; raise a one-line DanQError naming `flag`, the path and the fix if not.
+
+    Hours of training or scoring must not end in a crash at the first write. Nothing is
+    created: the check walks up to the nearest existing folder and creates (then removes) an
+    empty probe file there, so a read-only folder, a read-only file system, or a parent that
+    is a regular file are all caught. Running as root, a folder without write permission is
+    writable (root ignores permissions), and so is not reported.
+    """
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise DanQError(f"{flag} {path}: is a file, not a folder; give a folder path")
+        if not folder and path.is_dir():
+            raise DanQError(f"{flag} {path}: is a folder; give a file path")
+    probe = path if (folder and path.is_dir()) else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DanQError(f"{flag} {path}: cannot write there, {probe} is a file, not a folder; "
+                        f"choose another {flag}")
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".danq-write-probe-")
+    except OSError as err:
+        raise DanQError(f"{flag} {path}: cannot create files in {probe} ({err.strerror}); choose a "
+                        f"folder you can write to, or change its permissions") from None
+    os.close(fd)
+    os.unlink(name)
+    return path
+
+
+@contextmanager
+def output_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Create the output folder `path` (and missing parents) for the block; if the block
+    raises, remove the folders this call created, so a failed run leaves no empty or
+    half-filled folder under the final name (a folder that already existed is kept)."""
+    path = Path(path)
+    top = None
+    if not path.exists():
+        top = path
+        while not top.parent.exists():
+            top = top.parent
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        raise

@@ -41,6 +41,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from danq_pipeline._io import ensure_writable
 from danq_pipeline.dataset import WindowsWriter, targets_frame
 from danq_pipeline.encode import reverse_complement_codes
 from danq_pipeline.errors import DanQError, DanQWarning
@@ -288,9 +289,10 @@ def import_deepsea(
     sources = {"train": train, "valid": valid, "test": test}
     if all(v is None for v in sources.values()):
         raise DanQError("nothing to import; pass at least one of --train, --valid, --test")
+    ensure_writable(out_dir, "--out-dir", folder=True)
+    sets = {split: DeepSEASet(src, split) for split, src in sources.items() if src is not None}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sets = {split: DeepSEASet(src, split) for split, src in sources.items() if src is not None}
     written: dict[str, Path] = {}
     try:
         for split, ds in sets.items():

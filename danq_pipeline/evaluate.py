@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from danq_pipeline import __version__
 from danq_pipeline._device import autocast_context, resolve_device
-from danq_pipeline._io import write_tsv
+from danq_pipeline._io import ensure_writable, output_folder, write_tsv
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.encode import one_hot, reverse_complement_codes
 from danq_pipeline.errors import DanQError, DanQWarning
@@ -307,36 +307,36 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
     from danq_pipeline.reference import attach_reference, read_reference, reference_summary
 
     t0 = time.perf_counter()
+    ensure_writable(out_dir, "--out-dir", folder=True)
     test = WindowsH5(data)
     if len(test) == 0:
         raise DanQError(f"{test.path}: holds no windows; check the test holdout given to `danq prepare`")
     net = load_model(model, device=None)
     check_compatible(net, test, model)
     ref = read_reference(reference) if reference is not None else None
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    base = _fit_baseline(train, test, baseline_k, baseline_max_train, baseline_c) if (baseline and train) else None
-    info = _run_info(model, test, train, baseline, base, rc_average, reference)
-    metrics, curves, n_eval, seconds = _predict_and_score(
-        net, test, out, base, info, top_n=top_n if figures else 0,
-        kw=dict(batch_size=batch_size, device=device, bf16=bf16, rc_average=rc_average, progress=progress))
-    ref_summary = None
-    if ref is not None:
-        metrics = attach_reference(metrics, ref)
-        ref_summary = reference_summary(metrics, ref)
-        _write_tsv(ref_summary, out / "reference_summary.tsv")
-    metrics = _order_columns(metrics)
-    summary = summarize(metrics, ("auroc", "auprc", "auprc_random", "baseline_auroc", "baseline_auprc"))
-    _write_tsv(metrics, out / "metrics.tsv")
-    _write_tsv(summary, out / "summary.tsv")
-    info.update(n_scored_windows=n_eval, predict_seconds=round(seconds, 2),
-                total_seconds=round(time.perf_counter() - t0, 2))
-    if figures:
-        from danq_pipeline.report import evaluation_figures
+    with output_folder(out_dir) as out:  # removed again if anything below fails
+        base = _fit_baseline(train, test, baseline_k, baseline_max_train, baseline_c) if (baseline and train) else None
+        info = _run_info(model, test, train, baseline, base, rc_average, reference)
+        metrics, curves, n_eval, seconds = _predict_and_score(
+            net, test, out, base, info, top_n=top_n if figures else 0,
+            kw=dict(batch_size=batch_size, device=device, bf16=bf16, rc_average=rc_average, progress=progress))
+        ref_summary = None
+        if ref is not None:
+            metrics = attach_reference(metrics, ref)
+            ref_summary = reference_summary(metrics, ref)
+            _write_tsv(ref_summary, out / "reference_summary.tsv")
+        metrics = _order_columns(metrics)
+        summary = summarize(metrics, ("auroc", "auprc", "auprc_random", "baseline_auroc", "baseline_auprc"))
+        _write_tsv(metrics, out / "metrics.tsv")
+        _write_tsv(summary, out / "summary.tsv")
+        info.update(n_scored_windows=n_eval, predict_seconds=round(seconds, 2),
+                    total_seconds=round(time.perf_counter() - t0, 2))
+        if figures:
+            from danq_pipeline.report import evaluation_figures
 
-        info["figures"] = evaluation_figures(out / "figures", metrics, curves, ref)
-    _write_json(info, out / "run_info.json")
-    return EvaluationResult(metrics, summary, ref_summary, out, info)
+            info["figures"] = evaluation_figures(out / "figures", metrics, curves, ref)
+        _write_json(info, out / "run_info.json")
+        return EvaluationResult(metrics, summary, ref_summary, out, info)
 
 
 def _predict_and_score(net: torch.nn.Module, test: WindowsH5, out: Path, base: Any, info: dict, *,

@@ -319,6 +319,7 @@ def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fas
 
     if (region is None) == (sequence is None):
         raise DanQError("give either --region (with --fasta) or --sequence")
+    _io.ensure_writable(f"{out_prefix}.h5", "--out-prefix")
     model = load_model(model_path, device=None)
     seq_len = int(model.kwargs["seq_len"])
     if region is not None:

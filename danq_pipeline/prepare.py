@@ -31,6 +31,7 @@ import pandas as pd
 
 from danq_pipeline import __version__
 from danq_pipeline import intervals as iv
+from danq_pipeline._io import ensure_writable
 from danq_pipeline.dataset import TARGET_CLASSES, WindowsWriter, targets_frame
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.genome import Genome
@@ -96,6 +97,7 @@ def prepare_dataset(*, fasta: str | os.PathLike, targets: str | os.PathLike, out
     docstring and docs/prepare.md for the label rules. Every input is checked before any
     output is opened; outputs are written under temporary names and renamed at the end.
     """
+    ensure_writable(out_dir, "--out-dir", folder=True)
     iv.check_geometry(window, bin_size)
     threshold = iv.overlap_threshold(min_overlap, bin_size)
     negative_ratio = parse_ratio(negative_ratio)

@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from danq_pipeline._io import ensure_writable  # noqa: E402
 from danq_pipeline.errors import DanQError  # noqa: E402
 
 CLASS_COLORS = {"DNase": "#1f77b4", "TF": "#2ca02c", "histone": "#d62728"}
@@ -413,13 +414,14 @@ def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
     Everything (figures, logos, training curves) is embedded as data: URIs, so the file
     opens offline. Returns the path written (temporary name, then renamed).
     """
+    ensure_writable(out, "--out")
     eval_dir = Path(evaluate_dir)
     for need in ("metrics.tsv", "summary.tsv"):
         if not (eval_dir / need).exists():
             raise DanQError(f"{eval_dir / need}: not found; run `danq evaluate --out-dir {eval_dir}` first")
     for extra in [history, *variants]:
         if extra is not None and not Path(extra).exists():
-            raise DanQError(f"{extra}: no such file")
+            raise DanQError(f"{extra}: no such file; check the --history/--variants path")
     if motifs_dir is not None and not Path(motifs_dir).is_dir():
         raise DanQError(f"{motifs_dir}: no such directory (give the `danq motifs` output directory)")
     info_path = eval_dir / "run_info.json"
