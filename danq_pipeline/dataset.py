@@ -71,13 +71,13 @@ def select_targets(targets: pd.DataFrame, names: list[str] | str | None = None,
     if names:
         unknown = sorted(set(names) - set(targets["name"].astype(str)))
         if unknown:
-            raise DanQError(f"unknown target name(s) {', '.join(unknown)}; the model has "
+            raise DanQError(f"--targets: unknown target name(s) {', '.join(unknown)}; the model has "
                             f"{', '.join(targets['name'].astype(str)[:8])}{'...' if len(targets) > 8 else ''}")
         keep |= targets["name"].astype(str).isin(names).to_numpy()
     if classes:
         bad = sorted(set(classes) - set(TARGET_CLASSES))
         if bad:
-            raise DanQError(f"unknown target class(es) {', '.join(bad)}; choose from {', '.join(TARGET_CLASSES)}")
+            raise DanQError(f"--target-class: unknown target class(es) {', '.join(bad)}; choose from {', '.join(TARGET_CLASSES)}")
         keep |= targets["class"].isin(classes).to_numpy()
     if not keep.any():
         raise DanQError("no target matches --targets/--target-class; check the names and classes")
@@ -216,8 +216,30 @@ class WindowsH5:
 
     def read_codes(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Base codes (n, L) uint8 and labels (n, T) uint8 of rows [start, stop)."""
-        h5 = self._file()
-        return h5["sequences"][start:stop], h5["labels"][start:stop]
+        return self._read("sequences", start, stop), self._read("labels", start, stop)
+
+    def _read(self, name: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
+        """Rows [start, stop) of dataset `name`; a damaged chunk (bytes overwritten, a bad copy)
+        raises a one-line DanQError naming the file, dataset and rows instead of h5py's OSError."""
+        try:
+            return self._file()[name][start:stop]
+        except (OSError, ValueError) as err:
+            a, b = self._damaged_rows(name, start or 0, len(self) if stop is None else stop)
+            raise DanQError(f"{self.path}: dataset /{name} rows {a}-{b - 1} cannot be read, the file is damaged "
+                            f"({str(err).splitlines()[0]}); re-create it with `danq prepare` (or copy it again)") from None
+
+    def _damaged_rows(self, name: str, start: int, stop: int) -> tuple[int, int]:
+        """The first HDF5 chunk's rows within [start, stop) that fail to read (the whole range
+        when no single chunk fails), so the message points at the damage, not the request."""
+        ds = self._file()[name]
+        step = ds.chunks[0] if ds.chunks else max(stop - start, 1)
+        for a in range(start - start % step, stop, step):
+            lo, hi = max(a, start), min(a + step, stop)
+            try:
+                ds[lo:hi]
+            except (OSError, ValueError):
+                return lo, hi
+        return start, stop
 
     def read_rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Codes and labels of rows `idx` (any order, repeats allowed), read as one contiguous
@@ -239,13 +261,17 @@ class WindowsH5:
 
     def coordinates(self) -> pd.DataFrame:
         """Window table: chrom, start, end (0-based half-open), one row per window."""
-        w = self._file()["windows"]
+        chrom = self._read("windows/chrom")
+        if len(chrom) and (chrom.min() < 0 or chrom.max() >= len(self.contigs)):
+            raise DanQError(f"{self.path}: dataset /windows/chrom holds contig numbers outside /contigs, the file "
+                            "is damaged; re-create it with `danq prepare` (or copy it again)")
         contigs = np.array(self.contigs, dtype=object)
-        return pd.DataFrame({"chrom": contigs[w["chrom"][:]], "start": w["start"][:], "end": w["end"][:]})
+        return pd.DataFrame({"chrom": contigs[chrom], "start": self._read("windows/start"),
+                             "end": self._read("windows/end")})
 
     def labels(self) -> np.ndarray:
         """All labels (N, T) uint8 (small enough to hold: 1 byte per window and target)."""
-        return self._file()["labels"][:]
+        return self._read("labels")
 
     def iter_blocks(self, block_size: int = 4096) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """Yield (offset, codes, labels) over the file in contiguous blocks, in order."""

@@ -27,6 +27,7 @@ import torch
 
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.encode import reverse_complement_codes
+from danq_pipeline.errors import DanQError
 
 CHUNK_ROWS = 256       # rows per shuffled chunk (the prepare step writes 256-row HDF5 chunks)
 BUFFER_CHUNKS = 32     # chunks per shuffle buffer: 8,192 windows, 8 MB of codes at 1 kb
@@ -67,6 +68,14 @@ def epoch_plan(n_rows: int, epoch: int, seed: int, *, shuffle: bool = True, rc_a
     return EpochPlan(order, buffer_rows, rc)
 
 
+class ReadFailure(NamedTuple):
+    """A buffer that could not be read (damaged file). Returned rather than raised, because a
+    DataLoader worker re-raises errors in the main process with the worker's whole traceback
+    folded into the message; `iter_batches` raises it as the one-line DanQError it was."""
+
+    message: str
+
+
 class BufferDataset(torch.utils.data.Dataset):
     """Item i = buffer i of an `EpochPlan`: codes (n, L) uint8 and labels (n, T) float32, in order.
 
@@ -81,10 +90,13 @@ class BufferDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return -(-len(self.plan.order) // self.plan.buffer_rows)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor] | ReadFailure:
         a = i * self.plan.buffer_rows
         idx = self.plan.order[a:a + self.plan.buffer_rows]
-        codes, labels = self.data.read_rows(idx)
+        try:
+            codes, labels = self.data.read_rows(idx)
+        except DanQError as err:  # a damaged file: the message travels back as data (see ReadFailure)
+            return ReadFailure(str(err))
         flip = self.plan.rc[a:a + self.plan.buffer_rows]
         if flip.any():
             codes[flip] = reverse_complement_codes(codes[flip])
@@ -117,7 +129,10 @@ def iter_batches(data: WindowsH5, plan: EpochPlan, batch_size: int, *, start: in
     pos = first * plan.buffer_rows      # global position of carry[0]
     carry: list[tuple[torch.Tensor, torch.Tensor]] = []
     have = 0
-    for codes, labels in loader:
+    for item in loader:
+        if isinstance(item, ReadFailure):
+            raise DanQError(item.message)
+        codes, labels = item
         carry.append((codes, labels))
         have += len(codes)
         if pos < start:                  # drop what a resumed run already consumed
