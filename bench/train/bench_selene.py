@@ -4,8 +4,8 @@ Runs inside its own virtualenv (selene-sdk 0.6.0 pins torch <= 2.3.1 and has its
 
     python3 -m venv bench/.venv-selene
     bench/.venv-selene/bin/pip install torch==2.13.0 'setuptools<81' six pytabix pysam numpy scipy \
-        pandas h5py scikit-learn matplotlib pyfaidx click pyyaml ruamel.yaml statsmodels seaborn \
-        plotly cython wheel
+        pandas h5py scikit-learn matplotlib pyfaidx biopython click pyyaml ruamel.yaml statsmodels \
+        seaborn plotly cython wheel   # biopython: pyfaidx needs it to read the BGZF demo FASTA
     bench/.venv-selene/bin/pip install --no-deps --no-build-isolation selene-sdk==0.6.0
     bench/.venv-selene/bin/python bench/train/bench_selene.py   # bench_train.py runs it twice itself
 
