@@ -26,7 +26,7 @@ from danq_pipeline import __version__
 from danq_pipeline._io import ensure_writable
 from danq_pipeline.dataset import select_targets
 from danq_pipeline.errors import DanQError, DanQWarning
-from danq_pipeline.variants import STATUSES, VariantBatch, summary_table
+from danq_pipeline.variants import STATUSES, VariantBatch, parse_chunk, summary_table
 
 FORMAT = "danq-variant-scores"
 FORMAT_VERSION = 1
@@ -116,7 +116,10 @@ class VariantWriter:
         self.n_rows += len(table)
 
     def _write_vcf_records(self, table: pd.DataFrame, batch: VariantBatch) -> None:
-        """Write the batch's records with DANQ_* INFO fields (one value per ALT allele)."""
+        """Write the batch's records with DANQ_* INFO fields (Number=A: one value per ALT allele).
+
+        A record without ALT (ALT '.') has no ALT allele to annotate and keeps its INFO as it is.
+        """
         names = self.targets["name"].to_numpy()
         status = table["status"].tolist()
         maxdiff = [_num(v) for v in table["max_abs_diff"].to_numpy()]
@@ -128,7 +131,7 @@ class VariantWriter:
             fields = {"DANQ_STATUS": status[row:row + n], "DANQ_MAX_ABS_DIFF": maxdiff[row:row + n],
                       "DANQ_TOP_TARGET": top[row:row + n]}
             fields.update({k: v[row:row + n] for k, v in diffs.items()})
-            self._body.write(_annotate(rec.text, fields))
+            self._body.write(_annotate(rec.text, fields if rec.alts != (".",) else {}))
             self._seen_contigs.setdefault(rec.vcf_chrom)
             row += n
 
@@ -185,10 +188,11 @@ def _safe(v: str) -> str:
 
 
 def _annotate(text: str, fields: dict[str, list[str]]) -> str:
-    """Append INFO fields to a VCF record line."""
+    """Append INFO fields to a VCF record line (none: the line unchanged)."""
     cols = text.rstrip("\n").split("\t")
     extra = ";".join(f"{k}={','.join(v)}" for k, v in fields.items())
-    cols[7] = extra if cols[7] in (".", "") else f"{cols[7]};{extra}"
+    if extra:
+        cols[7] = extra if cols[7] in (".", "") else f"{cols[7]};{extra}"
     return "\t".join(cols) + "\n"
 
 
@@ -272,13 +276,13 @@ def vcf_header_with_info(header: str, targets: pd.DataFrame, selected: np.ndarra
              for c in seen if c not in declared]
     names = targets["name"].to_numpy()
     info = [
-        '##INFO=<ID=DANQ_STATUS,Number=.,Type=String,Description="danq score-variants status per ALT allele: '
+        '##INFO=<ID=DANQ_STATUS,Number=A,Type=String,Description="danq score-variants status per ALT allele: '
         + "|".join(STATUSES) + '">',
-        '##INFO=<ID=DANQ_MAX_ABS_DIFF,Number=.,Type=Float,Description="Largest |alt - ref| probability '
+        '##INFO=<ID=DANQ_MAX_ABS_DIFF,Number=A,Type=Float,Description="Largest |alt - ref| probability '
         'difference over all targets, per ALT allele (strand-averaged unless --no-rc-average)">',
-        '##INFO=<ID=DANQ_TOP_TARGET,Number=.,Type=String,Description="Target with the largest |diff|, per ALT allele">',
+        '##INFO=<ID=DANQ_TOP_TARGET,Number=A,Type=String,Description="Target with the largest |diff|, per ALT allele">',
     ]
-    info += [f'##INFO=<ID={info_key(names[j])},Number=.,Type=Float,Description="alt - ref probability '
+    info += [f'##INFO=<ID={info_key(names[j])},Number=A,Type=Float,Description="alt - ref probability '
              f'of target {_safe(names[j])}, per ALT allele">' for j in selected]
     source = f"##danq_pipeline_scoreVariantsVersion={__version__}"
     return "\n".join(meta + extra + info + [source, chrom_line]) + "\n"
@@ -336,8 +340,66 @@ def _sort_vcf(plain: Path, header: str) -> None:
 # --------------------------------------------------------------------------- gather
 
 
+def _chunk_text(chunk: str | tuple[int, int] | None) -> str:
+    """The `chunk` attribute: 'K/N', or '' for a whole-VCF run."""
+    parsed = parse_chunk(chunk) if chunk else None
+    return f"{parsed[0]}/{parsed[1]}" if parsed else ""
+
+
+def _read_chunk(h5_path: Path) -> tuple[tuple[int, int] | None, dict[str, Any]]:
+    """A chunk output's (K, N) (None for a whole-VCF run) and the attributes that must agree across chunks."""
+    try:
+        with h5py.File(h5_path, "r") as h5:
+            attrs = dict(h5.attrs)
+    except OSError:
+        raise DanQError(f"{h5_path}: not a readable HDF5 file; re-run score-variants for this chunk") from None
+    if attrs.get("format") != FORMAT:
+        raise DanQError(f"{h5_path}: not a danq variant-scores HDF5; give score-variants output prefixes")
+    # 'K/N'; '(K, N)' from files written before the attribute was normalised
+    m = re.fullmatch(r"\(?\s*(\d+)\s*[/,]\s*(\d+)\s*\)?", str(attrs.get("chunk", "")))
+    same = {k: attrs.get(k) for k in ("model", "vcf", "seq_len", "rc_average")}
+    return ((int(m.group(1)), int(m.group(2))) if m else None), same
+
+
+def _chunk_order(inputs: list[dict[str, Path]]) -> list[dict[str, Path]]:
+    """The inputs in chunk order (K of each --chunk K/N), checked to be chunks 1..N of one run.
+
+    A single input may be a whole-VCF run. Each chunk's HDF5 records its K/N (attribute
+    `chunk`), so a wrong order is corrected, and a missing, repeated or foreign chunk is an error.
+    """
+    info = [_read_chunk(p["h5"]) for p in inputs]
+    if len(inputs) == 1:
+        return inputs
+    for paths, (chunk, same) in zip(inputs, info, strict=True):
+        if chunk is None:
+            raise DanQError(f"{paths['h5']}: not the output of a --chunk K/N run; gather only the chunk "
+                            "outputs of one score-variants run")
+        if same != info[0][1]:
+            diff = ", ".join(f"{k} {info[0][1][k]!r} vs {v!r}" for k, v in same.items() if v != info[0][1][k])
+            raise DanQError(f"{paths['h5']}: scored with other inputs than {inputs[0]['h5']} ({diff}); "
+                            "gather chunks of one score-variants run")
+    n = info[0][0][1]
+    by_k: dict[int, dict[str, Path]] = {}
+    for paths, (chunk, _) in zip(inputs, info, strict=True):
+        k, n_k = chunk
+        if n_k != n:
+            raise DanQError(f"{paths['h5']}: chunk {k}/{n_k}, but {inputs[0]['h5']} is chunk "
+                            f"{info[0][0][0]}/{n}; gather the chunks of one --chunk K/N split")
+        if k in by_k:
+            raise DanQError(f"{paths['h5']}: chunk {k}/{n} given twice (also {by_k[k]['h5']}); give each chunk once")
+        by_k[k] = paths
+    missing = [f"{k}/{n}" for k in range(1, n + 1) if k not in by_k]
+    if missing:
+        raise DanQError(f"gather-variants: chunk(s) {', '.join(missing)} missing from --inputs "
+                        f"({len(by_k)} of {n} given); score them with --chunk K/{n} and give all {n} prefixes")
+    return [by_k[k] for k in range(1, n + 1)]
+
+
 def gather_variant_outputs(prefixes: list[str | os.PathLike], out_prefix: str | os.PathLike) -> int:
-    """Concatenate the outputs of chunked runs (in the given order) into one prefix; returns rows."""
+    """Join the outputs of one run's `--chunk K/N` jobs into one prefix, in chunk order; returns rows.
+
+    The prefixes may come in any order; all N chunks must be there, each once (see `_chunk_order`).
+    """
     if not prefixes:
         raise DanQError("gather-variants: no input prefixes given")
     inputs = [output_paths(p) for p in prefixes]
@@ -345,6 +407,7 @@ def gather_variant_outputs(prefixes: list[str | os.PathLike], out_prefix: str | 
         for kind in ("tsv", "h5"):
             if not paths[kind].exists():
                 raise DanQError(f"{paths[kind]}: missing; run score-variants for this chunk first")
+    inputs = _chunk_order(inputs)
     out = output_paths(out_prefix)
     out["tsv"].parent.mkdir(parents=True, exist_ok=True)
     n = _gather_tsv([p["tsv"] for p in inputs], out["tsv"])
@@ -375,10 +438,11 @@ def _gather_tsv(paths: list[Path], out: Path) -> int:
 
 
 def _gather_h5(paths: list[Path], out: Path) -> None:
-    """Concatenate score HDF5 files (targets and attrs from the first)."""
+    """Concatenate score HDF5 files (targets and attrs from the first; `chunk` '': the whole VCF)."""
     with h5py.File(paths[0], "r") as first, h5py.File(_part(out), "w") as dst:
         for key, value in first.attrs.items():
             dst.attrs[key] = value
+        dst.attrs["chunk"] = ""
         first.copy("targets", dst)
         for name in [*MATRICES, *(f"variants/{c}" for c in (*TABLE_STR, "pos", "max_abs_diff"))]:
             ds = first[name]
@@ -457,7 +521,7 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
         header = str(vf.header) if write_vcf else None
     attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
              "fasta": str(fasta), "vcf": str(vcf), "seq_len": int(model_obj.kwargs["seq_len"]),
-             "rc_average": bool(kwargs.get("rc_average", True)), "chunk": str(kwargs.get("chunk") or ""),
+             "rc_average": bool(kwargs.get("rc_average", True)), "chunk": _chunk_text(kwargs.get("chunk")),
              "window_convention": "first REF base at 0-based index seq_len//2 - 1; ALT re-centred: "
                                   "seq_len//2 - 1 + floor((len(REF) - len(ALT)) / 2)"}
     counts = {s: 0 for s in STATUSES}

@@ -31,9 +31,11 @@ from danq_pipeline.errors import DanQError, DanQWarning, located
 from danq_pipeline.genome import Genome, _naming_hint, open_text
 
 # statuses in the order they are checked (the first that applies wins)
-STATUSES = ("ok", "unknown_contig", "out_of_bounds", "unsupported_allele", "ref_mismatch", "n_rich")
+STATUSES = ("ok", "unknown_contig", "out_of_bounds", "unsupported_allele", "ref_equals_alt", "ref_mismatch",
+            "n_rich")
 TABLE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "status")
 _BASES_RE = re.compile(r"^[ACGTN]+$")
+_BASES_ANY_CASE_RE = re.compile(r"[ACGTNacgtn]+")
 _LOGIT_EPS = 1e-12
 
 
@@ -150,12 +152,31 @@ def open_vcf(path: str | os.PathLike):
     path = Path(path)
     if not path.exists():
         raise DanQError(f"{path}: no such VCF file; check the path")
+    if _is_plain_gzip(path):
+        raise _plain_gzip_error(path)
     pysam.set_verbosity(0)
     try:
         return pysam.VariantFile(str(path))
+    except NotImplementedError:  # htslib cannot seek in a plain-gzip stream
+        raise _plain_gzip_error(path) from None
     except (ValueError, OSError) as err:
         raise located(path, None, f"not a readable VCF/BCF file ({err})",
                       "give a VCF, bgzipped VCF or BCF with a #CHROM header line") from None
+
+
+def _is_plain_gzip(path: Path) -> bool:
+    """True for a gzip file that is not BGZF (no 'BC' extra subfield in its first block header)."""
+    with open(path, "rb") as fh:
+        head = fh.read(14)
+    is_gzip = head[:2] == b"\x1f\x8b"
+    is_bgzf = len(head) == 14 and head[3] & 4 and head[12:14] == b"BC"
+    return is_gzip and not is_bgzf
+
+
+def _plain_gzip_error(path: Path) -> DanQError:
+    """The one-line error for a VCF compressed with plain gzip (htslib needs BGZF)."""
+    return located(path, None, "gzip-compressed but not BGZF",
+                   f"recompress it with `zcat {path.name} | bgzip > variants.vcf.gz` or decompress it")
 
 
 def count_records(path: str | os.PathLike) -> int:
@@ -193,9 +214,10 @@ def read_vcf(path: str | os.PathLike, *, rename_contigs: str | None = None, keep
 
 
 def _record(rec: Any, index: int, line: int | None, rename: str | None, keep_text: bool) -> VcfRecord:
-    """A VcfRecord from a pysam VariantRecord."""
+    """A VcfRecord from a pysam VariantRecord; REF and base-letter ALTs upper-cased (symbolic ALTs kept)."""
+    alts = tuple(a.upper() if _BASES_ANY_CASE_RE.fullmatch(a) else a for a in rec.alts or (".",))
     return VcfRecord(chrom=rename_contig(rec.chrom, rename), vcf_chrom=rec.chrom, pos=int(rec.pos),
-                     id=rec.id or ".", ref=(rec.ref or "").upper(), alts=tuple(rec.alts or (".",)),
+                     id=rec.id or ".", ref=(rec.ref or "").upper(), alts=alts,
                      line=line, index=index, text=str(rec) if keep_text else "")
 
 
@@ -224,6 +246,9 @@ def allele_windows(genome: Genome, rec: VcfRecord, seq_len: int, max_n_fraction:
     for i, alt in enumerate(rec.alts):
         if not ok_alt[i]:
             out.statuses.append("unsupported_allele")
+            continue
+        if alt.upper() == rec.ref.upper():  # a no-change allele: a malformed record, not a zero effect
+            out.statuses.append("ref_equals_alt")
             continue
         if not ref_ok:
             out.statuses.append("ref_mismatch")
@@ -423,7 +448,8 @@ def iter_variant_scores(model: Any, fasta: str | os.PathLike | Genome, vcf: str 
                         strict: bool = False, rename_contigs: str | None = None,
                         chunk: str | tuple[int, int] | None = None, device: Any = None, bf16: bool = False,
                         index_dir: str | os.PathLike | None = None, keep_text: bool = False,
-                        shared: bool = True, progress: bool = True) -> Iterator[VariantBatch]:
+                        shared: bool = True, progress: bool = True,
+                        progress_interval_s: float = 30.0) -> Iterator[VariantBatch]:
     """Stream a VCF through the model in blocks of about `batch_size` scored alleles.
 
     Memory stays flat: one block of records and windows is held at a time. Yields
@@ -431,21 +457,25 @@ def iter_variant_scores(model: Any, fasta: str | os.PathLike | Genome, vcf: str 
     `chunk` ("K/N") scores only the K-th of N contiguous record blocks (scatter jobs).
     `shared` lets SNV/MNV ALT windows reuse their REF window's computation (DanQ models;
     equal to the plain forward pass, see variant_shared.py); False forces the plain pass.
+    `progress` reports records done on stderr: a bar on a terminal, else a plain line with
+    done/total, rate and ETA every `progress_interval_s` seconds (workflow logs).
     """
-    from tqdm.auto import tqdm
-
     from danq_pipeline._device import resolve_device
+    from danq_pipeline.progress import Progress
 
     device = resolve_device(device)
     model = _as_model(model, device)
     genome = fasta if isinstance(fasta, Genome) else Genome(fasta, index_dir=index_dir)
     seq_len, n_targets = int(model.kwargs["seq_len"]), len(model.targets)
-    start, stop = chunk_bounds(count_records(vcf), parse_chunk(chunk)) if chunk else (0, None)
+    # one extra streaming pass (about 25 us a record, little next to scoring) gives the chunk's
+    # record range and the progress total
+    n_records = count_records(vcf) if chunk or progress else None
+    start, stop = chunk_bounds(n_records, parse_chunk(chunk)) if chunk else (0, n_records)
     checker = _ContigChecker(genome, vcf, rename_contigs)
     kw = dict(seq_len=seq_len, n_targets=n_targets, rc_average=rc_average, max_n_fraction=max_n_fraction,
               device=device, bf16=bf16, shared=shared, strict=strict, vcf_path=vcf)
-    bar = tqdm(total=None if stop is None else stop - start, unit="rec", desc="score-variants",
-               disable=not progress or None, leave=False)
+    bar = Progress(None if stop is None else stop - start, desc="score-variants", unit="records",
+                   enabled=progress, interval_s=progress_interval_s)
     block: list[VcfRecord] = []
     n_alleles = 0
     for rec in read_vcf(vcf, rename_contigs=rename_contigs, keep_text=keep_text, start=start, stop=stop):

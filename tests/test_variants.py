@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import gzip
 import random
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,7 @@ from danq_pipeline.variant_io import (
 )
 from danq_pipeline.variants import (
     VcfRecord,
+    _is_plain_gzip,
     allele_windows,
     iter_variant_scores,
     read_vcf,
@@ -48,10 +52,12 @@ DEMO_VCFS = sorted((Path(__file__).resolve().parents[1] / "data/hg19_chr22/varia
 
 
 def toy_logits(seq: str) -> list[float]:
-    """Pure-Python definition of the toy model: GC count, A-minus-T count, A at index 499."""
+    """Pure-Python definition of the toy model: GC count, A-minus-T count, A at index 499, C-minus-G
+    count (the last tells C from G, so a complement table that swaps them changes the scores)."""
     return [0.01 * (seq.count("G") + seq.count("C") - len(seq) / 2),
             0.02 * (seq.count("A") - seq.count("T")),
-            3.0 * (seq[C] == "A") - 1.5]
+            3.0 * (seq[C] == "A") - 1.5,
+            0.03 * (seq.count("C") - seq.count("G"))]
 
 
 class ToyModel(nn.Module):
@@ -60,13 +66,14 @@ class ToyModel(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.kwargs = {"seq_len": L}
-        self.targets = targets_frame(["gc", "a_minus_t", "center_A"], ["DNase", "TF", "histone"])
+        self.targets = targets_frame(["gc", "a_minus_t", "center_A", "c_minus_g"], ["DNase", "TF", "histone", "TF"])
         self.dummy = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gc = x[:, 1].sum(1) + x[:, 2].sum(1)
         return torch.stack([0.01 * (gc - L / 2), 0.02 * (x[:, 0].sum(1) - x[:, 3].sum(1)),
-                            3.0 * x[:, 0, C] - 1.5], dim=1) + 0 * self.dummy
+                            3.0 * x[:, 0, C] - 1.5, 0.03 * (x[:, 1].sum(1) - x[:, 2].sum(1))],
+                           dim=1) + 0 * self.dummy
 
 
 def sigmoid(z: float) -> float:
@@ -250,13 +257,15 @@ def test_snv_to_a_at_centre_is_detected(fasta, crafted_vcf):
 
 
 def test_strand_averaging_is_symmetric(fasta, crafted_vcf):
-    """The a_minus_t target flips sign on the other strand: averaged, it is exactly 0.5."""
+    """a_minus_t and c_minus_g flip sign on the other strand: averaged, they are exactly 0.5."""
     _, m = _toy_batches(fasta, crafted_vcf, rc_average=True)
     ok = ~np.isnan(m["ref_prob"][:, 1])
-    np.testing.assert_allclose(m["ref_prob"][ok, 1], 0.5, atol=1e-7)
-    np.testing.assert_allclose(m["diff"][ok, 1], 0.0, atol=1e-7)
+    for t in (1, 3):
+        np.testing.assert_allclose(m["ref_prob"][ok, t], 0.5, atol=1e-7)
+        np.testing.assert_allclose(m["diff"][ok, t], 0.0, atol=1e-7)
     _, fwd = _toy_batches(fasta, crafted_vcf, rc_average=False)
     assert np.nanmax(np.abs(fwd["diff"][:, 1])) > 1e-3, "without averaging the strand-specific target moves"
+    assert np.nanmax(np.abs(fwd["ref_prob"][:, 3] - 0.5)) > 1e-2, "the C/G target is strand-specific too"
 
 
 def test_score_variants_table_and_target_selection(fasta, crafted_vcf):
@@ -348,28 +357,53 @@ def test_cli_strict_stops_at_ref_mismatch(tmp_path, fasta, crafted_vcf, capsys):
     assert not (tmp_path / "s.tsv").exists() and not list(tmp_path.glob("s.*.part"))
 
 
-def test_chunks_gathered_equal_one_run(tmp_path, fasta, crafted_vcf):
+@pytest.mark.parametrize("n_chunks", [3, 4])
+def test_chunks_gathered_equal_one_run(tmp_path, fasta, crafted_vcf, n_chunks):
+    """Chunks given in reverse order are joined in chunk order and equal one run, byte for byte.
+
+    batch_size=1 makes every model call one record in both runs (float rounding depends on the
+    batch's composition; 1e-5 relative between a 15-allele call and smaller ones)."""
     model = _checkpoint(tmp_path / "m.pt")
-    common = dict(device="cpu", progress=False)
+    common = dict(device="cpu", progress=False, batch_size=1)
     write_variant_scores(model, fasta, crafted_vcf, tmp_path / "full", **common)
-    for k in (1, 2, 3):
-        write_variant_scores(model, fasta, crafted_vcf, tmp_path / f"part{k}", chunk=(k, 3), **common)
-    n = gather_variant_outputs([tmp_path / f"part{k}" for k in (1, 2, 3)], tmp_path / "gathered")
+    parts = [tmp_path / f"part{k}" for k in range(1, n_chunks + 1)]
+    for k, part in enumerate(parts, start=1):
+        write_variant_scores(model, fasta, crafted_vcf, part, chunk=(k, n_chunks), **common)
+    n = gather_variant_outputs(parts[::-1], tmp_path / "gathered")
     assert n == 15
     assert (tmp_path / "gathered.tsv").read_text() == (tmp_path / "full.tsv").read_text()
     a, b = read_variant_scores(tmp_path / "full.h5"), read_variant_scores(tmp_path / "gathered.h5")
     np.testing.assert_array_equal(a["diff"], b["diff"])
     pd.testing.assert_frame_equal(a["table"], b["table"])
+    assert b["attrs"]["chunk"] == "" and b["attrs"]["n_rows"] == 15, "the gathered file is the whole VCF"
     body = [ln for ln in gzip.open(tmp_path / "gathered.vcf.gz", "rt") if not ln.startswith("#")]
     assert body == [ln for ln in gzip.open(tmp_path / "full.vcf.gz", "rt") if not ln.startswith("#")]
 
 
-def test_bf16_close_to_fp32(fasta, crafted_vcf, tmp_path):
+def test_gather_refuses_missing_repeated_and_foreign_chunks(tmp_path, fasta, crafted_vcf, genome_seq, capsys):
     model = _checkpoint(tmp_path / "m.pt")
-    a = score_variants(str(model), fasta, crafted_vcf, device="cpu", progress=False)
-    b = score_variants(str(model), fasta, crafted_vcf, device="cpu", progress=False, bf16=True)
-    assert (a["status"] == b["status"]).all()
-    np.testing.assert_allclose(a["diff_CTCF"], b["diff_CTCF"], atol=2e-2)
+    common = dict(device="cpu", progress=False)
+    for k in (1, 2, 3):
+        write_variant_scores(model, fasta, crafted_vcf, tmp_path / f"c{k}", chunk=f"{k}/3", **common)
+    write_variant_scores(model, fasta, crafted_vcf, tmp_path / "half1", chunk=(1, 2), **common)
+    other = write_vcf(tmp_path / "other.vcf", crafted_records(genome_seq)[:4])
+    write_variant_scores(model, fasta, other, tmp_path / "o2", chunk=(2, 3), **common)
+    write_variant_scores(model, fasta, crafted_vcf, tmp_path / "whole", **common)
+    c = [str(tmp_path / f"c{k}") for k in (1, 2, 3)]
+    cases = {
+        "chunk\\(s\\) 2/3 missing from --inputs \\(2 of 3 given\\)": [c[0], c[2]],
+        "chunk 1/3 given twice": [c[0], c[1], c[2], c[0]],
+        "chunk 1/2, but .*c1.h5 is chunk 1/3": [c[0], c[1], str(tmp_path / "half1")],
+        "scored with other inputs .*other.vcf": [c[0], str(tmp_path / "o2"), c[2]],
+        "whole.h5: not the output of a --chunk K/N run": [c[0], str(tmp_path / "whole")],
+    }
+    for message, inputs in cases.items():
+        with pytest.raises(DanQError, match=message):
+            gather_variant_outputs(inputs, tmp_path / "g")
+        assert not list(tmp_path.glob("g.*")), "nothing written"
+    rc = main(["gather-variants", "--inputs", c[1], c[0], "--out-prefix", str(tmp_path / "g")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "chunk(s) 3/3 missing" in err[0], err
 
 
 # --------------------------------------------------------------------------- real shipped data
@@ -500,3 +534,157 @@ def test_kmer_table_conv_equals_conv_pool_with_n_bases(length):
         half = SharedDanQ(copy.deepcopy(model).to(torch.bfloat16))._pooled(x.bfloat16())
         assert half.dtype == torch.bfloat16
         torch.testing.assert_close(half.float(), expected, rtol=2e-2, atol=2e-2)
+
+
+# --------------------------------------------------------------------------- issue 12: tests that fail on real bugs
+
+
+def _big_effect_records(g: str) -> list[tuple]:
+    """MNVs of 1-450 bp and 300-bp indels: fp32 |diff| up to 8e-3 with `_checkpoint`'s model,
+    far above bf16's error, so a bf16 path that loses the ALT cannot pass."""
+    recs = [("chr1", 1201 + 400 * i, f"mnv{n}", g[1200 + 400 * i:1200 + 400 * i + n], "G" * n)
+            for i, n in enumerate([1, 13, 60, 150, 300, 450])]
+    return recs + [("chr1", 3801, "del300", g[3800:4101], g[3800]),
+                   ("chr1", 3901, "ins300", g[3900], g[3900] + "C" * 300)]
+
+
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("rc_average", [True, False])
+def test_bf16_close_to_fp32(fasta, genome_seq, tmp_path, shared, rc_average):
+    """bf16 scores follow fp32 within bf16's measured error, and the effects are far larger than it.
+
+    Measured on CPU for these alleles and this model: max |bf16 - fp32| of diff 1.9e-4 (shared,
+    strand-averaged), 1.6e-4 (plain), 2.7e-4 (forward strand only); the largest fp32 |diff| is
+    8.4e-3 (1.26e-2 forward only). atol 6e-4 is about twice the measured error.
+    """
+    model = _checkpoint(tmp_path / "m.pt")
+    vcf = write_vcf(tmp_path / "big.vcf", crafted_records(genome_seq) + _big_effect_records(genome_seq["chr1"]))
+    kw = dict(device="cpu", progress=False, shared=shared, rc_average=rc_average)
+    a = score_variants(str(model), fasta, vcf, **kw)
+    b = score_variants(str(model), fasta, vcf, bf16=True, **kw)
+    assert (a["status"] == b["status"]).all()
+    cols = [c for c in a.columns if c.startswith("diff_")]
+    ok = (a["status"] == "ok").to_numpy()
+    fp32, bf16 = a.loc[ok, cols].to_numpy(), b.loc[ok, cols].to_numpy()
+    atol = 6e-4
+    big = np.abs(fp32).max(axis=1) > 4 * atol
+    assert big.sum() >= 3, "alleles whose effect dwarfs the tolerance: alt = ref could not pass"
+    np.testing.assert_allclose(bf16, fp32, rtol=0, atol=atol)
+    assert (np.sign(bf16[np.abs(fp32) > 4 * atol]) == np.sign(fp32[np.abs(fp32) > 4 * atol])).all()
+
+
+def _pool_model(path: Path, pool: int) -> Path:
+    """A `_checkpoint`-like DanQ (kernel 9) with the given pool size."""
+    torch.manual_seed(4)
+    model = DanQ(n_targets=3, seq_len=L, n_filters=8, kernel_size=9, pool_size=pool, lstm_hidden=4, fc_hidden=8)
+    save_checkpoint(path, model, targets_frame(["DNase_x", "CTCF", "H3K4me3"], ["DNase", "TF", "histone"]))
+    return path
+
+
+@pytest.mark.parametrize("pool", [10, 12, 13])
+def test_shared_equals_plain_for_mnvs_ending_on_every_pool_boundary(tmp_path, fasta, genome_seq, pool):
+    """MNVs of 1-26 bp (two of each) put both ends of the forward span [499, 499 + n) and of the reverse
+    strand's span [501 - n, 501) on every phase of the pool grid; pools 10 and 12 put the fixed
+    ends (index 500 on the reverse strand, the conv field's start 491 forward) on a boundary too.
+    A span moved by one base on either strand leaves a changed pool step out (error ~1e-4)."""
+    g = genome_seq["chr1"]
+    other = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    lengths = [*range(1, 27)] * 2  # two sequence contexts each: a missed step changes a max-pool only sometimes
+    recs = [("chr1", 1001 + 57 * i, f"mnv{n}", g[1000 + 57 * i:1000 + 57 * i + n],
+             "".join(other[b] for b in g[1000 + 57 * i:1000 + 57 * i + n])) for i, n in enumerate(lengths)]
+    vcf = write_vcf(tmp_path / "mnv.vcf", recs)
+    model = _pool_model(tmp_path / "m.pt", pool)
+    for rc_average in (True, False):
+        kw = dict(device="cpu", progress=False, rc_average=rc_average, batch_size=64)
+        plain = list(iter_variant_scores(str(model), fasta, vcf, shared=False, **kw))
+        shared = list(iter_variant_scores(str(model), fasta, vcf, shared=True, **kw))
+        for name in ("ref_prob", "alt_prob"):
+            np.testing.assert_allclose(np.concatenate([getattr(b, name) for b in shared]),
+                                       np.concatenate([getattr(b, name) for b in plain]), rtol=2e-6, atol=0)
+        d_plain = np.concatenate([b.diff for b in plain])
+        assert (d_plain != 0).all(), "every MNV changes every target"
+        np.testing.assert_allclose(np.concatenate([b.diff for b in shared]), d_plain, rtol=1e-4, atol=2e-8)
+
+
+def test_alleles_at_the_half_window_cut(fasta, genome_seq):
+    """REF/ALT of exactly L/2 bp are scored with exact windows; one base more is unsupported."""
+    g = genome_seq["chr1"]
+    aw, ref, alts = _windows(fasta, "chr1", 2001, g[2000:2500], g[2000])  # 500-bp REF -> 1 bp
+    assert aw.statuses == ["ok"]
+    off = C + (500 - 1) // 2  # 748
+    assert alts[0] == g[2000 - off:2000] + g[2000] + g[2500:2500 + L - off - 1]
+    aw, _, alts = _windows(fasta, "chr1", 2001, g[2000], "T" * 500)  # 1 -> 500 bp: ALT at 499 - 250 = 249
+    assert aw.statuses == ["ok"] and alts[0] == g[2000 - 249:2000] + "T" * 500 + g[2001:2001 + L - 749]
+    aw, _, _ = _windows(fasta, "chr1", 2001, g[2000:2501], g[2000])
+    assert aw.statuses == ["unsupported_allele"]
+    aw, _, _ = _windows(fasta, "chr1", 2001, g[2000], "T" * 501)
+    assert aw.statuses == ["unsupported_allele"]
+
+
+def test_ref_equal_to_alt_is_not_ok_and_alt_case_is_normalised(tmp_path, fasta, genome_seq):
+    g = genome_seq["chr1"]
+    other = {"A": "c", "C": "g", "G": "t", "T": "a"}
+    recs = [("chr1", 2001, "same", g[2000], g[2000]),
+            ("chr1", 2101, "same_lower", g[2100:2103], g[2100:2103].lower()),
+            ("chr1", 2201, "lower_alt", g[2200], other[g[2200]] + "," + g[2200].lower() + ",<del>")]
+    df = score_variants(ToyModel(), fasta, write_vcf(tmp_path / "s.vcf", recs), device="cpu", progress=False)
+    assert df["status"].tolist() == ["ref_equals_alt", "ref_equals_alt", "ok", "ref_equals_alt",
+                                     "unsupported_allele"]
+    assert df["alt"].tolist() == [g[2000], g[2100:2103], other[g[2200]].upper(), g[2200], "<del>"], \
+        "ALT upper-cased like REF; symbolic alleles kept as written"
+    bad = df["status"] != "ok"
+    assert df.loc[bad, "max_abs_diff"].isna().all() and (df.loc[bad, "top_target"] == "").all()
+
+
+def test_vcf_info_is_per_allele_and_splits_with_bcftools(tmp_path, fasta, crafted_vcf):
+    write_variant_scores(ToyModel(), fasta, crafted_vcf, tmp_path / "s", device="cpu", progress=False)
+    with pysam.VariantFile(str(tmp_path / "s.vcf.gz")) as vf:
+        keys = [k for k in vf.header.info if k.startswith("DANQ_")]
+        assert len(keys) == 7 and {vf.header.info[k].number for k in keys} == {"A"}
+        recs = {r.id: r for r in vf}
+    assert not any(k.startswith("DANQ_") for k in recs["missing_alt"].info), "no ALT allele, no per-ALT value"
+    if shutil.which("bcftools") is None:
+        pytest.skip("bcftools not installed: splitting not checked")
+    out = subprocess.run(["bcftools", "norm", "-m-", str(tmp_path / "s.vcf.gz")], capture_output=True,
+                         text=True, check=True).stdout
+    split = [ln.split("\t") for ln in out.splitlines() if not ln.startswith("#")]
+    tsv = pd.read_csv(tmp_path / "s.tsv", sep="\t", keep_default_na=False)
+    multi = [dict(kv.split("=") for kv in cols[7].split(";")) for cols in split if cols[2] == "multi"]
+    assert [m["DANQ_STATUS"] for m in multi] == ["ok"] * 3
+    assert [m["DANQ_TOP_TARGET"] for m in multi] == tsv.loc[tsv["id"] == "multi", "top_target"].tolist()
+    symbolic = [dict(kv.split("=") for kv in c[7].split(";"))["DANQ_STATUS"] for c in split if c[2] == "symbolic"]
+    assert symbolic == ["unsupported_allele", "unsupported_allele", "ok"]
+
+
+def test_plain_gzip_vcf_gets_a_bgzip_hint(tmp_path, fasta, crafted_vcf, genome_seq, capsys):
+    gz = tmp_path / "plain.vcf.gz"
+    gz.write_bytes(gzip.compress(crafted_vcf.read_bytes()))
+    bgzf = write_vcf(tmp_path / "b.vcf.gz", crafted_records(genome_seq), compress=True)
+    assert _is_plain_gzip(gz) and not _is_plain_gzip(bgzf) and not _is_plain_gzip(crafted_vcf)
+    with pytest.raises(DanQError, match=r"plain.vcf.gz: gzip-compressed but not BGZF; recompress it with `zcat "
+                                        r"plain.vcf.gz \| bgzip"):
+        score_variants(ToyModel(), fasta, gz, device="cpu", progress=False)
+    model = _checkpoint(tmp_path / "m.pt")
+    rc = main(["score-variants", "--model", str(model), "--fasta", str(fasta), "--vcf", str(gz),
+               "--out-prefix", str(tmp_path / "o"), "--device", "cpu"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "not BGZF" in err[0] and "bgzip" in err[0], err
+    assert not list(tmp_path.glob("o.*"))
+
+
+def test_progress_lines_in_a_log_have_total_rate_and_eta(fasta, crafted_vcf, capsys):
+    """stderr captured (not a terminal): plain lines with done/total, rate and ETA, then a done line."""
+    list(iter_variant_scores(ToyModel(), fasta, crafted_vcf, device="cpu", batch_size=4, progress_interval_s=0))
+    lines = capsys.readouterr().err.strip().splitlines()
+    periodic = [ln for ln in lines if re.fullmatch(r"score-variants: \d+/11 records \(\d+%\), [\d.]+ records/s, "
+                                                   r"ETA \d+:\d\d:\d\d", ln)]
+    assert len(periodic) >= 3 and periodic[-1].startswith("score-variants: 11/11 records (100%)"), lines
+    assert re.fullmatch(r"score-variants: done, 11 records in \d+:\d\d:\d\d \([\d.]+ records/s\)", lines[-1])
+    list(iter_variant_scores(ToyModel(), fasta, crafted_vcf, device="cpu", progress=False))
+    assert "score-variants" not in capsys.readouterr().err
+
+
+def test_progress_chunk_total_is_the_chunk(fasta, crafted_vcf, capsys):
+    list(iter_variant_scores(ToyModel(), fasta, crafted_vcf, device="cpu", chunk="2/3", progress_interval_s=0))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("score-variants: ") and "/4 records" in lines[0], lines  # records 3..6 of 11

@@ -24,9 +24,12 @@ Windows: L bp (the model's window) with the variant's first REF base at 0-based 
 Scores:  ref/alt probabilities (averaged over both strands unless --no-rc-average),
          diff = alt - ref, logodds = logit(alt) - logit(ref).
 Status:  ok | unknown_contig | out_of_bounds | unsupported_allele (symbolic, *, ., non-ACGTN,
-         longer than L/2) | ref_mismatch | n_rich; every record appears, scores only for ok.
+         longer than L/2) | ref_equals_alt | ref_mismatch | n_rich; every record appears,
+         scores only for ok.
 Scatter: --chunk K/N scores the K-th of N contiguous record blocks; `danq gather-variants`
-         joins the chunk outputs. See docs/formats.md, "Variant scores"."""
+         joins the chunk outputs. See docs/formats.md, "Variant scores".
+Progress: a bar on a terminal; when stderr is a file (workflow logs) a line every 30 s with
+         records done/total, rate and ETA."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
