@@ -55,7 +55,13 @@ def test_rc_average_is_strand_symmetric(tmp_path, device):
     assert np.abs(single_f - single_r).max() > 1e-4, "an untrained model is not strand-symmetric by itself"
     np.testing.assert_allclose(both_f, (single_f + single_r) / 2, rtol=1e-5, atol=1e-6)
     bf16 = _predict_all(model, fwd, device=device, bf16=True)  # autocast: close, not equal
-    assert np.abs(bf16 - both_f).max() < 0.02
+    # measured on CPU (two initialisations of the small preset): max |bf16 - fp32| 1.5e-4 and 2.5e-4,
+    # per-target spread of the predictions >= 5.2e-3, per-target correlation >= 0.9992. A bf16 path
+    # that ignored its input (constant output) would be off by >= half the spread and uncorrelated.
+    atol = 1e-3
+    assert np.abs(bf16 - both_f).max() < atol
+    assert (both_f.max(0) - both_f.min(0)).min() > 2 * atol, "a constant output could not pass"
+    assert all(np.corrcoef(bf16[:, t], both_f[:, t])[0, 1] > 0.99 for t in range(both_f.shape[1]))
 
 
 def test_rc_pairs_file_averages_each_window_with_its_partner(tmp_path):

@@ -10,7 +10,7 @@ import torch
 from train_fixtures import planted_windows
 
 from danq_pipeline.dataset import WindowsH5
-from danq_pipeline.encode import one_hot, reverse_complement_codes
+from danq_pipeline.encode import decode, encode, one_hot, reverse_complement_codes
 from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
 
 
@@ -49,7 +49,9 @@ def test_batches_follow_the_plan_with_reverse_complements(windows: Path) -> None
     codes, labels, sizes = _collect(iter_batches(data, plan, 96))
     all_codes, all_labels = data.read_codes(0, len(data))
     expected = all_codes[plan.order].copy()
-    expected[plan.rc] = reverse_complement_codes(expected[plan.rc])
+    # built without the function under test: complement of code c < 4 is 3 - c (A<->T, C<->G), N stays
+    flipped = expected[plan.rc][:, ::-1]
+    expected[plan.rc] = np.where(flipped == 4, 4, 3 - flipped.astype(np.int16))
     assert 0.4 < plan.rc.mean() < 0.6
     np.testing.assert_array_equal(codes, expected)
     np.testing.assert_array_equal(labels, all_labels[plan.order])
@@ -98,6 +100,15 @@ def test_ranks_split_each_global_batch(windows: Path) -> None:
     assert len(r0) == len(r1) == 1000 // 64  # the incomplete last global batch is dropped
     merged = np.concatenate([np.concatenate([a.codes, b.codes]) for a, b in zip(r0, r1, strict=True)])
     np.testing.assert_array_equal(merged, single[: len(merged)])
+
+
+def test_reverse_complement_codes_by_hand() -> None:
+    """Literal expectations: a swapped complement table (C->C, G->G) or a missing flip fails."""
+    assert decode(reverse_complement_codes(encode("AACGTN"))) == "NACGTT"
+    assert decode(reverse_complement_codes(encode("CCCG"))) == "CGGG"
+    assert decode(reverse_complement_codes(encode("GATTACA"))) == "TGTAATC"
+    batch = reverse_complement_codes(np.stack([encode("ACGTT"), encode("GGNCA")]))
+    assert [decode(r) for r in batch] == ["AACGT", "TGNCC"]
 
 
 def test_to_one_hot_matches_numpy_encoding() -> None:
