@@ -202,3 +202,15 @@ def test_empty_notes_settings_and_class_table_read_as_text(evaluated):
     summary = pd.read_csv(evaluated / "ev" / "summary.tsv", sep="\t").set_index("class")
     auroc = dict((r[0], r[classes[0].index("auroc mean / median")]) for r in classes[1:])
     assert auroc["all"] == f"{summary.loc['all', 'mean_auroc']:.4g} / {summary.loc['all', 'median_auroc']:.4g}"
+
+
+def test_top_level_help_names_what_evaluate_and_report_write(evaluated, capsys):
+    """`danq --help` promises outputs per command: every one named for evaluate is in its output
+    folder (it used to promise report.html, which `danq report` writes)."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    lines = {ln.split()[1]: ln.split("->", 1)[1] for ln in capsys.readouterr().out.splitlines()
+             if ln.startswith("  danq ") and "->" in ln}
+    promised = [w.strip().split()[0] for w in lines["evaluate"].split(",")]
+    assert promised and all((evaluated / "ev" / name).exists() for name in promised), promised
+    assert "report.html" not in lines["evaluate"] and "report.html" in lines["report"]

@@ -24,7 +24,8 @@ DanQ regulatory-function prediction, from a genome FASTA and peak files to varia
 Typical run (the Snakemake workflow runs the same steps):
   danq prepare         FASTA + peak BEDs        -> windows HDF5 per split (train/valid/test)
   danq train           train.h5 + valid.h5      -> checkpoint (.pt) + history.tsv
-  danq evaluate        checkpoint + test.h5     -> metrics.tsv, summary.tsv, report.html
+  danq evaluate        checkpoint + test.h5     -> metrics.tsv, summary.tsv, predictions.h5, figures/
+  danq report          evaluate dir (+ history) -> report.html (one self-contained page)
   danq score-variants  checkpoint + FASTA + VCF -> per-variant per-target scores (TSV, HDF5, VCF)
 Run `danq <command> --help` for each command's inputs, outputs and defaults."""
 
