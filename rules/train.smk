@@ -17,11 +17,12 @@ rule train:
     params:
         src=SRC,
         preset=config["train"]["preset"],
-        epochs=config["train"]["epochs"],
+        recipe=config["train"]["recipe"],
+        epochs=opt("--epochs", config["train"]["epochs"]),
         batch_size=config["train"]["batch_size"],
         lr=config["train"]["lr"],
-        patience=config["train"]["patience"],
-        time_limit=opt("--time-limit", config["train"]["time_limit"]),
+        patience=opt("--patience", config["train"]["patience"]),
+        deterministic=flag("--deterministic", config["train"]["deterministic"]),
         rc=flag("--no-rc-augment", not config["train"]["rc_augment"]),
         device=config["train"]["device"],
         bf16=flag("--bf16", config["train"]["bf16"]),
@@ -31,8 +32,8 @@ rule train:
         PYTHONPATH={params.src:q} python -m danq_pipeline train \
             --train {input.train:q} --valid {input.valid:q} \
             --out {output.model:q} --history {output.history:q} \
-            --preset {params.preset} --epochs {params.epochs} --batch-size {params.batch_size} \
-            --lr {params.lr} --patience {params.patience} {params.time_limit} {params.rc} \
+            --preset {params.preset} --recipe {params.recipe} {params.epochs} {params.patience} \
+            --batch-size {params.batch_size} --lr {params.lr} {params.deterministic} {params.rc} \
             --device {params.device} {params.bf16} --seed {params.seed} --threads {threads} \
             > {log:q} 2>&1
         """

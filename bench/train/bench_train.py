@@ -4,7 +4,9 @@ Measures, on whatever device is present (CPU here, CUDA when available):
 
 * the data loader alone (HDF5 chunked reads + shuffle + RC augmentation + one-hot), windows/s;
 * training steps of the `danq` preset (919 targets, 1000 bp, batch 100): fp32 and bf16 autocast,
-  with ReLU-then-pool (the paper's order) as the in-run baseline for the pool-first change;
+  with ReLU-then-pool (the paper's order) as the in-run baseline for the pool-first change, and
+  the `torch` recipe (torch.optim.RMSprop) as the in-run baseline of the `paper` recipe's Keras
+  0.2 RMSprop update (the goal: within 5%); the optimizer step alone is timed too;
 * FLOPs per training sample, counted with torch.utils.flop_counter (the LSTM's fused CPU
   kernels get a counted formula), and the share of a measured dense-matmul rate they reach;
 * the projected time of one DeepSEA epoch (4.4M windows).
@@ -14,6 +16,8 @@ end to end as one more variant of the interleaved rounds (a server process fed o
 Every rate is the median over interleaved rounds, so load from other jobs hits all variants alike.
 
     flock /tmp/danq-bench.lock .venv/bin/python bench/train/bench_train.py --threads 2
+    # only the recipe comparison:
+    .venv/bin/python bench/train/bench_train.py --threads 2 --variants fp32 fp32_torch_recipe --rounds 9
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from danq_pipeline._device import autocast_context, resolve_device
 from danq_pipeline.dataset import WindowsH5, WindowsWriter, targets_frame
 from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
 from danq_pipeline.model import DanQ, build_model
-from danq_pipeline.train import rmsprop
+from danq_pipeline.recipe import make_optimizer
 
 DEEPSEA_EPOCH = 4_400_000
 N_TARGETS = 919
@@ -74,9 +78,10 @@ def bench_loader(path: Path, device: torch.device, workers: int, batch_size: int
 class Stepper:
     """One timed training setup: model + RMSprop + precision."""
 
-    def __init__(self, model: DanQ, device: torch.device, bf16: bool, batch_size: int) -> None:
+    def __init__(self, model: DanQ, device: torch.device, bf16: bool, batch_size: int,
+                 recipe: str = "paper") -> None:
         self.model, self.device, self.bf16 = model.to(device).train(), device, bf16
-        self.opt = rmsprop(model, 1e-3)
+        self.opt = make_optimizer(recipe, model.parameters(), 1e-3)
         self.codes = torch.randint(0, 4, (batch_size, model.kwargs["seq_len"]), dtype=torch.uint8)
         self.y = (torch.rand(batch_size, model.kwargs["n_targets"]) < 0.025).float().to(device)
 
@@ -140,6 +145,19 @@ class SeleneStepper:
         self.proc.wait()
 
 
+def optimizer_step_ms(model: DanQ, recipe: str, reps: int = 20) -> float:
+    """Median milliseconds of one optimizer step over all parameters (gradients already set)."""
+    opt = make_optimizer(recipe, model.parameters(), 1e-3)
+    for p in model.parameters():
+        p.grad = torch.randn_like(p) * 1e-3
+    times = []
+    for _ in range(reps + 2):
+        t0 = time.perf_counter()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times[2:]))
+
+
 def _rnn_fwd(input_shape, w_ih, w_hh, *args, **kwargs) -> int:
     t, b, i = input_shape
     return 2 * t * b * w_ih[0] * (i + w_hh[1])
@@ -190,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="python of the Selene 0.6 virtualenv (timed in the same interleaved rounds); default: %(default)s")
     p.add_argument("--loader-windows", type=int, default=40_000, help="windows in the loader test file; default: %(default)s")
     p.add_argument("--json", type=Path, help="write the results here too")
+    p.add_argument("--variants", nargs="+", metavar="NAME",
+                   help="time only these variants (fp32 bf16 fp32_relu_first bf16_relu_first fp32_torch_recipe "
+                        "selene); default: all")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -198,21 +219,29 @@ def main(argv: list[str] | None = None) -> int:
         args.steps *= 10
     res: dict[str, object] = {"device": torch.cuda.get_device_name(device) if gpu else f"cpu x{args.threads} threads",
                               "torch": torch.__version__}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write_windows(Path(tmp) / "bench.h5", args.loader_windows)
-        res["loader_win_s"] = bench_loader(path, device, 0)
-        res["loader_win_s_2_workers"] = bench_loader(path, device, 2)
+    everything = not args.variants
+    if everything:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_windows(Path(tmp) / "bench.h5", args.loader_windows)
+            res["loader_win_s"] = bench_loader(path, device, 0)
+            res["loader_win_s_2_workers"] = bench_loader(path, device, 2)
     torch.manual_seed(0)
     model = build_model("danq", N_TARGETS, 1000)
     res["flops_per_sample"], res["flops_by_op"] = count_flops(model)
+    for recipe in ("paper", "torch"):
+        res[f"optimizer_step_ms_{recipe}"] = optimizer_step_ms(build_model("danq", N_TARGETS, 1000), recipe)
     base = DanQReluFirst(**model.kwargs)
     variants = {"fp32": Stepper(model, device, False, 100), "bf16": Stepper(model, device, True, 100),
                 "fp32_relu_first": Stepper(base, device, False, 100),
-                "bf16_relu_first": Stepper(base, device, True, 100)}
+                "bf16_relu_first": Stepper(base, device, True, 100),
+                "fp32_torch_recipe": Stepper(build_model("danq", N_TARGETS, 1000, recipe="torch"), device, False,
+                                             100, recipe="torch")}
+    variants = {k: v for k, v in variants.items() if everything or k in args.variants}
     selene = None
-    if not gpu and args.selene_python.exists():
+    wants_selene = not gpu and (everything or "selene" in args.variants)
+    if wants_selene and args.selene_python.exists():
         selene = variants["selene"] = SeleneStepper(args.selene_python, args.threads)
-    elif not gpu:
+    elif wants_selene:
         print(f"no Selene virtualenv at {args.selene_python}; see bench/train/bench_selene.py", file=sys.stderr)
     for name, rate in bench_variants(variants, args.rounds, args.steps).items():
         res[f"{name}_win_s"] = rate
@@ -223,8 +252,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=1))
-    report(res)
+    report(res) if everything else report_recipes(res)
     return 0
+
+
+def report_recipes(r: dict) -> None:
+    """The paper recipe's training rate against the torch recipe's, and the optimizer step alone."""
+    lines = [f"device: {r['device']}, torch {r['torch']}",
+             f"optimizer step alone (danq preset, 46.9M parameters): paper (Keras 0.2 RMSprop, foreach) "
+             f"{r['optimizer_step_ms_paper']:.1f} ms, torch.optim.RMSprop {r['optimizer_step_ms_torch']:.1f} ms"]
+    if "fp32_win_s" in r and "fp32_torch_recipe_win_s" in r:
+        ratio = r["fp32_win_s"] / r["fp32_torch_recipe_win_s"]
+        lines.append(f"training steps, fp32, batch 100: paper recipe {r['fp32_win_s']:.1f} win/s, torch recipe "
+                     f"{r['fp32_torch_recipe_win_s']:.1f} win/s -> paper/torch x{ratio:.3f}")
+    print("\n".join(lines), flush=True)
 
 
 def report(r: dict) -> None:
@@ -242,6 +283,7 @@ def report(r: dict) -> None:
                    f"measured {prec} matmul {r[f'matmul_{prec}_flop_s'] / 1e9:.0f} GFLOP/s); ReLU-before-pool "
                    f"{r[f'{prec}_relu_first_win_s']:.1f} win/s -> pool-first x{win / r[f'{prec}_relu_first_win_s']:.2f}; "
                    f"DeepSEA epoch (4.4M windows) {DEEPSEA_EPOCH / win / 3600:.1f} h")
+    report_recipes(r)
     if "selene_win_s" in r:
         s = r["selene_win_s"]
         out.append(f"Selene 0.6 DanQ end to end (batch 64, its sampler + TrainModel, interleaved): {s:.1f} win/s; "
