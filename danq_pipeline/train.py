@@ -222,7 +222,7 @@ class _Distributed:
         return self.rank == 0
 
     def agree(self, flag: bool) -> bool:
-        """True on every rank when rank 0 says so (time limit and early stopping decisions)."""
+        """True on every rank when rank 0 says so (stop signals, early stopping)."""
         if self.world_size == 1:
             return flag
         t = torch.tensor([1.0 if flag else 0.0], device=self.device)
