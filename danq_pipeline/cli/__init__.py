@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except DanQError as err:
         print(f"danq {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"danq {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # train saves its resume state first (train.TrainingInterrupted)
+        print(f"danq {args.command}: interrupted" + (f" by {err}" if str(err) else ""), file=sys.stderr)
+        return getattr(err, "exit_status", 130)
 
 
 def add_common_device_args(parser: argparse.ArgumentParser) -> None:
