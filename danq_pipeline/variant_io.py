@@ -390,8 +390,8 @@ def _chunk_order(inputs: list[dict[str, Path]]) -> list[dict[str, Path]]:
         by_k[k] = paths
     missing = [f"{k}/{n}" for k in range(1, n + 1) if k not in by_k]
     if missing:
-        raise DanQError(f"gather-variants: chunk(s) {', '.join(missing)} missing from --inputs "
-                        f"({len(by_k)} of {n} given); score them with --chunk K/{n} and give all {n} prefixes")
+        raise DanQError(f"--inputs: chunk(s) {', '.join(missing)} missing ({len(by_k)} of {n} given); "
+                        f"score them with --chunk K/{n} and give all {n} prefixes")
     return [by_k[k] for k in range(1, n + 1)]
 
 

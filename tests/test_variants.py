@@ -391,7 +391,7 @@ def test_gather_refuses_missing_repeated_and_foreign_chunks(tmp_path, fasta, cra
     write_variant_scores(model, fasta, crafted_vcf, tmp_path / "whole", **common)
     c = [str(tmp_path / f"c{k}") for k in (1, 2, 3)]
     cases = {
-        "chunk\\(s\\) 2/3 missing from --inputs \\(2 of 3 given\\)": [c[0], c[2]],
+        "--inputs: chunk\\(s\\) 2/3 missing \\(2 of 3 given\\)": [c[0], c[2]],
         "chunk 1/3 given twice": [c[0], c[1], c[2], c[0]],
         "chunk 1/2, but .*c1.h5 is chunk 1/3": [c[0], c[1], str(tmp_path / "half1")],
         "scored with other inputs .*other.vcf": [c[0], str(tmp_path / "o2"), c[2]],
