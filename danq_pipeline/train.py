@@ -37,7 +37,7 @@ from torch import nn
 
 from danq_pipeline import __version__
 from danq_pipeline._device import autocast_context, resolve_device, seed_everything
-from danq_pipeline._io import write_tsv
+from danq_pipeline._io import ensure_writable, write_tsv
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.errors import DanQError
 from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
@@ -141,6 +141,8 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
     if preset not in PRESET_SCHEDULE:
         raise DanQError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESET_SCHEDULE)}")
     default_epochs, default_patience = PRESET_SCHEDULE[preset]
+    ensure_writable(out, "--out")  # before the first epoch, not after it
+    ensure_writable(history or Path(out).parent / "history.tsv", "--history")
     dist = _Distributed.setup(device)
     seed_everything(seed + dist.rank, deterministic)
     train_h5, valid_h5 = _open_data(train, valid)

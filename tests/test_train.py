@@ -144,3 +144,14 @@ def test_sigterm_saves_the_exact_state_and_resume_continues_from_it(data, tmp_pa
         for key, value in a["state_dict"].items():
             assert torch.equal(value, b["state_dict"][key]), f"{name}: {key} differs after SIGTERM and resume"
     assert len(pd.read_csv(cut.parent / "history.tsv", sep="\t")) == 3
+
+
+def test_an_unwritable_out_is_refused_before_any_training(data, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the output folder should be")
+    started = time.monotonic()
+    code = main(["train", "--train", str(data[0]), "--valid", str(data[1]), "--out", str(blocker / "m.pt"),
+                 "--preset", "small", "--epochs", "50"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--out" in err[0] and "not_a_folder" in err[0], err
+    assert time.monotonic() - started < 20, "it trained before checking the output"
