@@ -14,10 +14,11 @@ JASPAR CORE vertebrates (offline, via pyjaspar).
 
 Recipe (DanQ paper): for every window whose maximum activation of filter f is positive, the
 kernel-width subsequence at the argmax is a site of f; the base counts of the sites give the
-filter's position frequency matrix. Matching is TOMTOM-like: the sum of column Pearson
-correlations over all offsets (overlap >= 5 columns) and both strands; p-values from the exact
-null of independent random target columns (all JASPAR columns), corrected for the alignments
-tried; E-value = p x number of JASPAR motifs.
+filter's position frequency matrix. Matching uses TOMTOM's statistic (pearson, complete
+scores): column Pearson correlations minus their median over all JASPAR columns, summed over
+the best alignment (overlap >= 5 columns, both strands); the p-value is that of the best of
+all offsets and strands against random targets of the same width (exact null of independent
+JASPAR columns); E-value = p x number of JASPAR motifs.
 
 Outputs in --out-dir:
   filters.meme            all filters, MEME v4 (nsites = number of sites); usable with TOMTOM/FIMO
