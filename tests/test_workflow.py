@@ -10,6 +10,7 @@ import h5py
 import pandas as pd
 import pytest
 from conftest import REPO
+from test_readme import run_readme_report_command
 
 
 def _workdir(tmp_path: Path, extra: str = "") -> Path:
@@ -52,6 +53,10 @@ def test_full_workflow_on_tiny_scenario(tmp_path: Path, tool_env: dict) -> None:
     assert (res / "variants" / "dbsnp_common.vcf.gz").exists()
     assert (res / "motifs" / "motif_matches.tsv").exists()
     assert list((res / "ism").glob("*.h5"))
+    # the README's Snakemake report command, as written, works on the finished run
+    report = run_readme_report_command(work, tool_env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (work / "report.zip").stat().st_size > 0
     # a second run has nothing to do
     again = _snakemake(work, tool_env, "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr

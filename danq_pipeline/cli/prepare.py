@@ -31,7 +31,7 @@ Label rules (docs/prepare.md)
      default 100 of 200 bp: 100 bp covered -> 1, 99 bp -> 0.
   3. Window = --window bp centred on its bin (1000/200: 400-bp flanks). Dropped and counted,
      in this order: off the contig end, outside --contigs regions, crossing a holdout boundary,
-     overlapping the blacklist (any base), N fraction > --max-n-fraction.
+     overlapping the blacklist (any base), more than floor(max-n-fraction x window) N bases.
   4. Kept: bins positive for >= 1 anchor target (--anchor-classes; default any target), plus
      all-negative bins sampled at --negative-ratio x positives (per contig and split, --seed;
      'all' keeps every all-negative bin).
