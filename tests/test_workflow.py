@@ -145,6 +145,18 @@ def test_user_configfile_replaces_the_demo_lists(tmp_path: Path, tool_env: dict)
     assert "1000G_GAB4_ADA2" not in run.stdout
 
 
+def test_a_minimal_user_config_takes_every_default(tmp_path: Path, tool_env: dict) -> None:
+    """A config naming only the genome and the targets sheet runs: every section left out takes
+    the schema's defaults (no VCFs, no ISM regions)."""
+    work = _demo_workdir(tmp_path)
+    (work / "my.yaml").write_text("genome:\n  fasta: data/hg19_chr22/genome/hg19_chr22_1-22000000.fa.gz\n"
+                                  "targets: data/hg19_chr22/targets.tsv\n")
+    run = _snakemake(work, tool_env, "-n", "--cores", "1", "--configfile", str(work / "my.yaml"))
+    assert run.returncode == 0, run.stderr
+    counts = _job_counts(run.stdout)
+    assert counts["train"] == 1 and "score_variants" not in counts and "ism" not in counts, counts
+
+
 def test_test_scenario_schedules_its_one_vcf(tmp_path: Path, tool_env: dict) -> None:
     """`--configfile .test/config.yaml` from a folder holding the demo config: one VCF, one ISM region."""
     work = _demo_workdir(tmp_path)
