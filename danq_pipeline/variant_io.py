@@ -24,6 +24,7 @@ import pandas as pd
 
 from danq_pipeline import __version__
 from danq_pipeline._io import ensure_writable
+from danq_pipeline.background import Background, BackgroundCheck, Significance, read_background
 from danq_pipeline.dataset import select_targets
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.variants import STATUSES, VariantBatch, parse_chunk, summary_table
@@ -34,6 +35,7 @@ _STR = h5py.string_dtype("utf-8")
 DEFAULT_MAX_COLUMNS = 64
 MATRICES = ("ref_prob", "alt_prob", "diff", "logodds")
 TABLE_STR = ("chrom", "id", "ref", "alt", "status", "top_target")
+SIGNIFICANCE = ("pvalue", "variants/combined_p", "variants/top_p_targets")  # with --background only
 
 
 def output_paths(prefix: str | os.PathLike) -> dict[str, Path]:
@@ -46,9 +48,9 @@ def _part(path: Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
-def info_key(name: str) -> str:
+def info_key(name: str, prefix: str = "DANQ_DIFF_") -> str:
     """A VCF INFO key for a target's diff: DANQ_DIFF_<name with unsafe characters as _>."""
-    return "DANQ_DIFF_" + re.sub(r"[^0-9A-Za-z_.]", "_", name)
+    return prefix + re.sub(r"[^0-9A-Za-z_.]", "_", name)
 
 
 class VariantWriter:
@@ -69,13 +71,17 @@ class VariantWriter:
     """
 
     def __init__(self, prefix: str | os.PathLike, targets: pd.DataFrame, selected: np.ndarray,
-                 vcf_header: str | None, attrs: dict[str, Any], contigs: dict[str, int]) -> None:
+                 vcf_header: str | None, attrs: dict[str, Any], contigs: dict[str, int],
+                 background: Background | None = None, check: BackgroundCheck | None = None) -> None:
+        self.background, self._check = background, check
         self.paths = output_paths(prefix)
         self.paths["tsv"].parent.mkdir(parents=True, exist_ok=True)
         self.targets, self.selected = targets, np.asarray(selected, dtype=int)
         self.n_rows = 0
         self._tsv = open(_part(self.paths["tsv"]), "w")
         self._h5 = _create_h5(_part(self.paths["h5"]), targets, attrs)
+        if background is not None:
+            _create_significance_h5(self._h5, len(targets))
         self._vcf_header = vcf_header
         self._contigs = contigs
         self._seen_contigs: dict[str, None] = {}
@@ -94,6 +100,8 @@ class VariantWriter:
         """
         if self._error is not None:
             raise self._error
+        if self._check is not None:  # the background's model check ran beside the first model call
+            self._check.wait()
         self._queue.put(batch)
 
     def _drain(self) -> None:
@@ -108,14 +116,21 @@ class VariantWriter:
     def _write_now(self, batch: VariantBatch) -> None:
         """Append one batch to the TSV, the HDF5 and the VCF body."""
         table = summary_table(batch, self.targets, self.selected)
+        sig = None
+        if self.background is not None:  # here, in the writer thread, the look-ups overlap the model
+            sig = self.background.significance(batch.diff, batch.logodds)
+            names = self.targets["name"].to_numpy()
+            table = pd.concat([table, sig.columns(names, self.selected).set_index(table.index)], axis=1)
         table.to_csv(self._tsv, sep="\t", index=False, header=self.n_rows == 0, na_rep="NA",
                      float_format="%.6g")
         _append_h5(self._h5, table, batch)
+        if sig is not None:
+            _append_significance_h5(self._h5, sig)
         if self._body is not None:
-            self._write_vcf_records(table, batch)
+            self._write_vcf_records(table, batch, sig)
         self.n_rows += len(table)
 
-    def _write_vcf_records(self, table: pd.DataFrame, batch: VariantBatch) -> None:
+    def _write_vcf_records(self, table: pd.DataFrame, batch: VariantBatch, sig: Significance | None = None) -> None:
         """Write the batch's records with DANQ_* INFO fields (Number=A: one value per ALT allele).
 
         A record without ALT (ALT '.') has no ALT allele to annotate and keeps its INFO as it is.
@@ -125,6 +140,10 @@ class VariantWriter:
         maxdiff = [_num(v) for v in table["max_abs_diff"].to_numpy()]
         top = [_safe(v) or "." for v in table["top_target"].tolist()]
         diffs = {info_key(names[j]): [_num(v) for v in batch.diff[:, j]] for j in self.selected}
+        if sig is not None:
+            diffs["DANQ_COMBINED_P"] = [_num(v) for v in sig.combined_p]
+            diffs["DANQ_TOP_P_TARGETS"] = [_safe(v) or "." for v in sig.top_p_targets]
+            diffs.update({info_key(names[j], "DANQ_P_"): [_num(v) for v in sig.pvalue[:, j]] for j in self.selected})
         row = 0
         for rec in batch.records:
             n = len(rec.alts)
@@ -139,6 +158,11 @@ class VariantWriter:
         """Finish all files and rename them to their final names (or delete them when not ok)."""
         self._queue.put(None)
         self._thread.join()
+        if ok and self._check is not None and self._error is None:
+            try:  # a background of another model: nothing may reach a final name
+                self._check.wait()
+            except DanQError as err:
+                self._error = err
         ok = ok and self._error is None
         self._tsv.close()
         self._h5.attrs["n_rows"] = self.n_rows
@@ -153,14 +177,18 @@ class VariantWriter:
             return
         if self.n_rows == 0:
             self._tsv = open(_part(self.paths["tsv"]), "w")
-            self._tsv.write("\t".join(summary_table(_no_rows(len(self.targets)), self.targets,
-                                                    self.selected).columns) + "\n")
+            columns = list(summary_table(_no_rows(len(self.targets)), self.targets, self.selected).columns)
+            if self.background is not None:
+                names = self.targets["name"].to_numpy()
+                columns += ["combined_p", "min_p", "top_p_targets", *(f"p_{names[j]}" for j in self.selected)]
+            self._tsv.write("\t".join(columns) + "\n")
             self._tsv.close()
         os.replace(_part(self.paths["tsv"]), self.paths["tsv"])
         os.replace(_part(self.paths["h5"]), self.paths["h5"])
         if self._body is not None:
             header = vcf_header_with_info(self._vcf_header, self.targets, self.selected,
-                                          self._contigs, list(self._seen_contigs))
+                                          self._contigs, list(self._seen_contigs),
+                                          significance=self.background is not None)
             write_bgzip_vcf(header, [self._body_path], self.paths["vcf"])
             self._body_path.unlink(missing_ok=True)
 
@@ -238,6 +266,20 @@ def _append_h5(h5: h5py.File, table: pd.DataFrame, batch: VariantBatch) -> None:
     _append(h5["variants/max_abs_diff"], table["max_abs_diff"].to_numpy(dtype=np.float32))
 
 
+def _create_significance_h5(h5: h5py.File, n_t: int) -> None:
+    """The --background datasets: /pvalue (V, T), /variants/combined_p and top_p_targets (V,)."""
+    h5.create_dataset("pvalue", (0, n_t), maxshape=(None, n_t), dtype="f4", chunks=(256, max(n_t, 1)),
+                      compression="gzip", compression_opts=1, shuffle=True)
+    h5["variants"].create_dataset("combined_p", (0,), maxshape=(None,), dtype="f4", chunks=(4096,))
+    h5["variants"].create_dataset("top_p_targets", (0,), maxshape=(None,), dtype=_STR, chunks=(4096,))
+
+
+def _append_significance_h5(h5: h5py.File, sig: Significance) -> None:
+    _append(h5["pvalue"], sig.pvalue)
+    _append(h5["variants/combined_p"], sig.combined_p)
+    _append(h5["variants/top_p_targets"], np.array(sig.top_p_targets, dtype=object))
+
+
 def read_variant_scores(path: str | os.PathLike) -> dict[str, Any]:
     """Read a scores HDF5 back: {'table': DataFrame, 'targets': DataFrame, matrices..., 'attrs': dict}."""
     path = Path(path)
@@ -260,6 +302,10 @@ def read_variant_scores(path: str | os.PathLike) -> dict[str, Any]:
                                                                     for c in ("name", "class", "source")}})
         for name in MATRICES:
             out[name] = h5[name][:]
+        if "pvalue" in h5:  # scored with --background
+            out["pvalue"] = h5["pvalue"][:]
+            table["combined_p"] = v["combined_p"][:]
+            table["top_p_targets"] = v["top_p_targets"].asstr()[:]
     return out
 
 
@@ -267,7 +313,7 @@ def read_variant_scores(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def vcf_header_with_info(header: str, targets: pd.DataFrame, selected: np.ndarray,
-                         contigs: dict[str, int], seen: list[str]) -> str:
+                         contigs: dict[str, int], seen: list[str], significance: bool = False) -> str:
     """Input header + DANQ_* INFO definitions + contig lines for contigs used but undeclared."""
     lines = header.rstrip("\n").split("\n")
     meta, chrom_line = [ln for ln in lines if ln.startswith("##")], lines[-1]
@@ -284,6 +330,14 @@ def vcf_header_with_info(header: str, targets: pd.DataFrame, selected: np.ndarra
     ]
     info += [f'##INFO=<ID={info_key(names[j])},Number=A,Type=Float,Description="alt - ref probability '
              f'of target {_safe(names[j])}, per ALT allele">' for j in selected]
+    if significance:
+        info += ['##INFO=<ID=DANQ_COMBINED_P,Number=A,Type=Float,Description="Combined p-value over all '
+                 'targets against the --background (minP), per ALT allele">',
+                 '##INFO=<ID=DANQ_TOP_P_TARGETS,Number=A,Type=String,Description="Targets with the smallest '
+                 'p-values against the --background, as name:p joined by |, per ALT allele">']
+        info += [f'##INFO=<ID={info_key(names[j], "DANQ_P_")},Number=A,Type=Float,Description="p-value of '
+                 f'the effect on target {_safe(names[j])} against the --background, per ALT allele">'
+                 for j in selected]
     source = f"##danq_pipeline_scoreVariantsVersion={__version__}"
     return "\n".join(meta + extra + info + [source, chrom_line]) + "\n"
 
@@ -357,7 +411,7 @@ def _read_chunk(h5_path: Path) -> tuple[tuple[int, int] | None, dict[str, Any]]:
         raise DanQError(f"{h5_path}: not a danq variant-scores HDF5; give score-variants output prefixes")
     # 'K/N'; '(K, N)' from files written before the attribute was normalised
     m = re.fullmatch(r"\(?\s*(\d+)\s*[/,]\s*(\d+)\s*\)?", str(attrs.get("chunk", "")))
-    same = {k: attrs.get(k) for k in ("model", "vcf", "seq_len", "rc_average")}
+    same = {k: attrs.get(k) for k in ("model", "vcf", "seq_len", "rc_average", "background_vcf_checksum")}
     return ((int(m.group(1)), int(m.group(2))) if m else None), same
 
 
@@ -444,7 +498,9 @@ def _gather_h5(paths: list[Path], out: Path) -> None:
             dst.attrs[key] = value
         dst.attrs["chunk"] = ""
         first.copy("targets", dst)
-        for name in [*MATRICES, *(f"variants/{c}" for c in (*TABLE_STR, "pos", "max_abs_diff"))]:
+        names = [*MATRICES, *(f"variants/{c}" for c in (*TABLE_STR, "pos", "max_abs_diff"))]
+        names += [n for n in SIGNIFICANCE if n in first]
+        for name in names:
             ds = first[name]
             dst.create_dataset(name, (0, *ds.shape[1:]), maxshape=(None, *ds.shape[1:]), dtype=ds.dtype,
                                chunks=ds.chunks, compression=ds.compression, compression_opts=ds.compression_opts,
@@ -454,7 +510,10 @@ def _gather_h5(paths: list[Path], out: Path) -> None:
             with h5py.File(p, "r") as src:
                 if src.attrs.get("format") != FORMAT or src["diff"].shape[1] != dst["diff"].shape[1]:
                     raise DanQError(f"{p}: not a variant-scores HDF5 of the same model as {paths[0]}")
-                for name in [*MATRICES, *(f"variants/{c}" for c in (*TABLE_STR, "pos", "max_abs_diff"))]:
+                if ("pvalue" in src) != ("pvalue" in first):
+                    raise DanQError(f"{p}: scored {'with' if 'pvalue' in src else 'without'} --background, "
+                                    f"unlike {paths[0]}; score all chunks with the same options")
+                for name in names:
                     _append(dst[name], src[name][:])
                 total += src["diff"].shape[0]
         dst.attrs["n_rows"] = total
@@ -488,14 +547,15 @@ def _gather_vcf(paths: list[Path], out: Path) -> None:
 def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.PathLike,
                          out_prefix: str | os.PathLike, *, targets: list[str] | str | None = None,
                          target_class: list[str] | str | None = None, write_vcf: bool = True,
-                         **kwargs: Any) -> dict[str, int]:
+                         background: str | os.PathLike | None = None, **kwargs: Any) -> dict[str, int]:
     """Score a VCF and write PREFIX.tsv, PREFIX.h5 and PREFIX.vcf.gz (+ .tbi); returns status counts.
 
     `targets` / `target_class` choose the TSV and VCF INFO columns (the HDF5 holds all
     targets). Without a choice, models of up to `DEFAULT_MAX_COLUMNS` targets show all of
     them; larger ones (919 for DeepSEA/DanQ) show only the summary columns, with a note on
-    stderr, so the TSV stays a table one can open. Other keyword arguments go to
-    `iter_variant_scores`.
+    stderr, so the TSV stays a table one can open. `background` (a `danq background` HDF5 of
+    this model) adds per-target p-values and a combined p per allele (docs/formats.md). Other
+    keyword arguments go to `iter_variant_scores`.
     """
     from danq_pipeline.genome import Genome
     from danq_pipeline.variants import (
@@ -517,6 +577,10 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
         warnings.warn(f"the model has {len(model_obj.targets)} targets: the TSV and VCF show only max_abs_diff "
                       "and top_target; choose per-target columns with --targets NAME,... or --target-class "
                       "DNase,TF,histone (the HDF5 holds all targets)", DanQWarning, stacklevel=2)
+    bg = check = None
+    if background:
+        bg = read_background(background)
+        check = BackgroundCheck(bg, background, model_obj, rc_average=bool(kwargs.get("rc_average", True)))
     with open_vcf(vcf) as vf:
         header = str(vf.header) if write_vcf else None
     attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
@@ -524,8 +588,13 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
              "rc_average": bool(kwargs.get("rc_average", True)), "chunk": _chunk_text(kwargs.get("chunk")),
              "window_convention": "first REF base at 0-based index seq_len//2 - 1; ALT re-centred: "
                                   "seq_len//2 - 1 + floor((len(REF) - len(ALT)) / 2)"}
+    if bg is not None:
+        attrs.update(background=str(background), background_vcf_checksum=str(bg.attrs.get("vcf_checksum", "")),
+                     background_measure=bg.measure, background_n=int(bg.n),
+                     combined_method=str(bg.attrs.get("combined_method", "")))
     counts = {s: 0 for s in STATUSES}
-    with VariantWriter(out_prefix, model_obj.targets, selected, header, attrs, genome.lengths) as writer:
+    with VariantWriter(out_prefix, model_obj.targets, selected, header, attrs, genome.lengths,
+                       background=bg, check=check) as writer:
         for batch in iter_variant_scores(model_obj, genome, vcf, device=device, keep_text=write_vcf, **kwargs):
             writer.write(batch)
             for s, n in batch.table["status"].value_counts().items():

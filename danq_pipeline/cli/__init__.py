@@ -16,7 +16,7 @@ from danq_pipeline import __version__
 from danq_pipeline.errors import DanQError
 
 # subcommand modules, in the order `danq --help` lists them
-SUBCOMMANDS = ("prepare", "train", "evaluate", "report", "score_variants", "gather_variants", "ism", "motifs", "import_deepsea")
+SUBCOMMANDS = ("prepare", "train", "evaluate", "report", "score_variants", "background", "gather_variants", "ism", "motifs", "import_deepsea")
 
 DESCRIPTION = """\
 DanQ regulatory-function prediction, from a genome FASTA and peak files to variant effects.

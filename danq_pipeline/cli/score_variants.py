@@ -26,6 +26,9 @@ Scores:  ref/alt probabilities (averaged over both strands unless --no-rc-averag
 Status:  ok | unknown_contig | out_of_bounds | unsupported_allele (symbolic, *, ., non-ACGTN,
          longer than L/2) | ref_equals_alt | ref_mismatch | n_rich; every record appears,
          scores only for ok.
+Significance: --background FILE (`danq background`) adds p_<target> = (1 + #background
+         effects >= this effect) / (1 + n), combined_p (minP over targets, calibrated on the
+         background) and top_p_targets to the TSV, /pvalue to the HDF5, DANQ_*_P* to the VCF.
 Scatter: --chunk K/N scores the K-th of N contiguous record blocks; `danq gather-variants`
          joins the chunk outputs. See docs/formats.md, "Variant scores".
 Progress: a bar on a terminal; when stderr is a file (workflow logs) a line every 30 s with
@@ -69,6 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk", metavar="K/N", help="score only the K-th of N contiguous record blocks "
                    "(scatter; join with danq gather-variants); default: the whole VCF")
     p.add_argument("--threads", type=positive_int, help="CPU threads for torch; default: torch's choice")
+    p.add_argument("--background", metavar="H5", help="a `danq background` file of this model: adds per-target "
+                   "p-values, a combined p per allele and the most significant targets; default: none")
     p.set_defaults(func=run, command="score-variants")
 
 
@@ -102,7 +107,7 @@ def _score(args: argparse.Namespace) -> dict[str, int]:
                                 rename_contigs=args.rename_contigs, rc_average=args.rc_average,
                                 max_n_fraction=args.max_n_fraction, batch_size=args.batch_size,
                                 device=args.device, bf16=args.bf16, index_dir=args.index_dir,
-                                chunk=parse_chunk(args.chunk), shared=args.shared)
+                                chunk=parse_chunk(args.chunk), shared=args.shared, background=args.background)
 
 
 def _one_line_warning(message, category, *args, **kwargs) -> None:
