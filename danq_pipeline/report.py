@@ -403,7 +403,88 @@ def _section_variants(paths: list[Path], top: int = 20) -> str:
         parts += [f"<h3>{html.escape(path.name)} ({len(frame)} records)</h3>", html_table(counts),
                   f"<p class='cap'>Top {len(best)} by largest absolute change in any target's probability "
                   "(max_abs_diff):</p>", f"<div class='scroll'>{html_table(best)}</div>"]
+        h5 = path.with_suffix(".h5")
+        if "combined_p" in frame and h5.exists():
+            parts.append(_section_significance(frame, h5, top))
     return "\n".join(parts)
+
+
+def _section_significance(frame: pd.DataFrame, h5_path: Path, top: int) -> str:
+    """Effects against the background (--background runs): effect histograms, p-value QQ plot, top table."""
+    from danq_pipeline.background import effect_size, read_background
+    from danq_pipeline.variant_io import read_variant_scores
+
+    scores = read_variant_scores(h5_path)
+    attrs = scores["attrs"]
+    ok = scores["table"]["status"].to_numpy() == "ok"
+    p, combined = scores["pvalue"][ok], scores["table"]["combined_p"].to_numpy()[ok]
+    measure = str(attrs.get("background_measure", "diff_x_logodds"))
+    effects = effect_size(scores["diff"][ok], scores["logodds"][ok], measure)
+    bg_path = Path(str(attrs.get("background", "")))
+    bg_effects = read_background(bg_path).sample if bg_path.is_file() else None
+    pooled = p[~np.isnan(p)]
+    text = (f"Against the background {html.escape(bg_path.name)} ({attrs.get('background_n')} alleles, effect "
+            f"{html.escape(measure)}): {(pooled <= 0.05).mean():.1%} of per-target p-values are &le; 0.05 and "
+            f"{(pooled <= 0.01).mean():.1%} &le; 0.01 (uniform: 5% and 1%); {int((combined <= 0.01).sum())} of "
+            f"{len(combined)} alleles have combined_p &le; 0.01.") if len(pooled) else "No scored allele."
+    parts = [f"<h4>Significance against the background</h4><p>{text}</p>",
+             _img(_fig_uri(plot_background_effects(effects, bg_effects, measure)), "effects vs background"),
+             "<div class='cap'>Effect sizes of the scored alleles (all targets pooled) against the background's "
+             "sampled alleles; the background file is read from the path recorded in the HDF5.</div>"
+             if bg_effects is not None else
+             f"<p class='note'>{html.escape(str(bg_path))} not found: the effect histogram shows the scored "
+             "alleles only.</p>",
+             _img(_fig_uri(plot_pvalue_qq(p, combined)), "p-value QQ plot"),
+             "<div class='cap'>QQ plot of the p-values: observed against uniform quantiles (-log10). Alleles "
+             "like the background lie on the diagonal; unusual effects rise above it at the right.</div>"]
+    if len(frame):
+        best = frame.sort_values("combined_p", kind="stable", na_position="last").head(top)
+        parts += [f"<p class='cap'>Top {len(best)} by combined_p:</p>",
+                  f"<div class='scroll'>{html_table(best)}</div>"]
+    return "\n".join(parts)
+
+
+def plot_background_effects(effects: np.ndarray, background: np.ndarray | None, measure: str) -> plt.Figure:
+    """Histogram of log10 effect sizes (all targets pooled): scored alleles vs the background sample."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    floor = 1e-12  # an effect of exactly 0 is drawn at the floor
+
+    def logs(x: np.ndarray) -> np.ndarray:
+        x = x[~np.isnan(x)].ravel()
+        return np.log10(np.maximum(x, floor))
+
+    shown = [(logs(effects), "scored alleles", "#d62728")]
+    if background is not None:
+        shown.insert(0, (logs(background), "background", "0.5"))
+    values = np.concatenate([v for v, _, _ in shown]) if shown else np.zeros(0)
+    bins = np.linspace(values.min(), values.max() + 1e-9, 50) if len(values) else 10
+    for v, label, color in shown:
+        if len(v):
+            ax.hist(v, bins=bins, density=True, histtype="step", lw=1.5, color=color, label=f"{label} ({len(v)})")
+    ax.set(xlabel=f"log10 effect ({measure}), all targets", ylabel="density",
+           title="Effect sizes: scored alleles vs background")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pvalue_qq(pvalues: np.ndarray, combined: np.ndarray) -> plt.Figure:
+    """QQ plot of -log10 p: per-target p-values (pooled) and combined p against uniform quantiles."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    top = 0.0
+    for p, label, color in ((pvalues, "per-target p", "#1f77b4"), (combined, "combined_p", "#d62728")):
+        p = np.sort(np.asarray(p, dtype=float)[~np.isnan(p)].ravel())
+        if not len(p):
+            continue
+        expected = -np.log10((np.arange(1, len(p) + 1) - 0.5) / len(p))
+        ax.plot(expected, -np.log10(p), ".", ms=3, color=color, label=f"{label} ({len(p)})")
+        top = max(top, expected.max(), -np.log10(p).min(), -np.log10(p[0]))
+    ax.plot([0, top], [0, top], ":", color="0.5", lw=0.8)
+    ax.set(xlabel="expected -log10 p (uniform)", ylabel="observed -log10 p", title="p-values vs uniform")
+    if ax.lines[:-1]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,

@@ -272,3 +272,22 @@ def test_background_file_layout(tmp_path, fasta, genome_seq):
         assert h5.attrs["measure"] == "absdiff" and h5.attrs["model_checksum"].startswith("sha256:")
         assert np.all(np.diff(h5["sample"][:], axis=0) >= 0) and list(h5["targets/name"].asstr()[:]) == list(
             TARGETS["name"])
+
+
+def test_report_shows_effects_against_background_and_a_qq_plot(tmp_path, fasta, genome_seq):
+    from danq_pipeline.report import _section_variants
+
+    model = checkpoint(tmp_path / "m.pt")
+    bg_vcf = snv_vcf(tmp_path / "bg.vcf", genome_seq, positions(40, 1))
+    q_vcf = snv_vcf(tmp_path / "q.vcf", genome_seq, positions(20, 2))
+    build_background(model, fasta, bg_vcf, tmp_path / "bg.h5", device="cpu", progress=False)
+    write_variant_scores(model, fasta, q_vcf, tmp_path / "q", background=tmp_path / "bg.h5", device="cpu",
+                         progress=False)
+    page = _section_variants([tmp_path / "q.tsv"])
+    assert "Significance against the background" in page and "40 alleles" in page
+    assert page.count("<img") == 2 and "not found" not in page and "Top 20 by combined_p" in page
+    (tmp_path / "bg.h5").unlink()  # moved away: the page says so and still draws the QQ plot
+    page = _section_variants([tmp_path / "q.tsv"])
+    assert "not found" in page and page.count("<img") == 2
+    write_variant_scores(model, fasta, q_vcf, tmp_path / "plain", device="cpu", progress=False)
+    assert "Significance" not in _section_variants([tmp_path / "plain.tsv"])
