@@ -68,6 +68,8 @@ def check_inputs():
     if has_genome():
         vcfs = config["variants"].get("vcfs", {})
         paths += [(f"variants.vcfs.{k}", v) for k, v in vcfs.items()]
+        if config["variants"].get("background"):
+            paths.append(("variants.background", config["variants"]["background"]))
     if config["evaluate"].get("reference"):
         paths.append(("evaluate.reference", config["evaluate"]["reference"]))
     for key, path in paths:

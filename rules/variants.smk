@@ -2,6 +2,9 @@
 # With variants.chunks = N > 1 each VCF is scattered into N contiguous record blocks scored as
 # parallel jobs (a cluster executor spreads them), then gathered into the same three files.
 N_CHUNKS = config["variants"]["chunks"]
+# variants.background (a VCF, or ""): its per-target effect null, built once, gives every
+# scored VCF per-target p-values and a combined p (danq background; docs/formats.md)
+BACKGROUND = "results/background/background.h5" if config["variants"].get("background") else ""
 
 
 # one chunk: score straight into the final files; N chunks: temporary chunk files + gather
@@ -19,6 +22,7 @@ rule score_variants:
         model=MODEL,
         fasta=config["genome"]["fasta"] if has_genome() else [],
         vcf=lambda wc: config["variants"]["vcfs"][wc.vcf],
+        background=BACKGROUND or [],
     output:
         tsv=scored(f"{SCORED}.tsv"),
         h5=scored(f"{SCORED}.h5"),
@@ -38,14 +42,45 @@ rule score_variants:
         rc=flag("--no-rc-average", not config["variants"]["rc_average"]),
         batch_size=config["variants"]["batch_size"],
         device=config["train"]["device"],
+        background=opt("--background", BACKGROUND),
     shell:
         """
         OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline score-variants \
             --model {input.model:q} --fasta {input.fasta:q} --vcf {input.vcf:q} \
-            --out-prefix {params.prefix:q} {params.chunk} {params.rc} \
+            --out-prefix {params.prefix:q} {params.chunk} {params.rc} {params.background} \
             --batch-size {params.batch_size} --device {params.device} \
             > {log:q} 2>&1
         """
+
+
+if BACKGROUND:
+
+    rule variant_background:
+        input:
+            model=MODEL,
+            fasta=config["genome"]["fasta"] if has_genome() else [],
+            vcf=config["variants"]["background"],
+        output:
+            BACKGROUND,
+        log:
+            "logs/background.log",
+        benchmark:
+            "benchmarks/background.tsv"
+        conda:
+            "../envs/danq.yaml"
+        threads: 1
+        params:
+            src=SRC,
+            rc=flag("--no-rc-average", not config["variants"]["rc_average"]),
+            batch_size=config["variants"]["batch_size"],
+            device=config["train"]["device"],
+        shell:
+            """
+            OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline background \
+                --model {input.model:q} --fasta {input.fasta:q} --vcf {input.vcf:q} --out {output:q} \
+                {params.rc} --batch-size {params.batch_size} --device {params.device} \
+                > {log:q} 2>&1
+            """
 
 
 if N_CHUNKS > 1:

@@ -291,3 +291,29 @@ def test_report_shows_effects_against_background_and_a_qq_plot(tmp_path, fasta, 
     assert "not found" in page and page.count("<img") == 2
     write_variant_scores(model, fasta, q_vcf, tmp_path / "plain", device="cpu", progress=False)
     assert "Significance" not in _section_variants([tmp_path / "plain.tsv"])
+
+
+@pytest.mark.parametrize("background", ["demo", ""])
+def test_workflow_builds_the_background_once_and_scores_every_vcf_against_it(tmp_path, tool_env, background):
+    import shutil
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "data").symlink_to(repo / "data")
+    config = (repo / "config.yaml").read_text()
+    if not background:
+        config = config.replace("  background: data/hg19_chr22/variants/1000G_phase3_sites.GAB4_ADA2.vcf.gz",
+                                '  background: ""')
+    (tmp_path / "config.yaml").write_text(config)
+    run = subprocess.run([shutil.which("snakemake", path=tool_env["PATH"]), "-s", str(repo / "Snakefile"),
+                          "-d", str(tmp_path), "-n", "-p", "--cores", "1"], cwd=tmp_path, env=tool_env,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    plan = run.stdout
+    jobs = [ln for ln in plan.splitlines() if "python -m danq_pipeline score-variants" in ln]
+    assert len(jobs) == 2
+    if background:
+        assert plan.count("python -m danq_pipeline background") == 1
+        assert all("--background results/background/background.h5" in j for j in jobs)
+    else:
+        assert "danq_pipeline background" not in plan and not any("--background" in j for j in jobs)
