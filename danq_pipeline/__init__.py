@@ -8,6 +8,7 @@ prepare step never imports torch::
     dq.train_model(...)        # danq_pipeline.train.train_model
     dq.evaluate_model(...)     # danq_pipeline.evaluate.evaluate_model
     dq.score_variants(...)     # danq_pipeline.variants.score_variants
+    dq.build_background(...)   # danq_pipeline.background.build_background (variant p-values)
     dq.load_model(path)        # danq_pipeline.model.load_model
 
 Public names never equal a submodule's name (prepare, train, evaluate, ism, ...): once the
@@ -39,6 +40,9 @@ _API = {
     "iter_variant_scores": "danq_pipeline.variants:iter_variant_scores",
     "read_variant_scores": "danq_pipeline.variant_io:read_variant_scores",
     "gather_variant_outputs": "danq_pipeline.variant_io:gather_variant_outputs",
+    "write_variant_scores": "danq_pipeline.variant_io:write_variant_scores",
+    "build_background": "danq_pipeline.background:build_background",
+    "read_background": "danq_pipeline.background:read_background",
     "run_ism": "danq_pipeline.ism:run_ism",
     "saturation_mutagenesis": "danq_pipeline.ism:saturation_mutagenesis",
     "filter_motifs": "danq_pipeline.motifs:filter_motifs",
