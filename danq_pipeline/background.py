@@ -15,7 +15,8 @@ background's effects of the same target.
   row per allele shared by all targets, for the bulk of the distribution.
 
 A plain reservoir caps p-values at 1/(sample_size + 1); the exact tail keeps every p-value
-below tail_size / n exact down to 1 / (n + 1). When n <= tail_size everything is exact.
+below tail_size / n exact down to 1 / (n + 1). When n <= tail_size or n <= sample_size
+everything is exact.
 
 **p-value** of an effect x for target t: ``(1 + #{background effects >= x}) / (1 + n)``
 (DeepSEA's e-value with the +1 correction, so it is never 0). The count is exact when x is
@@ -117,8 +118,9 @@ class Background:
 
     @property
     def exact(self) -> bool:
-        """True when every background effect is kept (n <= tail size): all p-values exact."""
-        return self.n <= len(self.tail)
+        """True when every background effect is kept (n <= tail size, or the sample holds every
+        allele): all p-values exact."""
+        return self.n <= len(self.tail) or self.n == len(self.sample)
 
     def count_ge(self, x: np.ndarray) -> np.ndarray:
         """Number of background effects >= x, per target (x: (m, T); float64, NaN where x is NaN)."""
@@ -130,8 +132,11 @@ class Background:
             ok = ~np.isnan(col)
             xs = col[ok]
             in_tail = k - np.searchsorted(self.tail[:, t], xs, side="left")
-            if self.exact or r == 0:
+            if self.n <= k or r == 0:
                 out[ok, t] = in_tail
+                continue
+            if self.n == r:  # the sample is every allele
+                out[ok, t] = r - np.searchsorted(self.sample[:, t], xs, side="left")
                 continue
             est = self.n * (r - np.searchsorted(self.sample[:, t], xs, side="left")) / r
             bulk = np.clip(est, k, self.n)  # every tail value is >= x when x <= the tail's smallest

@@ -23,7 +23,11 @@ from danq_pipeline.background import (
 from danq_pipeline.cli import main
 from danq_pipeline.dataset import targets_frame
 from danq_pipeline.model import DanQ, save_checkpoint
-from danq_pipeline.variant_io import gather_variant_outputs, read_variant_scores, write_variant_scores
+from danq_pipeline.variant_io import (
+    gather_variant_outputs,
+    read_variant_scores,
+    write_variant_scores,
+)
 
 L = 1000
 pytestmark = [
@@ -118,6 +122,17 @@ def test_tail_is_exact_and_reservoir_is_uniform_with_bounded_memory():
     assert in_tail.sum() > 50 and np.abs(est - exact).max() < 0.1  # the bulk: a 500-allele sample's error
     assert np.all(np.diff(bg.pvalues(np.linspace(0, 10, 400, dtype=np.float32)[:, None].repeat(2, 1)), axis=0)
                   <= 0), "p never grows with the effect"
+
+
+def test_a_background_smaller_than_the_sample_is_exact_beyond_the_tail():
+    rng = np.random.default_rng(4)
+    data = rng.exponential(size=(300, 3)).astype(np.float32)
+    builder = BackgroundBuilder(3, sample_size=1000, tail_size=50)
+    builder.add(data)
+    bg = builder.finish("absdiff", TARGETS)
+    assert bg.exact and len(bg.tail) == 50 and len(bg.sample) == 300
+    q = rng.exponential(size=(400, 3)).astype(np.float32)
+    np.testing.assert_array_equal(bg.pvalues(q), brute_p(data, q))
 
 
 def test_combined_p_is_min_p_against_the_background_min_p():
