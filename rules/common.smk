@@ -42,6 +42,22 @@ validate(config, schema="../schemas/config.schema.yaml")
 # Rules reach the package with the repo root on PYTHONPATH and run the `danq` CLI as python -m,
 # so it works both in the project's virtualenv and in the conda env of `--sdm conda`
 SRC = workflow.basedir
+# Fallback threads for the rules that use every core (train, evaluate, motifs) when no --cores is
+# given, as with a cluster executor; profiles/slurm/config.yaml sets each rule's threads.
+CLUSTER_THREADS = 8
+
+
+def all_cores():
+    """--cores N when given, else CLUSTER_THREADS: `workflow.cores` raises without --cores, which
+    stopped `snakemake --executor slurm --jobs N` (no --cores) before its first job."""
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return CLUSTER_THREADS
+
+
 WINDOWS = "results/windows"
 MODEL = "results/model/danq.pt"
 HISTORY = "results/model/history.tsv"

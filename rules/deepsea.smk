@@ -17,6 +17,8 @@ rule import_deepsea:
     conda:
         "../envs/danq.yaml"
     threads: 1
+    resources:
+        mem_mb=2000,
     params:
         src=SRC,
         out_dir=lambda wc, output: os.path.dirname(output.windows),

@@ -14,7 +14,9 @@ rule evaluate:
         "benchmarks/evaluate.tsv"
     conda:
         "../envs/danq.yaml"
-    threads: workflow.cores
+    threads: all_cores()
+    resources:
+        mem_mb=16000,
     params:
         src=SRC,
         out_dir=lambda wc, output: os.path.dirname(output.metrics),
@@ -53,6 +55,9 @@ rule report:
         "logs/report.log",
     conda:
         "../envs/danq.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
     params:
         src=SRC,
         motifs=opt("--motifs-dir", "results/motifs" if motif_outputs() else ""),

@@ -18,7 +18,9 @@ rule motifs:
         "benchmarks/motifs.tsv"
     conda:
         "../envs/danq.yaml"
-    threads: workflow.cores
+    threads: all_cores()
+    resources:
+        mem_mb=8000,
     params:
         src=SRC,
         out_dir=lambda wc, output: os.path.dirname(output.matches),
@@ -49,6 +51,8 @@ rule ism:
     conda:
         "../envs/danq.yaml"
     threads: 1
+    resources:
+        mem_mb=4000,
     params:
         src=SRC,
         region=lambda wc: {region_slug(r): r for r in ism_regions()}[wc.region],

@@ -17,6 +17,8 @@ rule prepare:
     conda:
         "../envs/prepare.yaml"
     threads: 1
+    resources:
+        mem_mb=8000,
     params:
         src=SRC,
         out_dir=lambda wc, output: os.path.dirname(output.train),

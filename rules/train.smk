@@ -11,8 +11,9 @@ rule train:
         "benchmarks/train.tsv"
     conda:
         "../envs/danq.yaml"
-    threads: workflow.cores
+    threads: all_cores()
     resources:
+        mem_mb=16000,
         gpu=1,
     params:
         src=SRC,

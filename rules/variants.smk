@@ -35,6 +35,8 @@ rule score_variants:
     conda:
         "../envs/danq.yaml"
     threads: 1
+    resources:
+        mem_mb=8000,
     params:
         src=SRC,
         prefix=lambda wc, output: output.tsv[: -len(".tsv")],
@@ -111,6 +113,9 @@ if N_CHUNKS > 1:
             "logs/variants/{vcf}.gather.log",
         conda:
             "../envs/danq.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
         params:
             src=SRC,
             inputs=lambda wc, input: [p[: -len(".tsv")] for p in input.tsv],
