@@ -116,6 +116,11 @@ class Background:
     targets: pd.DataFrame
     attrs: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # one contiguous row per target: searchsorted on a strided column copies it every call
+        self._tail_rows = np.ascontiguousarray(np.asarray(self.tail, dtype=np.float32).T)
+        self._sample_rows = np.ascontiguousarray(np.asarray(self.sample, dtype=np.float32).T)
+
     @property
     def exact(self) -> bool:
         """True when every background effect is kept (n <= tail size, or the sample holds every
@@ -126,21 +131,26 @@ class Background:
         """Number of background effects >= x, per target (x: (m, T); float64, NaN where x is NaN)."""
         x = np.asarray(x, dtype=np.float32)
         out = np.full(x.shape, np.nan)
+        rows = ~np.isnan(x).any(axis=1)  # scored alleles have every target; others none
+        if not rows.any():
+            return out
+        xt = np.ascontiguousarray(x[rows].T)  # (T, m): one contiguous row of queries per target
         k, r = len(self.tail), len(self.sample)
-        for t in range(x.shape[1]):
-            col = x[:, t]
-            ok = ~np.isnan(col)
-            xs = col[ok]
-            in_tail = k - np.searchsorted(self.tail[:, t], xs, side="left")
-            if self.n <= k or r == 0:
-                out[ok, t] = in_tail
-                continue
-            if self.n == r:  # the sample is every allele
-                out[ok, t] = r - np.searchsorted(self.sample[:, t], xs, side="left")
-                continue
-            est = self.n * (r - np.searchsorted(self.sample[:, t], xs, side="left")) / r
-            bulk = np.clip(est, k, self.n)  # every tail value is >= x when x <= the tail's smallest
-            out[ok, t] = np.where(xs > self.tail[0, t], in_tail, bulk)
+        above = np.empty(xt.shape, np.int64)  # tail (or sample) positions of each query
+        below = np.empty(xt.shape, np.int64) if self.n > k and r else None
+        for t in range(len(xt)):  # the loop body is only the searches: all arithmetic is vectorised
+            above[t] = self._tail_rows[t].searchsorted(xt[t])
+            if below is not None:
+                below[t] = self._sample_rows[t].searchsorted(xt[t])
+        in_tail = k - above
+        if below is None:  # n <= tail size: the tail is every effect
+            counts = in_tail
+        elif self.n == r:  # the sample is every allele
+            counts = r - below
+        else:  # exact above the tail's smallest value; every tail value is >= x below it
+            bulk = np.clip(self.n * (r - below) / r, k, self.n)
+            counts = np.where(xt > self._tail_rows[:, :1], in_tail, bulk)
+        out[rows] = counts.T
         return out
 
     def pvalues(self, effects: np.ndarray) -> np.ndarray:
@@ -185,13 +195,17 @@ class Significance:
 
 
 def top_targets(p: np.ndarray, names: np.ndarray, top: int = TOP_P) -> list[str]:
-    """'name:p|name:p|...' of the `top` smallest p-values per row ('' for rows without scores)."""
+    """'name:p|name:p|...' of the `top` smallest p-values per row, ties in target order ('' without scores)."""
     if not len(p) or not p.shape[1]:
         return [""] * len(p)
-    order = np.argsort(np.where(np.isnan(p), np.inf, p), axis=1, kind="stable")[:, :top]
+    filled = np.where(np.isnan(p), np.inf, p)
+    k = min(top, p.shape[1])
+    kth = np.partition(filled, k - 1, axis=1)[:, k - 1]  # a partition, not a full sort of every row
     out = []
-    for row, idx in zip(p, order, strict=True):
-        out.append("|".join(f"{names[j]}:{row[j]:.3g}" for j in idx if not np.isnan(row[j])))
+    for row, limit in zip(filled, kth, strict=True):
+        idx = np.flatnonzero(row <= limit)
+        idx = idx[np.argsort(row[idx], kind="stable")[:k]]
+        out.append("|".join(f"{names[j]}:{row[j]:.3g}" for j in idx if np.isfinite(row[j])))
     return out
 
 
