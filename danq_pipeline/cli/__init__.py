@@ -27,6 +27,7 @@ Typical run (the Snakemake workflow runs the same steps):
   danq evaluate        checkpoint + test.h5     -> metrics.tsv, summary.tsv, predictions.h5, figures/
   danq report          evaluate dir (+ history) -> report.html (one self-contained page)
   danq score-variants  checkpoint + FASTA + VCF -> per-variant per-target scores (TSV, HDF5, VCF)
+  danq background      checkpoint + FASTA + background VCF -> effect null for score-variants --background
 Run `danq <command> --help` for each command's inputs, outputs and defaults."""
 
 
