@@ -86,6 +86,7 @@ CASES = [
        "no_blacklist.bed"),
     _c("prepare-window-geometry", "prepare", f"{PREP} --window 1000 --bin 301 --out-dir {{out}}", "--window", "--bin"),
     _c("prepare-negative-ratio-words", "prepare", f"{PREP} --negative-ratio lots --out-dir {{out}}", "--negative-ratio"),
+    _c("prepare-seed-negative", "prepare", f"{PREP} --seed -1 --out-dir {{out}}", "--seed", ">= 0"),
     _c("prepare-out-dir-under-file", "prepare", f"{PREP} --out-dir {{d}}/afile/windows", "--out-dir", "afile is a file"),
     _c("prepare-out-dir-is-file", "prepare", f"{PREP} --out-dir {{d}}/afile", "--out-dir", "is a file, not a folder"),
     _c("prepare-out-dir-in-sys", "prepare", f"{PREP} --out-dir /sys/danq-corpus/windows", "--out-dir",

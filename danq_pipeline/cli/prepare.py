@@ -6,6 +6,8 @@ import argparse
 import sys
 import warnings
 
+from danq_pipeline.cli.argtypes import non_negative_int
+
 DESCRIPTION = """\
 Build DeepSEA-style labelled windows from a genome FASTA and one peak file per target.
 
@@ -70,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--negative-ratio", default="0",
                    help="all-negative windows to add per positive window (a number, or 'all' = every "
                         "all-negative window); default: %(default)s")
-    p.add_argument("--seed", type=int, default=1, help="seed of the negative sampling; default: %(default)s")
+    p.add_argument("--seed", type=non_negative_int, default=1, help="seed of the negative sampling; default: %(default)s")
     p.add_argument("--genome-name", default=None, help="genome name stored in the files; default: FASTA file name")
     p.add_argument("--index-dir", default=None,
                    help="folder for the FASTA index when the FASTA's folder is read-only; default: next to the FASTA")
