@@ -136,22 +136,34 @@ class Background:
             return out
         xt = np.ascontiguousarray(x[rows].T)  # (T, m): one contiguous row of queries per target
         k, r = len(self.tail), len(self.sample)
-        above = np.empty(xt.shape, np.int64)  # tail (or sample) positions of each query
-        below = np.empty(xt.shape, np.int64) if self.n > k and r else None
-        for t in range(len(xt)):  # the loop body is only the searches: all arithmetic is vectorised
-            above[t] = self._tail_rows[t].searchsorted(xt[t])
-            if below is not None:
-                below[t] = self._sample_rows[t].searchsorted(xt[t])
-        in_tail = k - above
-        if below is None:  # n <= tail size: the tail is every effect
-            counts = in_tail
-        elif self.n == r:  # the sample is every allele
-            counts = r - below
-        else:  # exact above the tail's smallest value; every tail value is >= x below it
-            bulk = np.clip(self.n * (r - below) / r, k, self.n)
-            counts = np.where(xt > self._tail_rows[:, :1], in_tail, bulk)
+        if self.n <= k or not r:  # the tail is every effect
+            return self._fill(out, rows, k - self._search(self._tail_rows, xt))
+        if self.n == r:  # the sample is every allele
+            return self._fill(out, rows, r - self._search(self._sample_rows, xt))
+        # above the tail's smallest value the tail count is exact; below it every tail value is
+        # >= x and the sample estimates the rest: each query needs one of the two searches
+        high = xt > self._tail_rows[:, :1]
+        counts = np.clip(self.n * (r - self._search(self._sample_rows, xt, ~high)) / r, k, self.n)
+        in_tail = k - self._search(self._tail_rows, xt, high)
+        counts[high] = in_tail[high]
+        return self._fill(out, rows, counts)
+
+    @staticmethod
+    def _fill(out: np.ndarray, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Put (T, m) counts into the rows of out (m', T)."""
         out[rows] = counts.T
         return out
+
+    @staticmethod
+    def _search(sorted_rows: np.ndarray, xt: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """Per target t, positions of xt[t] in sorted_rows[t] (only where `where`; 0 elsewhere)."""
+        pos = np.zeros(xt.shape, np.int64)
+        for t in range(len(xt)):  # the loop body is only the searches: all arithmetic is vectorised
+            if where is None:
+                pos[t] = sorted_rows[t].searchsorted(xt[t])
+            elif where[t].any():
+                pos[t, where[t]] = sorted_rows[t].searchsorted(xt[t, where[t]])
+        return pos
 
     def pvalues(self, effects: np.ndarray) -> np.ndarray:
         """Empirical p-values (1 + #background >= x) / (1 + n), float64 (m, T); NaN stays NaN."""
