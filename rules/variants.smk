@@ -4,7 +4,9 @@
 N_CHUNKS = config["variants"]["chunks"]
 # variants.background (a VCF, or ""): its per-target effect null, built once, gives every
 # scored VCF per-target p-values and a combined p (danq background; docs/formats.md)
-BACKGROUND = "results/background/background.h5" if config["variants"].get("background") else ""
+BACKGROUND = (
+    "results/background/background.h5" if config["variants"].get("background") else ""
+)
 
 
 # one chunk: score straight into the final files; N chunks: temporary chunk files + gather
@@ -71,6 +73,8 @@ if BACKGROUND:
         conda:
             "../envs/danq.yaml"
         threads: 1
+        resources:
+            mem_mb=8000,
         params:
             src=SRC,
             rc=flag("--no-rc-average", not config["variants"]["rc_average"]),
