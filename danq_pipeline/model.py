@@ -180,7 +180,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Weights only load failed" not in str(err):
+        if "GLOBAL" not in str(err):  # torch names the blocked global ("unsupported GLOBAL posix.system")
             raise DanQError(f"{path}: not a readable checkpoint (UnpicklingError); the file is truncated or "
                             "corrupt, re-run `danq train` or use another checkpoint") from None
         raise DanQError(f"{path}: refused: it holds Python objects other than tensors and plain containers "

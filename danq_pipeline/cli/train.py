@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from danq_pipeline.cli import add_common_device_args
+from danq_pipeline.cli.argtypes import non_negative_int, positive_float, positive_int
 from danq_pipeline.training_defaults import DEFAULT_RECIPE, PRESET_SCHEDULE, RECIPES
 
 HELP = """\
@@ -44,42 +45,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default=DEFAULT_RECIPE, choices=RECIPES,
                    help="paper = Keras 0.2's optimizer update, initialisers and early-stopping count, as DanQ "
                         "was trained; torch = PyTorch's defaults; default: %(default)s")
-    p.add_argument("--epochs", type=_positive_int,
+    p.add_argument("--epochs", type=positive_int,
                    help=f"maximum epochs; default: the preset's ({_schedule_text(0)})")
-    p.add_argument("--batch-size", type=_positive_int, default=100,
+    p.add_argument("--batch-size", type=positive_int, default=100,
                    help="windows per step (per process under torchrun); default: %(default)s")
-    p.add_argument("--lr", type=float, default=1e-3, help="RMSprop learning rate; default: %(default)s")
-    p.add_argument("--patience", type=_positive_int,
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="RMSprop learning rate; default: %(default)s")
+    p.add_argument("--patience", type=positive_int,
                    help="early-stopping patience in epochs without a better validation loss (the paper recipe "
                         f"stops at patience + 1, as Keras 0.2 did); default: the preset's ({_schedule_text(1)})")
-    p.add_argument("--seed", type=int, default=1, help="seed for init, data order, augmentation; default: %(default)s")
+    p.add_argument("--seed", type=non_negative_int, default=1, help="seed for init, data order, augmentation; default: %(default)s")
     p.add_argument("--deterministic", action="store_true",
                    help="deterministic kernels (with --threads fixed, CPU runs repeat bit for bit); default: off")
     add_common_device_args(p)
-    p.add_argument("--workers", type=int, default=0,
+    p.add_argument("--workers", type=non_negative_int, default=0,
                    help="data loader worker processes (0 = read in the main process); default: %(default)s")
-    p.add_argument("--threads", type=_positive_int, help="CPU threads for torch; default: torch's choice")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for torch; default: torch's choice")
     p.add_argument("--no-rc-augment", dest="rc_augment", action="store_false",
                    help="turn off random reverse-complementing of training windows; default: augmentation on "
                         "(off by itself when the file already holds reverse-complement pairs)")
-    p.add_argument("--checkpoint-every", type=int, default=1000, metavar="STEPS",
+    p.add_argument("--checkpoint-every", type=non_negative_int, default=1000, metavar="STEPS",
                    help="write the resume state every this many steps (0 = only at epoch ends); default: %(default)s")
     p.add_argument("--resume", action="store_true",
                    help="continue from <out stem>.last.pt when it exists; default: start afresh")
-    p.add_argument("--max-train-windows", type=_positive_int, metavar="N",
+    p.add_argument("--max-train-windows", type=positive_int, metavar="N",
                    help="train on a fixed random subsample of N windows; default: all")
     p.set_defaults(func=run, command="train")
 
 
 def _schedule_text(column: int) -> str:
     return ", ".join(f"{preset} {values[column]}" for preset, values in PRESET_SCHEDULE.items())
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
