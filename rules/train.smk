@@ -11,7 +11,7 @@ rule train:
         "benchmarks/train.tsv"
     conda:
         "../envs/danq.yaml"
-    threads: all_cores()
+    threads: config["train"]["threads"] or all_cores()
     resources:
         mem_mb=16000,
         gpu=1,
