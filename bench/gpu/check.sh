@@ -35,6 +35,7 @@ fi
 wheels=${DANQ_WHEELS:-$repo/.whl}
 if compgen -G "$wheels/*.whl" > /dev/null; then
     site=$(mktemp -d "${TMPDIR:-/tmp}/danq-gpu-site.XXXXXX")
+    trap 'rm -rf "$site"' EXIT
     "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" "$wheels"/*.whl \
         || { echo "gpu-check: error: could not install the wheels in $wheels" >&2; exit 1; }
     export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
