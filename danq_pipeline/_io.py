@@ -76,3 +76,14 @@ def output_folder(path: str | os.PathLike) -> Iterator[Path]:
         if top is not None:
             shutil.rmtree(top, ignore_errors=True)
         raise
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """``'<algorithm>:<hex digest>'`` of a file's bytes, read in 1-MiB blocks (provenance)."""
+    import hashlib
+
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return f"{algorithm}:{digest.hexdigest()}"

@@ -88,15 +88,6 @@ def model_checksum(model: Any) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def file_checksum(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes (streamed)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
-
-
 # --------------------------------------------------------------------------- the null
 
 
@@ -316,7 +307,7 @@ def build_background(model: Any, fasta: str | os.PathLike, vcf: str | os.PathLik
     arguments go to `variants.iter_variant_scores`); only `ok` alleles enter the null. A
     background without any ok allele is refused (nothing is written).
     """
-    from danq_pipeline._io import ensure_writable
+    from danq_pipeline._io import ensure_writable, file_digest
     from danq_pipeline.variants import STATUSES, _as_model, _device_of, iter_variant_scores
 
     ensure_writable(out, "--out")
@@ -335,7 +326,7 @@ def build_background(model: Any, fasta: str | os.PathLike, vcf: str | os.PathLik
         raise DanQError(f"{vcf}: no background allele could be scored ({seen}); give a VCF of the "
                         "FASTA's build with scorable SNVs (see the status column of score-variants)")
     attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
-             "model_checksum": model_checksum(model_obj), "vcf": str(vcf), "vcf_checksum": file_checksum(vcf),
+             "model_checksum": model_checksum(model_obj), "vcf": str(vcf), "vcf_checksum": file_digest(vcf),
              "fasta": str(fasta), "seq_len": int(model_obj.kwargs["seq_len"]),
              "rc_average": bool(kwargs.get("rc_average", True)), "status_counts": counts,
              "sample_size": sample_size, "tail_size": tail_size, "seed": seed}

@@ -31,7 +31,7 @@ import pandas as pd
 
 from danq_pipeline import __version__
 from danq_pipeline import intervals as iv
-from danq_pipeline._io import ensure_writable
+from danq_pipeline._io import ensure_writable, file_digest
 from danq_pipeline.dataset import TARGET_CLASSES, WindowsWriter, targets_frame
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.genome import Genome
@@ -248,20 +248,9 @@ def input_checksums(sheet: pd.DataFrame, targets: str | os.PathLike,
                     blacklist: str | os.PathLike | None) -> dict:
     """MD5 of the targets sheet, the blacklist and every peak file (keyed as the sheet writes
     it), so a windows file says exactly which inputs made it, not only their paths."""
-    peaks = {str(row.source): file_md5(row.file) for row in sheet.itertuples()}
-    return {"targets": file_md5(targets), "blacklist": file_md5(blacklist) if blacklist else None,
+    peaks = {str(row.source): file_digest(row.file, "md5") for row in sheet.itertuples()}
+    return {"targets": file_digest(targets, "md5"), "blacklist": file_digest(blacklist, "md5") if blacklist else None,
             "peaks": peaks}
-
-
-def file_md5(path: str | os.PathLike) -> str:
-    """'md5:' + the MD5 of a file's bytes, read in 1-MiB blocks."""
-    import hashlib
-
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return "md5:" + digest.hexdigest()
 
 
 def _read_blacklist(path: str | os.PathLike | None, lengths: dict[str, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:

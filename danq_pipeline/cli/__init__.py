@@ -9,8 +9,11 @@ calls the API with explicit keyword arguments. Modules import torch lazily, insi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
+from collections.abc import Iterator
 
 from danq_pipeline import __version__
 from danq_pipeline.errors import DanQError
@@ -71,3 +74,17 @@ def add_common_device_args(parser: argparse.ArgumentParser) -> None:
                         help="cpu, cuda, cuda:N, or auto (CUDA when available); default: %(default)s")
     parser.add_argument("--bf16", action="store_true",
                         help="bfloat16 arithmetic (autocast, or a bf16 copy of the model for inference): fast on GPUs and on CPUs with AVX512-BF16 or AMX; default: off (fp32)")
+
+
+@contextlib.contextmanager
+def one_line_warnings(command: str) -> Iterator[None]:
+    """Show every DanQWarning as one stderr line ``danq COMMAND: warning: ...`` (no source line)."""
+    from danq_pipeline.errors import DanQWarning
+
+    def show(message, category, *args, **kwargs) -> None:
+        print(f"danq {command}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DanQWarning)
+        warnings.showwarning = show
+        yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from danq_pipeline.cli import add_common_device_args
+from danq_pipeline.cli import add_common_device_args, one_line_warnings
 from danq_pipeline.cli.argtypes import fraction, positive_int
 
 HELP = """\
@@ -64,18 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Call `danq_pipeline.background.build_background` and print what was kept."""
-    import warnings
 
     import torch
 
     from danq_pipeline.background import build_background
-    from danq_pipeline.errors import DanQWarning
-
     if args.threads:
         torch.set_num_threads(args.threads)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", DanQWarning)
-        warnings.showwarning = _one_line_warning
+    with one_line_warnings("background"):
         bg = build_background(args.model, args.fasta, args.vcf, args.out, measure=args.measure,
                               sample_size=args.sample_size, tail_size=args.tail_size, seed=args.seed,
                               rename_contigs=args.rename_contigs, rc_average=args.rc_average,
@@ -85,8 +80,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"danq background: {bg.n} background alleles ({kept}; smallest p {1 / (bg.n + 1):.2g}) -> {args.out}",
           file=sys.stderr)
     return 0
-
-
-def _one_line_warning(message, category, *args, **kwargs) -> None:
-    """Print a warning as one stderr line (no source line)."""
-    print(f"danq background: warning: {message}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from danq_pipeline.cli import add_common_device_args
+from danq_pipeline.cli import add_common_device_args, one_line_warnings
 from danq_pipeline.cli.argtypes import fraction, positive_int
 
 HELP = """\
@@ -79,17 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Call `danq_pipeline.variant_io.write_variant_scores` and print a status summary."""
-    import warnings
 
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from danq_pipeline.errors import DanQWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", DanQWarning)
-        warnings.showwarning = _one_line_warning
+    with one_line_warnings("score-variants"):
         counts = _score(args)
     summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
     print(f"danq score-variants: {sum(counts.values())} alleles ({summary or 'none'}) -> "
@@ -108,8 +103,3 @@ def _score(args: argparse.Namespace) -> dict[str, int]:
                                 max_n_fraction=args.max_n_fraction, batch_size=args.batch_size,
                                 device=args.device, bf16=args.bf16, index_dir=args.index_dir,
                                 chunk=parse_chunk(args.chunk), shared=args.shared, background=args.background)
-
-
-def _one_line_warning(message, category, *args, **kwargs) -> None:
-    """Print a warning as one stderr line (no source line)."""
-    print(f"danq score-variants: warning: {message}", file=sys.stderr)
