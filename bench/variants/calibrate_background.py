@@ -14,7 +14,7 @@ Model: the demo's small preset, e.g. (about 4 minutes on a busy 2-core machine)
       --targets data/hg19_chr22/targets.tsv --out-dir /tmp/cal/windows \\
       --valid chr22:17000000-18000000 --test chr22:20000000-22000000 --negative-ratio all
   danq train --train /tmp/cal/windows/train.h5 --valid /tmp/cal/windows/valid.h5 \\
-      --out /tmp/cal/danq.pt --preset small --epochs 3 --threads 1 --device cpu
+      --out /tmp/cal/danq.pt --preset small --epochs 3 --threads 1 --device cpu --deterministic
 
 Run:  .venv/bin/python bench/variants/calibrate_background.py --model /tmp/cal/danq.pt
 """
