@@ -50,6 +50,7 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_mean_auroc", "val
 # settings that must not change between a run and its --resume
 RESUME_KEYS = ("preset", "recipe", "batch_size", "seed", "rc_augment", "max_train_windows", "world_size",
                "n_train", "model_overrides")
+STOP_CHECK_STEPS = 20  # under DDP, steps between the ranks' agreement on a stop signal
 PROGRESS_LINES_PER_EPOCH = 10  # plain progress lines per epoch when stderr is not a terminal (log files)
 
 
@@ -353,7 +354,7 @@ class _Run:
                     st.epoch_seconds += time.monotonic() - t0
                     t0 = time.monotonic()
                     self._save_last()
-                if self.dist.agree(self.stop.signum != 0):
+                if self._stop_agreed():
                     st.epoch_seconds += time.monotonic() - t0
                     return False
         st.epoch_seconds += time.monotonic() - t0
@@ -372,6 +373,14 @@ class _Run:
         self.optimizer.step()
         self.state.step += 1
         return float(loss.detach())
+
+    def _stop_agreed(self) -> bool:
+        """Whether a stop signal ends training after this step. One process decides at every
+        step; under DDP the ranks agree (a broadcast that waits for the GPU) only every
+        STOP_CHECK_STEPS steps, so the check never serialises each step."""
+        if self.dist.world_size > 1 and self.state.step % STOP_CHECK_STEPS:
+            return False
+        return self.dist.agree(self.stop.signum != 0)
 
     def _end_epoch(self) -> None:
         """Validate, keep the best model, log a history row, count epochs without improvement."""
