@@ -42,6 +42,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench" / "variants"))
+from bench_variants import make_vcf  # noqa: E402
 
 DEEPSEA_EPOCH = 4_400_000    # training windows per DeepSEA epoch
 DEEPSEA_TEST = 455_024       # DeepSEA test windows (227,512 strand pairs)
@@ -72,28 +74,6 @@ def write_windows(path: Path, n: int, split: str, seed: int, length: int = LENGT
                      (rng.random((k, N_TARGETS)) < 0.025).astype(np.uint8),
                      np.zeros(k, np.int32), np.arange(a, a + k, dtype=np.int64) * length)
     return path
-
-
-def write_snvs(path: Path, n: int, seed: int = 0) -> int:
-    """n random SNVs on the demo genome's chr22 whose 1000-bp windows hold no N; plain VCF."""
-    from danq_pipeline.genome import Genome
-
-    genome = Genome(DEMO_FASTA)
-    rng = np.random.default_rng(seed)
-    chosen: dict[int, tuple[str, str]] = {}
-    while len(chosen) < n:
-        p0 = int(rng.integers(16_100_000, 21_900_000))
-        seq = genome.fetch("chr22", p0 - 499, p0 + 501)
-        if "N" not in seq and p0 not in chosen:
-            ref = seq[499]
-            chosen[p0] = (ref, "ACGT".replace(ref, "")[int(rng.integers(0, 3))])
-    with open(path, "w") as fh:
-        fh.write("##fileformat=VCFv4.2\n##contig=<ID=chr22,length=51304566>\n")
-        fh.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-        for i, p0 in enumerate(sorted(chosen)):
-            ref, alt = chosen[p0]
-            fh.write(f"chr22\t{p0 + 1}\tsnv{i}\t{ref}\t{alt}\t.\tPASS\t.\n")
-    return n
 
 
 def _sync(device: Any) -> None:
@@ -211,7 +191,8 @@ def stage_score(tmp: Path, size: dict, device: Any, model_path: Path) -> dict:
     from danq_pipeline.variant_io import write_variant_scores
 
     vcf = tmp / "snvs.vcf"
-    n = write_snvs(vcf, size["snvs"])
+    make_vcf(vcf, size["snvs"])  # the same random SNVs bench/variants uses
+    n = size["snvs"]
     model = load_model(model_path, device)
     out: dict[str, Any] = {"alleles": n, "batch_size": size["score_batch"]}
     for name, bf16 in (("fp32", False), ("bf16", True)):
