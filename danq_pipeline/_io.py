@@ -4,16 +4,48 @@ outputs can be written before it starts working (`ensure_writable`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from danq_pipeline.errors import DanQError
+
+
+def part_path(path: str | os.PathLike) -> Path:
+    """The temporary name a file is written under before it is renamed: ``<name>.part``."""
+    path = Path(path)
+    return path.with_name(path.name + ".part")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield the temporary name beside `path` to write to; when the block ends without an
+    error, rename it to `path` (one `os.replace`, atomic on one file system); whatever
+    happens, no ``.part`` file is left behind. The one place "temp file, then rename" lives."""
+    tmp = part_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> None:
+    """Write `obj` as indented JSON (non-JSON values as their str) to `path` atomically."""
+    write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def write_tsv(frame: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.6g",
@@ -21,9 +53,8 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike, float_format: str = 
     """Write `frame` as a tab-separated table with a header, atomically (folder created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    frame.to_csv(tmp, sep="\t", index=False, float_format=float_format, na_rep=na_rep)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, float_format=float_format, na_rep=na_rep)
 
 
 def ensure_writable(path: str | os.PathLike, flag: str, *, folder: bool = False) -> Path:

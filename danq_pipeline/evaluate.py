@@ -332,7 +332,7 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
         info.update(n_scored_windows=n_eval, predict_seconds=round(seconds, 2),
                     total_seconds=round(time.perf_counter() - t0, 2))
         if figures:
-            from danq_pipeline.report import evaluation_figures
+            from danq_pipeline.figures import evaluation_figures
 
             info["figures"] = evaluation_figures(out / "figures", metrics, curves, ref)
         _write_json(info, out / "run_info.json")

@@ -25,8 +25,8 @@ from danq_pipeline import _io
 from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode, one_hot
 from danq_pipeline.errors import DanQError
+from danq_pipeline.figures import ism_heatmap, ism_logo, save_png
 from danq_pipeline.intervals import parse_region
-from danq_pipeline.plotting import save_png
 
 
 class IsmInput(NamedTuple):
@@ -253,54 +253,15 @@ def importance(res: IsmResult) -> np.ndarray:
 
 
 def plot_heatmap(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> None:
-    """One 4 x S heatmap of the log odds ratio per drawn target (red: up, blue: down)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(columns), 1, figsize=(12, 1.6 * len(columns) + 0.6), squeeze=False)
-    x0, x1 = res.positions[0] - 0.5, res.positions[-1] + 0.5
-    for ax, t in zip(axes[:, 0], columns, strict=True):
-        lo = res.logodds[:, :, t].T
-        vmax = max(float(np.nanmax(np.abs(lo))) if np.isfinite(lo).any() else 0.0, 1e-6)
-        im = ax.imshow(lo, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest",
-                       extent=(x0, x1, 3.5, -0.5))
-        ax.set_yticks(range(4), list(ALPHABET))
-        ax.set_title(f"{res.targets['name'].iloc[t]} (ref p={_sigmoid(res.ref_logit[t]):.3f})", fontsize=9,
-                     loc="left")
-        fig.colorbar(im, ax=ax, label="log odds ratio", pad=0.01)
-    for ax in axes[:, 0]:
-        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
-    axes[-1, 0].set_xlabel(f"{res.chrom} position (0-based)")
-    save_png(fig, Path(path))
+    """One 4 x S heatmap of the log odds ratio per drawn target (red: up, blue: down), as a PNG."""
+    titles = [f"{res.targets['name'].iloc[t]} (ref p={_sigmoid(res.ref_logit[t]):.3f})" for t in columns]
+    save_png(ism_heatmap(res.logodds[:, :, columns], res.positions, res.chrom, titles), path)
 
 
 def plot_logo(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> None:
-    """Importance logo per drawn target: the reference base, as tall as its importance."""
-    import logomaker
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    imp = importance(res)
-    fig, axes = plt.subplots(len(columns), 1, figsize=(12, 1.8 * len(columns) + 0.6), squeeze=False)
-    for ax, t in zip(axes[:, 0], columns, strict=True):
-        mat = np.zeros((len(res.positions), 4))
-        ok = np.nonzero(res.ref_codes < 4)[0]
-        mat[ok, res.ref_codes[ok]] = imp[ok, t]
-        df = pd.DataFrame(mat, columns=list(ALPHABET), index=res.positions)
-        logomaker.Logo(df, ax=ax, color_scheme="classic", flip_below=False)
-        ax.axhline(0, color="0.5", lw=0.5)
-        ax.set_ylabel("importance")
-        ax.set_title(f"{res.targets['name'].iloc[t]}: -mean log odds ratio of the 3 substitutions",
-                     fontsize=9, loc="left")
-    for ax in axes[:, 0]:
-        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
-    axes[-1, 0].set_xlabel(f"{res.chrom} position (0-based)")
-    save_png(fig, Path(path))
-
+    """Importance logo per drawn target (the reference base, as tall as its importance), as a PNG."""
+    titles = [f"{res.targets['name'].iloc[t]}: -mean log odds ratio of the 3 substitutions" for t in columns]
+    save_png(ism_logo(importance(res)[:, columns], res.ref_codes, res.positions, res.chrom, titles), path)
 
 
 # ----------------------------------------------------------------------------- the `ism` step

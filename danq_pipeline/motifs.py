@@ -49,7 +49,7 @@ import pandas as pd
 from danq_pipeline._io import ensure_writable, write_tsv
 from danq_pipeline.encode import ALPHABET, N_CODE, one_hot
 from danq_pipeline.errors import DanQError, located
-from danq_pipeline.plotting import save_png
+from danq_pipeline.figures import motif_overview, motif_pair, save_png
 
 BINS = 100  # TOMTOM's integer range of one column score
 MATCH_COLUMNS = ("filter", "n_sites", "ic", "best_match_id", "best_match_name", "strand", "offset",
@@ -552,33 +552,20 @@ def _empty_pairs() -> pd.DataFrame:
 def write_logos(out_dir: str | os.PathLike, pfms: Sequence[PFM], matches: pd.DataFrame,
                 jaspar_by_id: dict) -> None:
     """Per-filter logo PNGs (filter above, best JASPAR match aligned below) and an overview."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out = Path(out_dir)
     (out / "logos").mkdir(parents=True, exist_ok=True)
     rows = list(matches.itertuples(index=False))
     for pfm, row in zip(pfms, rows, strict=True):
-        fig, axes = plt.subplots(2, 1, figsize=(max(6, pfm.probs.shape[1] * 0.35), 3.6), sharex=True)
-        _draw_pair(axes, pfm, row, jaspar_by_id.get(row.best_match_id))
+        title = f"filter {row.filter} ({pfm.n_sites} sites, IC {row.ic:.1f} bits)"
+        motif = jaspar_by_id.get(row.best_match_id)
+        if motif is None or not row.best_match_id:
+            fig = motif_pair(pfm.probs, title)
+        else:
+            probs = motif.pfm if row.strand == "+" else reverse_complement_pfm(motif.pfm)
+            fig = motif_pair(pfm.probs, title, probs, _match_label(row), int(row.offset))
         save_png(fig, out / "logos" / f"filter_{row.filter}.png")
-    n = max(len(rows), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(7, 1.3 * n + 0.4), squeeze=False)
-    for ax, pfm, row in zip(axes[:, 0], pfms, rows, strict=False):
-        _logo(ax, pfm.probs, f"filter {row.filter}: {_match_label(row)}")
-    save_png(fig, out / "logos.png")
-
-
-def _draw_pair(axes, pfm: PFM, row, motif) -> None:
-    """Filter logo on axes[0]; the matched motif (reverse-complemented for strand -) on axes[1]."""
-    _logo(axes[0], pfm.probs, f"filter {row.filter} ({pfm.n_sites} sites, IC {row.ic:.1f} bits)")
-    if motif is None or not row.best_match_id:
-        axes[1].set_axis_off()
-        return
-    probs = motif.pfm if row.strand == "+" else reverse_complement_pfm(motif.pfm)
-    _logo(axes[1], probs, _match_label(row), start=int(row.offset))
+    overview = [(pfm.probs, f"filter {row.filter}: {_match_label(row)}") for pfm, row in zip(pfms, rows, strict=False)]
+    save_png(motif_overview(overview), out / "logos.png")
 
 
 def _match_label(row) -> str:
@@ -586,19 +573,3 @@ def _match_label(row) -> str:
         return "no match"
     mark = "" if row.significant else " (not significant)"
     return f"{row.best_match_name} {row.best_match_id} ({row.strand}) E={row.evalue:.2g}{mark}"
-
-
-def _logo(ax, probs: np.ndarray, title: str, start: int = 0) -> None:
-    """An information-content logo of a (4, w) PFM whose first column sits at x = `start`."""
-    import logomaker
-    import matplotlib.ticker
-
-    df = pd.DataFrame(np.asarray(probs).T, columns=list(ALPHABET))
-    df.index = np.arange(start, start + len(df))
-    info = logomaker.transform_matrix(df, from_type="probability", to_type="information")
-    logomaker.Logo(info, ax=ax, color_scheme="classic")
-    ax.set_ylim(0, 2)
-    ax.set_ylabel("bits")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_title(title, fontsize=9, loc="left")
-

@@ -1,12 +1,10 @@
-"""Figures (matplotlib, PNG + SVG) and one self-contained HTML report.
+"""One self-contained HTML report from the files the other steps wrote (HTML only).
 
-`evaluation_figures` draws what `danq evaluate` shows: ROC and PR curves as small multiples
-(every target when few, the best and worst when many, baseline dashed), AUROC/AUPRC
-distributions per class, DanQ vs baseline and, with a reference table, ours vs the
-reference. `write_report` gathers an evaluation directory (plus optional training
-history, motif matches and variant scores) into one HTML file with every image embedded as
-a data: URI and a per-target table sortable with a few lines of plain JavaScript, so it
-opens offline and can be mailed around. No torch here.
+`write_report` gathers an evaluation directory (plus optional training history, motif
+matches and variant scores) into one HTML file with every image embedded as a data: URI and
+a per-target table sortable with a few lines of plain JavaScript, so it opens offline and can
+be mailed around. The figures it embeds are drawn in `danq_pipeline.figures` (the evaluation
+figures by `danq evaluate`, read back here as PNG files). No torch here.
 """
 
 from __future__ import annotations
@@ -18,164 +16,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from danq_pipeline._io import ensure_writable  # noqa: E402
-from danq_pipeline.errors import DanQError  # noqa: E402
-
-CLASS_COLORS = {"DNase": "#1f77b4", "TF": "#2ca02c", "histone": "#d62728"}
-CLASS_ORDER = ("DNase", "TF", "histone")
-
-
-def save_figure(fig: plt.Figure, out_dir: Path, stem: str) -> str:
-    """Save `fig` as out_dir/stem.png and .svg (temporary names, then rename); return stem."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "svg"):
-        final = out_dir / f"{stem}.{ext}"
-        tmp = out_dir / f".{stem}.part.{ext}"
-        fig.savefig(tmp, format=ext, dpi=110, bbox_inches="tight")
-        os.replace(tmp, final)
-    plt.close(fig)
-    return stem
-
-
-def _grid(n: int, max_cols: int = 4) -> tuple[plt.Figure, np.ndarray]:
-    cols = max(1, min(max_cols, n))
-    rows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.9 * rows), squeeze=False)
-    for ax in axes.ravel()[n:]:
-        ax.set_visible(False)
-    return fig, axes.ravel()
-
-
-def plot_curves(curves: list[dict], kind: str) -> plt.Figure:
-    """Small multiples of ROC (`kind`="roc") or precision-recall ("pr") curves, one panel a target."""
-    fig, axes = _grid(len(curves))
-    for ax, c in zip(axes, curves, strict=False):
-        for key, style, label in (("probabilities", "-", "DanQ"), ("baseline", "--", "k-mer baseline")):
-            if key not in c:
-                continue
-            d = c[key]
-            x, y = (d["fpr"], d["tpr"]) if kind == "roc" else (d["recall"], d["precision"])
-            ax.plot(x, y, style, color=CLASS_COLORS.get(c["class"], "k") if key == "probabilities" else "0.45",
-                    lw=1.3, label=label, drawstyle="default" if kind == "roc" else "steps-post")
-        if kind == "roc":
-            ax.plot([0, 1], [0, 1], ":", color="0.7", lw=0.8)
-            ax.set(xlabel="false positive rate", ylabel="true positive rate")
-            score = f"AUROC {c['auroc']:.3f} (base {c['baseline_auroc']:.3f})"
-        else:
-            ax.axhline(c["positive_rate"], ls=":", color="0.7", lw=0.8)
-            ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02))
-            score = f"AUPRC {c['auprc']:.3f} (base {c['baseline_auprc']:.3f})"
-        tag = f"[{c['group']}] " if c["group"] else ""
-        ax.set_title(f"{tag}{c['name'][:28]} ({c['class']})\n{score}", fontsize=8)
-        ax.tick_params(labelsize=7)
-    if len(curves):
-        axes[0].legend(fontsize=7, loc="lower right" if kind == "roc" else "upper right")
-    what = "ROC" if kind == "roc" else "Precision-recall"
-    fig.suptitle(f"{what} curves, per target (dotted: random)", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_distributions(metrics: pd.DataFrame) -> plt.Figure:
-    """AUROC and AUPRC per class (box + points), DanQ beside the baseline."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    classes = [c for c in CLASS_ORDER if (metrics["class"] == c).any()]
-    rng = np.random.default_rng(0)
-    for ax, metric in zip(axes, ("auroc", "auprc"), strict=True):
-        for j, cls in enumerate(classes):
-            sub = metrics[metrics["class"] == cls]
-            for shift, col, color in ((-0.18, metric, CLASS_COLORS[cls]), (0.18, f"baseline_{metric}", "0.55")):
-                vals = sub[col].dropna().to_numpy()
-                if not len(vals):
-                    continue
-                ax.boxplot(vals, positions=[j + shift], widths=0.3, showfliers=False,
-                           medianprops={"color": "k"})
-                ax.scatter(j + shift + rng.uniform(-0.08, 0.08, len(vals)), vals, s=6, color=color,
-                           alpha=0.6, zorder=3)
-        ax.set_xticks(range(len(classes)), [f"{c}\n(n={int((metrics['class'] == c).sum())})" for c in classes])
-        ax.set_ylabel(metric.upper())
-        ax.set_title(f"{metric.upper()} by class: DanQ (colour) vs k-mer baseline (grey)", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def plot_scatter(metrics: pd.DataFrame, pairs: list[tuple[str, str, str, str]], title: str) -> plt.Figure:
-    """One panel per (x column, y column, x label, y label): points per target, coloured by class."""
-    fig, axes = _grid(len(pairs), max_cols=3)
-    for ax, (xc, yc, xl, yl) in zip(axes, pairs, strict=False):
-        both = metrics[[xc, yc, "class"]].dropna()
-        for cls in CLASS_ORDER:
-            sub = both[both["class"] == cls]
-            if len(sub):
-                ax.scatter(sub[xc], sub[yc], s=9, alpha=0.7, color=CLASS_COLORS[cls], label=f"{cls} ({len(sub)})")
-        lo = float(np.nanmin(both[[xc, yc]].to_numpy())) if len(both) else 0.0
-        ax.plot([lo, 1], [lo, 1], ":", color="0.5", lw=0.8)
-        ax.set(xlabel=xl, ylabel=yl)
-        above = float((both[yc] >= both[xc]).mean()) if len(both) else float("nan")
-        ax.set_title(f"y \u2265 x for {above:.0%} of {len(both)} targets", fontsize=9)
-        if len(both):
-            ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def evaluation_figures(out_dir: Path, metrics: pd.DataFrame, curves: list[dict], ref: Any = None) -> list[str]:
-    """Draw every evaluation figure into `out_dir` (PNG + SVG); return their stems."""
-    stems = []
-    if curves:
-        stems.append(save_figure(plot_curves(curves, "roc"), out_dir, "roc_curves"))
-        stems.append(save_figure(plot_curves(curves, "pr"), out_dir, "pr_curves"))
-    stems.append(save_figure(plot_distributions(metrics), out_dir, "metric_distributions"))
-    if metrics["baseline_auroc"].notna().any():
-        pairs = [("baseline_auroc", "auroc", "k-mer baseline AUROC", "DanQ AUROC"),
-                 ("baseline_auprc", "auprc", "k-mer baseline AUPRC", "DanQ AUPRC")]
-        stems.append(save_figure(plot_scatter(metrics, pairs, "DanQ vs k-mer baseline, per target"),
-                                 out_dir, "baseline_scatter"))
-    if ref is not None:
-        pairs = [(theirs, ours, f"{label} {ours.upper()}", f"ours {ours.upper()}")
-                 for ours, theirs, label in ref.comparisons if "jaspar" not in theirs]
-        stems.append(save_figure(plot_scatter(metrics, pairs, f"Ours vs reference ({ref.path.name}), per target"),
-                                 out_dir, "reference_scatter"))
-    return stems
-
-
-def plot_history(history: pd.DataFrame) -> plt.Figure:
-    """Training curves: train/valid loss and validation mean AUROC/AUPRC per epoch."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for col, style in (("train_loss", "-o"), ("valid_loss", "-s")):
-        if col in history:
-            axes[0].plot(history["epoch"], history[col], style, ms=3, label=col)
-    axes[0].set(xlabel="epoch", ylabel="loss (BCE)", title="Loss")
-    for col, style in (("valid_mean_auroc", "-o"), ("valid_mean_auprc", "-s")):
-        if col in history:
-            axes[1].plot(history["epoch"], history[col], style, ms=3, label=col)
-    axes[1].set(xlabel="epoch", title="Validation mean AUROC / AUPRC")
-    for ax in axes:
-        if ax.lines:
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+from danq_pipeline._io import ensure_writable, write_text
+from danq_pipeline.errors import DanQError
+from danq_pipeline.figures import plot_background_effects, plot_history, plot_pvalue_qq, png_bytes
 
 
 def _data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _fig_uri(fig: plt.Figure) -> str:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return _data_uri(buf.getvalue())
+def _fig_uri(fig: Any) -> str:
+    return _data_uri(png_bytes(fig))
 
 
 def _img(uri: str, alt: str, width: str = "") -> str:
@@ -444,49 +298,6 @@ def _section_significance(frame: pd.DataFrame, h5_path: Path, top: int) -> str:
     return "\n".join(parts)
 
 
-def plot_background_effects(effects: np.ndarray, background: np.ndarray | None, measure: str) -> plt.Figure:
-    """Histogram of log10 effect sizes (all targets pooled): scored alleles vs the background sample."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    floor = 1e-12  # an effect of exactly 0 is drawn at the floor
-
-    def logs(x: np.ndarray) -> np.ndarray:
-        x = x[~np.isnan(x)].ravel()
-        return np.log10(np.maximum(x, floor))
-
-    shown = [(logs(effects), "scored alleles", "#d62728")]
-    if background is not None:
-        shown.insert(0, (logs(background), "background", "0.5"))
-    values = np.concatenate([v for v, _, _ in shown]) if shown else np.zeros(0)
-    bins = np.linspace(values.min(), values.max() + 1e-9, 50) if len(values) else 10
-    for v, label, color in shown:
-        if len(v):
-            ax.hist(v, bins=bins, density=True, histtype="step", lw=1.5, color=color, label=f"{label} ({len(v)})")
-    ax.set(xlabel=f"log10 effect ({measure}), all targets", ylabel="density",
-           title="Effect sizes: scored alleles vs background")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_pvalue_qq(pvalues: np.ndarray, combined: np.ndarray) -> plt.Figure:
-    """QQ plot of -log10 p: per-target p-values (pooled) and combined p against uniform quantiles."""
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    top = 0.0
-    for p, label, color in ((pvalues, "per-target p", "#1f77b4"), (combined, "combined_p", "#d62728")):
-        p = np.sort(np.asarray(p, dtype=float)[~np.isnan(p)].ravel())
-        if not len(p):
-            continue
-        expected = -np.log10((np.arange(1, len(p) + 1) - 0.5) / len(p))
-        ax.plot(expected, -np.log10(p), ".", ms=3, color=color, label=f"{label} ({len(p)})")
-        top = max(top, expected.max(), -np.log10(p).min(), -np.log10(p[0]))
-    ax.plot([0, top], [0, top], ":", color="0.5", lw=0.8)
-    ax.set(xlabel="expected -log10 p (uniform)", ylabel="observed -log10 p", title="p-values vs uniform")
-    if ax.lines[:-1]:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
                  history: str | os.PathLike | None = None, motifs_dir: str | os.PathLike | None = None,
                  variants: tuple[str | os.PathLike, ...] = (), title: str = "danq-pipeline report") -> Path:
@@ -521,7 +332,5 @@ def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
            + f"\n<script>{_SORT_JS}</script></body></html>\n")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_text(doc, encoding="utf-8")
-    os.replace(tmp, out)
+    write_text(out, doc)
     return out

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from eval_fixtures import tiny_setup
+from matplotlib.figure import Figure
 
 from danq_pipeline.cli import main
 from danq_pipeline.errors import DanQError
 from danq_pipeline.evaluate import evaluate_model
+from danq_pipeline.figures import save_png
 from danq_pipeline.report import write_report
 
 
@@ -81,9 +84,7 @@ def _extras(tmp: Path) -> tuple[Path, Path, Path]:
     (motifs / "motif_matches.tsv").write_text("filter\tn_sites\tbest_match_id\tbest_match_name\tpvalue\tevalue\n"
                                               "0\t120\tMA0139.1\tCTCF\t1e-9\t1e-6\n3\t40\tMA0035.4\tGATA1\t1e-4\t0.2\n")
     for f in (0, 3):
-        fig = plt.figure(figsize=(2, 1))
-        fig.savefig(motifs / "logos" / f"filter_{f}.png")
-        plt.close(fig)
+        save_png(Figure(figsize=(2, 1)), motifs / "logos" / f"filter_{f}.png")
     variants = tmp / "variants.tsv"
     variants.write_text("chrom\tpos\tid\tref\talt\tstatus\tmax_abs_diff\ttop_target\n"
                         "chrT\t10\trs1\tA\tG\tok\t0.21\tt0\nchrT\t20\trs2\tC\tT\tok\t0.05\tt2\n"
@@ -214,3 +215,15 @@ def test_top_level_help_names_what_evaluate_and_report_write(evaluated, capsys):
     promised = [w.strip().split()[0] for w in lines["evaluate"].split(",")]
     assert promised and all((evaluated / "ev" / name).exists() for name in promised), promised
     assert "report.html" not in lines["evaluate"] and "report.html" in lines["report"]
+
+
+def test_importing_report_and_figures_changes_no_matplotlib_state(tool_env):
+    """report.py writes HTML only: importing it (or figures.py) neither loads pyplot nor picks a
+    backend, and evaluate does not import the report (test_architecture checks its source too)."""
+    code = ("import sys, matplotlib; import danq_pipeline.evaluate; "
+            "assert 'danq_pipeline.report' not in sys.modules, 'evaluate imports report'; "
+            "import danq_pipeline.report, danq_pipeline.figures; "
+            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot loaded'; "
+            "assert matplotlib.rcParams._get_backend_or_none() is None, 'backend chosen'")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=tool_env)
+    assert run.returncode == 0, run.stderr[-2000:]
