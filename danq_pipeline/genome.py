@@ -79,7 +79,7 @@ class Genome:
         """Raise a one-line DanQError when `chrom` is absent, suggesting a chr-prefix fix."""
         if chrom in self.lengths:
             return
-        hint = _naming_hint([chrom], self.contigs)
+        hint = naming_hint([chrom], self.contigs)
         raise DanQError(f"{source}: contig {chrom!r} is not in the FASTA {self.path.name} "
                         f"(FASTA has {', '.join(self.contigs[:5])}{'...' if len(self.contigs) > 5 else ''}){hint}")
 
@@ -141,7 +141,7 @@ class Genome:
         self._fa.close()
 
 
-def _naming_hint(names: list[str], contigs: list[str]) -> str:
+def naming_hint(names: list[str], contigs: list[str]) -> str:
     """'; did you mean chr1? ...' when adding/removing a chr prefix would fix the names."""
     fixed = []
     for n in names:

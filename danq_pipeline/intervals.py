@@ -1,8 +1,7 @@
-"""Intervals for `prepare`: peak files, the targets sheet, regions, bins, labels and splits.
+"""Intervals for `prepare`: peak files, the targets sheet, coverage, bins, labels and splits.
 
-Coordinates are 0-based, half-open everywhere here. The one exception is user-typed
-regions (``chr22:17000000-18000000``), which follow the samtools/UCSC display convention
-(1-based, inclusive) and are converted once, in `parse_region`.
+Coordinates are 0-based, half-open everywhere here. User-typed regions
+(``chr22:17000000-18000000``, 1-based inclusive) are parsed in `danq_pipeline.regions`.
 
 Interval work (sorting and merging each target's peaks, merging the blacklist) runs through
 pybedtools/bedtools. Per-bin coverage is then computed with numpy from the merged,
@@ -25,18 +24,10 @@ import pandas as pd
 
 from danq_pipeline.dataset import TARGET_CLASSES
 from danq_pipeline.errors import DanQError, located
-from danq_pipeline.genome import _naming_hint, open_text
+from danq_pipeline.genome import naming_hint, open_text
 
 PEAK_FORMATS = {3: "BED3", 6: "BED6", 9: "broadPeak", 10: "narrowPeak"}
 _HEADER_PREFIXES = ("track", "browser", "#")
-
-
-class Region(NamedTuple):
-    """A genomic region, 0-based half-open."""
-
-    chrom: str
-    start: int
-    end: int
 
 
 class Peaks(NamedTuple):
@@ -47,81 +38,7 @@ class Peaks(NamedTuple):
     n_columns: int
 
 
-# ----------------------------------------------------------------------------- regions
-
-def parse_region(text: str, lengths: dict[str, int], source: str = "region") -> Region:
-    """Parse ``chrom`` or ``chrom:start-end`` (1-based inclusive, as samtools/UCSC display).
-
-    ``chr22:17000000-18000000`` becomes the 0-based half-open ``(chr22, 16999999, 18000000)``.
-    Commas in numbers are allowed; the end is clipped to the contig length.
-    """
-    text = text.strip()
-    if text in lengths:
-        return Region(text, 0, lengths[text])
-    m = re.fullmatch(r"(.+):([\d,]+)-([\d,]+)", text)
-    if not m and ":" not in text and text:
-        raise DanQError(f"{source}: contig {text!r} is not in the FASTA{_fasta_has(lengths, text)}")
-    if not m:
-        raise DanQError(f"{source}: cannot read {text!r}; write a contig name (chr8) or a "
-                        "region chrom:start-end, 1-based inclusive (chr22:17000000-18000000)")
-    chrom, a, b = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
-    if chrom not in lengths:
-        raise DanQError(f"{source}: contig {chrom!r} of {text!r} is not in the FASTA{_fasta_has(lengths, chrom)}")
-    if a < 1 or b < a:
-        raise DanQError(f"{source}: region {text!r} needs 1 <= start <= end "
-                        "(1-based inclusive, e.g. chr22:17000000-18000000)")
-    if a > lengths[chrom]:
-        raise DanQError(f"{source}: region {text!r} starts past the end of {chrom} ({lengths[chrom]:,} bp); "
-                        "check the coordinates and the genome build")
-    return Region(chrom, a - 1, min(b, lengths[chrom]))
-
-
-def _fasta_has(lengths: dict[str, int], chrom: str) -> str:
-    """' (it has chr1, chr2, ...)' plus a chr-prefix hint, for messages about an absent contig."""
-    names = list(lengths)
-    return (f" (it has {', '.join(names[:5])}{'...' if len(names) > 5 else ''})"
-            f"{_naming_hint([chrom], names)}")
-
-
-def parse_regions(text: str | None, lengths: dict[str, int], source: str) -> list[Region]:
-    """Parse a comma-separated list of contigs/regions (empty or None -> []), merged."""
-    if not text:
-        return []
-    return merge_regions([parse_region(p, lengths, source) for p in split_region_list(text)])
-
-
-def split_region_list(text: str) -> list[str]:
-    """Split 'chr1,chr22:17,000,000-18,000,000' at the commas that separate items.
-
-    A comma followed by a 3-digit group continues the number of a region typed with
-    thousands separators (as the UCSC browser shows them).
-    """
-    items: list[str] = []
-    for token in (t.strip() for t in text.split(",")):
-        if items and re.fullmatch(r"\d{3}(-\d+)?", token) and re.search(r":[\d,]+(-[\d,]+)?$", items[-1]):
-            items[-1] += "," + token
-        elif token:
-            items.append(token)
-    return items
-
-
-def merge_regions(regions: list[Region]) -> list[Region]:
-    """Sort and merge overlapping regions per contig."""
-    out: list[Region] = []
-    for r in sorted(regions):
-        if out and out[-1].chrom == r.chrom and r.start <= out[-1].end:
-            out[-1] = Region(r.chrom, out[-1].start, max(out[-1].end, r.end))
-        else:
-            out.append(r)
-    return out
-
-
-def region_arrays(regions: list[Region], chrom: str) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and ends (int64) of the merged regions on one contig."""
-    rs = [r for r in regions if r.chrom == chrom]
-    return (np.array([r.start for r in rs], dtype=np.int64),
-            np.array([r.end for r in rs], dtype=np.int64))
-
+# ----------------------------------------------------------------------------- coverage
 
 def covered_bases(starts: np.ndarray, ends: np.ndarray, qs: np.ndarray, qe: np.ndarray) -> np.ndarray:
     """Bases of each query [qs, qe) covered by sorted, non-overlapping intervals [starts, ends)."""
@@ -342,7 +259,7 @@ def check_peak_contigs(table: pd.DataFrame, lengths: dict[str, int], label: str)
     names = list(lengths)
     raise DanQError(f"{label}: {len(absent)} contig(s) not in the FASTA: {', '.join(absent[:4])}"
                     f"{'...' if len(absent) > 4 else ''} (FASTA has {', '.join(names[:4])}"
-                    f"{'...' if len(names) > 4 else ''}){_naming_hint(absent, names)}")
+                    f"{'...' if len(names) > 4 else ''}){naming_hint(absent, names)}")
 
 
 def merge_peaks(table: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode, one_hot
 from danq_pipeline.errors import DanQError
 from danq_pipeline.figures import ism_heatmap, ism_logo, save_png
-from danq_pipeline.intervals import parse_region
+from danq_pipeline.regions import parse_region
 
 
 class IsmInput(NamedTuple):
@@ -72,7 +72,7 @@ def region_input(genome, region: str, seq_len: int) -> IsmInput:
     """The window of `seq_len` bp centred on `region`, with the region as the mutated span.
 
     `region` is typed as samtools/UCSC display it (1-based, inclusive), like every region the
-    package reads; see `intervals.parse_region`.
+    package reads; see `regions.parse_region`.
     """
     chrom, start, end = parse_region(region, genome.lengths, source="--region")
     _check_length(end - start, seq_len, f"region {region}")

@@ -35,6 +35,7 @@ from danq_pipeline._io import ensure_writable, file_digest
 from danq_pipeline.dataset import TARGET_CLASSES, WindowsWriter, targets_frame
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.genome import Genome
+from danq_pipeline.regions import Region, parse_regions, region_arrays
 
 SPLITS = ("train", "valid", "test")
 # drop reasons, in the order they are applied (each window is counted under its first reason)
@@ -73,8 +74,8 @@ class _Setup:
     genome: Genome
     sheet: pd.DataFrame
     contigs: list[str]
-    selection: list[iv.Region]
-    holdout: dict[str, list[iv.Region]]
+    selection: list[Region]
+    holdout: dict[str, list[Region]]
     blacklist: dict[str, tuple[np.ndarray, np.ndarray]]
     positives: list[dict[str, np.ndarray]]
     anchors: np.ndarray
@@ -158,10 +159,10 @@ def _setup(*, fasta, targets, blacklist, contigs, valid, test, bin_size, thresho
     sheet = iv.read_targets_sheet(targets)
     genome = Genome(fasta, index_dir=index_dir)
     lengths = genome.lengths
-    selection = iv.parse_regions(contigs, lengths, "--contigs") or [iv.Region(c, 0, n) for c, n in lengths.items()]
+    selection = parse_regions(contigs, lengths, "--contigs") or [Region(c, 0, n) for c, n in lengths.items()]
     chosen = {r.chrom for r in selection}
-    holdout = {"valid": iv.parse_regions(valid, lengths, "--valid"),
-               "test": iv.parse_regions(test, lengths, "--test")}
+    holdout = {"valid": parse_regions(valid, lengths, "--valid"),
+               "test": parse_regions(test, lengths, "--test")}
     _check_disjoint(holdout["valid"], holdout["test"])
     classes = _classes(anchor_classes)
     anchors = np.array([classes is None or c in classes for c in sheet["class"]])
@@ -174,7 +175,7 @@ def _setup(*, fasta, targets, blacklist, contigs, valid, test, bin_size, thresho
                   anchors=anchors, info=info, threshold=threshold)
 
 
-def _check_disjoint(valid: list[iv.Region], test: list[iv.Region]) -> None:
+def _check_disjoint(valid: list[Region], test: list[Region]) -> None:
     for a in valid:
         for b in test:
             if a.chrom == b.chrom and a.start < b.end and b.start < a.end:
@@ -291,7 +292,7 @@ def classify_bins(*, chrom: str, length: int, codes: np.ndarray, setup: _Setup, 
         alive[hit] = False
 
     drop("off_contig_end", (ws < 0) | (we > length))
-    sel = iv.region_arrays(setup.selection, chrom)
+    sel = region_arrays(setup.selection, chrom)
     drop("outside_selection", iv.covered_bases(*sel, ws, we) < window)
     split = _split_of(chrom, ws, we, window, setup.holdout)
     drop("crosses_split_boundary", split < 0)
@@ -308,12 +309,12 @@ def classify_bins(*, chrom: str, length: int, codes: np.ndarray, setup: _Setup, 
 
 
 def _split_of(chrom: str, ws: np.ndarray, we: np.ndarray, window: int,
-              holdout: dict[str, list[iv.Region]]) -> np.ndarray:
+              holdout: dict[str, list[Region]]) -> np.ndarray:
     """Split index per window: 0 train, 1 valid, 2 test, -1 crossing a boundary."""
     split = np.zeros(len(ws), dtype=np.int8)
     outside = np.ones(len(ws), dtype=bool)
     for k, name in ((1, "valid"), (2, "test")):
-        cov = iv.covered_bases(*iv.region_arrays(holdout[name], chrom), ws, we)
+        cov = iv.covered_bases(*region_arrays(holdout[name], chrom), ws, we)
         split[cov == window] = k
         split[(cov > 0) & (cov < window)] = -1
         outside &= cov == 0

@@ -28,7 +28,7 @@ import pandas as pd
 from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import N_CODE, decode, reverse_complement_codes
 from danq_pipeline.errors import DanQError, DanQWarning, located
-from danq_pipeline.genome import Genome, _naming_hint, open_text
+from danq_pipeline.genome import Genome, naming_hint, open_text
 
 # statuses in the order they are checked (the first that applies wins)
 STATUSES = ("ok", "unknown_contig", "out_of_bounds", "unsupported_allele", "ref_equals_alt", "ref_mismatch",
@@ -510,7 +510,7 @@ class _ContigChecker:
         import warnings
 
         names = list(self.missing)
-        hint = _naming_hint(names, self.genome.contigs)
+        hint = naming_hint(names, self.genome.contigs)
         if hint:
             flag = "remove-chr" if names[0].startswith("chr") else "add-chr"
             hint += f"; or pass --rename-contigs {flag}"

@@ -64,16 +64,6 @@ def test_window_is_centred_on_its_bin():
         iv.check_geometry(1001, 200)
 
 
-def test_region_strings_are_1_based_inclusive():
-    r = iv.parse_region("chr1:1001-2000", LENGTHS)
-    assert r == iv.Region("chr1", 1000, 2000), "1-based inclusive 1001-2000 is 0-based half-open [1000, 2000)"
-    assert iv.parse_region("chr2", LENGTHS) == iv.Region("chr2", 0, 5000)
-    assert iv.parse_regions("chr1:1,001-2,000,chr2", LENGTHS, "--test") == [
-        iv.Region("chr1", 1000, 2000), iv.Region("chr2", 0, 5000)]
-    with pytest.raises(DanQError, match="chr prefix"):
-        iv.parse_region("1:5-10", LENGTHS)
-
-
 def test_covered_bases_counts_partial_overlaps():
     starts, ends = np.array([100, 500]), np.array([200, 600])
     got = iv.covered_bases(starts, ends, np.array([0, 150, 150, 700]), np.array([100, 550, 160, 800]))
@@ -132,22 +122,6 @@ def test_targets_sheet_unknown_class_names_line(tmp_path):
     (tmp_path / "sheet.tsv").write_text("name\tfile\tclass\nA\ta.bed\tTF\nB\ta.bed\tATAC\n")
     with pytest.raises(DanQError, match=r"sheet.tsv:3: unknown class 'ATAC'.*DNase"):
         iv.read_targets_sheet(tmp_path / "sheet.tsv")
-
-
-def test_region_starting_past_the_contig_end_is_refused():
-    """chr2 has 5,000 bp: a region starting at 5,001 is no region of this genome (it used to be
-    stored inverted, start > end); one ending past the end is clipped."""
-    with pytest.raises(DanQError, match=r"--valid: region 'chr2:5001-6000' starts past the end of chr2 \(5,000 bp\)"):
-        iv.parse_regions("chr2:5001-6000", LENGTHS, "--valid")
-    assert iv.parse_region("chr2:5000-6000", LENGTHS) == iv.Region("chr2", 4999, 5000)
-
-
-def test_absent_contig_name_is_named_with_contigs_that_exist():
-    with pytest.raises(DanQError) as err:
-        iv.parse_regions("chr7", LENGTHS, "--valid")
-    assert str(err.value) == "--valid: contig 'chr7' is not in the FASTA (it has chr1, chr2)"
-    with pytest.raises(DanQError, match="contig '2' is not in the FASTA.*add a 'chr' prefix"):
-        iv.parse_regions("chr1,2", LENGTHS, "--test")
 
 
 @pytest.mark.parametrize("row", [

@@ -14,7 +14,6 @@ from danq_pipeline.dataset import select_targets, targets_frame
 from danq_pipeline.encode import encode, one_hot
 from danq_pipeline.errors import DanQError
 from danq_pipeline.genome import Genome
-from danq_pipeline.intervals import parse_region
 from danq_pipeline.ism import (
     importance,
     ism_table,
@@ -24,6 +23,7 @@ from danq_pipeline.ism import (
     sequence_input,
 )
 from danq_pipeline.model import build_model, save_checkpoint
+from danq_pipeline.regions import parse_region
 
 MOTIF = "GATA"
 
