@@ -51,6 +51,10 @@ _API = {
     "write_meme": "danq_pipeline.motifs:write_meme",
     "import_deepsea": "danq_pipeline.deepsea:import_deepsea",
     "deepsea_targets": "danq_pipeline.deepsea:deepsea_targets",
+    "predict_sequences": "danq_pipeline.predict_io:predict_sequences",
+    "predict_regions": "danq_pipeline.predict_io:predict_regions",
+    "write_tracks": "danq_pipeline.predict_io:write_tracks",
+    "write_predictions": "danq_pipeline.predict_io:write_predictions",
 }
 
 __all__ = ["__version__", *_API]
