@@ -40,14 +40,19 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 import pandas as pd
 
 from danq_pipeline import __version__
+from danq_pipeline._io import atomic_path
 from danq_pipeline.errors import DanQError
+
+if TYPE_CHECKING:  # torch stays a lazy import here
+    from danq_pipeline.model import TrainedModel
+    from danq_pipeline.variants import ModelLike
 
 FORMAT = "danq-variant-background"
 FORMAT_VERSION = 1
@@ -72,7 +77,7 @@ def effect_size(diff: np.ndarray, logodds: np.ndarray, measure: str = DEFAULT_ME
     raise DanQError(f"--measure {measure!r}: unknown effect measure; use one of {', '.join(MEASURES)}")
 
 
-def model_checksum(model: Any) -> str:
+def model_checksum(model: TrainedModel) -> str:
     """sha256 of a model's target names and weights (names, shapes and float32 bytes, CPU order).
 
     The same checkpoint loaded on any device gives the same checksum; retrained or other
@@ -80,7 +85,7 @@ def model_checksum(model: Any) -> str:
     """
     digest = hashlib.sha256()
     digest.update(json.dumps([str(n) for n in model.targets["name"]]).encode())
-    for name, tensor in model.state_dict().items():
+    for name, tensor in model.net.state_dict().items():
         t = tensor.detach().to("cpu")
         t = t.float() if t.is_floating_point() else t
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
@@ -298,7 +303,7 @@ class BackgroundBuilder:
         return bg
 
 
-def build_background(model: Any, fasta: str | os.PathLike, vcf: str | os.PathLike, out: str | os.PathLike, *,
+def build_background(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.PathLike, out: str | os.PathLike, *,
                      measure: str = DEFAULT_MEASURE, sample_size: int = DEFAULT_SAMPLE_SIZE,
                      tail_size: int = DEFAULT_TAIL_SIZE, seed: int = 0, **kwargs: Any) -> Background:
     """Score a background VCF and write its per-target effect null to `out` (HDF5); return it.
@@ -308,15 +313,16 @@ def build_background(model: Any, fasta: str | os.PathLike, vcf: str | os.PathLik
     background without any ok allele is refused (nothing is written).
     """
     from danq_pipeline._io import ensure_writable, file_digest
-    from danq_pipeline.variants import STATUSES, _as_model, _device_of, iter_variant_scores
+    from danq_pipeline.predict import predictor_from_kwargs
+    from danq_pipeline.variants import STATUSES, iter_variant_scores
 
     ensure_writable(out, "--out")
     effect_size(np.zeros((0, 0)), np.zeros((0, 0)), measure)  # refuse an unknown measure before scoring
-    device = _device_of(kwargs.pop("device", None))
-    model_obj = _as_model(model, device)
+    predictor = predictor_from_kwargs(model, kwargs)
+    model_obj = predictor.model
     builder = BackgroundBuilder(len(model_obj.targets), sample_size=sample_size, tail_size=tail_size, seed=seed)
     counts = {s: 0 for s in STATUSES}
-    for batch in iter_variant_scores(model_obj, fasta, vcf, device=device, **kwargs):
+    for batch in iter_variant_scores(predictor, fasta, vcf, **kwargs):
         ok = (batch.table["status"] == "ok").to_numpy()
         builder.add(effect_size(batch.diff[ok], batch.logodds[ok], measure))
         for s, n in batch.table["status"].value_counts().items():
@@ -327,8 +333,8 @@ def build_background(model: Any, fasta: str | os.PathLike, vcf: str | os.PathLik
                         "FASTA's build with scorable SNVs (see the status column of score-variants)")
     attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
              "model_checksum": model_checksum(model_obj), "vcf": str(vcf), "vcf_checksum": file_digest(vcf),
-             "fasta": str(fasta), "seq_len": int(model_obj.kwargs["seq_len"]),
-             "rc_average": bool(kwargs.get("rc_average", True)), "status_counts": counts,
+             "fasta": str(fasta), "seq_len": model_obj.window,
+             "rc_average": predictor.rc_average, "status_counts": counts,
              "sample_size": sample_size, "tail_size": tail_size, "seed": seed}
     bg = builder.finish(measure, model_obj.targets, attrs)
     write_background(bg, out)
@@ -342,8 +348,7 @@ def write_background(bg: Background, path: str | os.PathLike) -> Path:
     """Write a Background to HDF5 (temporary name, then renamed); see docs/formats.md."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             for name, data in (("tail", bg.tail), ("sample", bg.sample)):
                 h5.create_dataset(name, data=data.astype(np.float32), compression="gzip", compression_opts=4,
@@ -358,9 +363,6 @@ def write_background(bg: Background, path: str | os.PathLike) -> Path:
                     "measure": bg.measure, "n_alleles": int(bg.n), "combined_method": COMBINED_METHOD}
             for key, value in {**bg.attrs, **base}.items():
                 h5.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -413,14 +415,14 @@ class BackgroundCheck:
     """The model-checksum check run in a thread (sha256 of 190 MB of DanQ weights takes ~0.3 s),
     so scoring starts at once; `wait()` raises the one-line error, if any."""
 
-    def __init__(self, bg: Background, path: str | os.PathLike, model: Any, *, rc_average: bool) -> None:
+    def __init__(self, bg: Background, path: str | os.PathLike, model: TrainedModel, *, rc_average: bool) -> None:
         if bg.n == 0 or len(bg.sample_minp) == 0:  # cheap checks first, before any work
             check_background(bg, path, "", rc_average=rc_average)
         self._error: DanQError | None = None
         self._thread = threading.Thread(target=self._run, args=(bg, path, model, rc_average), daemon=True)
         self._thread.start()
 
-    def _run(self, bg: Background, path: Any, model: Any, rc_average: bool) -> None:
+    def _run(self, bg: Background, path: Any, model: TrainedModel, rc_average: bool) -> None:
         try:
             check_background(bg, path, model_checksum(model), rc_average=rc_average)
         except DanQError as err:

@@ -23,16 +23,15 @@ from typing import Any, NamedTuple
 import h5py
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from danq_pipeline import __version__
-from danq_pipeline._device import autocast_context, resolve_device
-from danq_pipeline._io import ensure_writable, output_folder, write_tsv
+from danq_pipeline._io import ensure_writable, output_folder, write_json, write_tsv
 from danq_pipeline.dataset import WindowsH5
-from danq_pipeline.encode import one_hot, reverse_complement_codes
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.metrics import auroc_auprc, per_target_metrics, summarize
+from danq_pipeline.model import TrainedModel, load_model
+from danq_pipeline.predict import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor, check_precision
 
 PREDICTIONS_FORMAT = "danq-predictions"
 BLOCK_ROWS = 8192  # rows predicted and written per HDF5 block
@@ -50,29 +49,17 @@ class EvaluationResult(NamedTuple):
     info: dict
 
 
-def check_compatible(model: torch.nn.Module, data: WindowsH5, model_path: Any) -> None:
+def check_compatible(model: TrainedModel, data: WindowsH5, model_path: Any) -> None:
     """Refuse a test file whose targets or window length differ from the checkpoint's."""
-    seq_len = int(model.kwargs["seq_len"])
-    if data.window_size != seq_len:
+    if data.window_size != model.window:
         raise DanQError(f"{data.path}: windows are {data.window_size} bp but {model_path} was trained on "
-                        f"{seq_len} bp windows; prepare the test file with the training window size")
+                        f"{model.window} bp windows; prepare the test file with the training window size")
     ours, theirs = model.targets, data.targets
     same = len(ours) == len(theirs) and (ours["id"].astype(int).tolist() == theirs["id"].astype(int).tolist()) \
         and ours["name"].astype(str).tolist() == theirs["name"].astype(str).tolist()
     if not same:
         raise DanQError(f"{data.path}: its {len(theirs)} targets differ from the {len(ours)} targets {model_path} "
                         "was trained on (ids/names/order); prepare it from the same targets sheet")
-
-
-def _predict_codes(model: torch.nn.Module, codes: np.ndarray, *, batch_size: int, device: torch.device,
-                   bf16: bool) -> np.ndarray:
-    """Sigmoid probabilities (n, T) float32 for base codes (n, L), in batches."""
-    out = []
-    with torch.inference_mode(), autocast_context(device, bf16):
-        for a in range(0, len(codes), batch_size):
-            x = torch.from_numpy(one_hot(codes[a:a + batch_size])).to(device, non_blocking=True)
-            out.append(torch.sigmoid(model(x).float()).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.kwargs["n_targets"]), np.float32)
 
 
 def _block_plan(data: WindowsH5, block_rows: int) -> tuple[int, list[tuple[int, int]]]:
@@ -84,20 +71,16 @@ def _block_plan(data: WindowsH5, block_rows: int) -> tuple[int, list[tuple[int, 
     return n_eval, [(a, min(a + block_rows, n_eval)) for a in range(0, n_eval, block_rows)]
 
 
-def iter_predictions(model: torch.nn.Module, data: WindowsH5, *, batch_size: int = 256,
-                     device: str | torch.device | None = "auto", bf16: bool = False,
-                     rc_average: bool = True, block_rows: int = BLOCK_ROWS,
+def iter_predictions(predictor: Predictor, data: WindowsH5, *, block_rows: int = BLOCK_ROWS,
                      progress: bool = True) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
     """Yield (start, stop, p_forward_rows, p_partner_rows) blocks of probabilities.
 
-    For an ordinary file the partner is None and, with `rc_average`, each window's
-    probability is the mean over the window and its computed reverse complement. For a
+    For an ordinary file the partner is None and each window's probability is the
+    predictor's (averaged with its computed reverse complement when `rc_average`). For a
     file with ``rc_pairs`` (DeepSEA import: the second half holds the reverse complements
     of the first), blocks cover the first half; the partner block is rows
     [start + N/2, stop + N/2], and with `rc_average` both hold the pair's mean.
     """
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
     n_eval, plan = _block_plan(data, block_rows)
     half = n_eval if data.rc_pairs else 0
 
@@ -106,19 +89,16 @@ def iter_predictions(model: torch.nn.Module, data: WindowsH5, *, batch_size: int
         fwd = data.read_codes(a, b)[0]
         return fwd, (data.read_codes(a + half, b + half)[0] if data.rc_pairs else None)
 
-    kw = dict(batch_size=batch_size, device=dev, bf16=bf16)
     with ThreadPoolExecutor(1) as pool, tqdm(total=len(data), unit="win", desc="predict",
                                              disable=None if progress else True) as bar:
         nxt = pool.submit(read, plan[0]) if plan else None
         for i, (a, b) in enumerate(plan):
             fwd, partner = nxt.result()
             nxt = pool.submit(read, plan[i + 1]) if i + 1 < len(plan) else None
-            p = _predict_codes(model, fwd, **kw)
-            other = _predict_codes(model, partner if partner is not None else reverse_complement_codes(fwd), **kw) \
-                if (rc_average or partner is not None) else None
-            if rc_average:
-                p = (p + other) / 2
-                other = p if partner is not None else None
+            p = predictor.probabilities(fwd, reverse=partner)
+            other = None
+            if partner is not None:
+                other = p if predictor.rc_average else predictor.probabilities(partner)
             bar.update((b - a) * (2 if partner is not None else 1))
             yield a, b, p, other
 
@@ -276,8 +256,8 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
                    train: str | os.PathLike | None = None, baseline: bool = True, baseline_k: int = 5,
                    baseline_max_train: int = 20000, baseline_c: float | None = None,
                    reference: str | os.PathLike | None = None,
-                   rc_average: bool = True, batch_size: int = 256, device: str | None = "auto",
-                   bf16: bool = False, top_n: int = 12, figures: bool = True,
+                   rc_average: bool = True, batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = "auto",
+                   precision: str = DEFAULT_PRECISION, top_n: int = 12, figures: bool = True,
                    progress: bool = True) -> EvaluationResult:
     """Evaluate checkpoint `model` on windows file `data`; write every output under `out_dir`.
 
@@ -299,11 +279,10 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
         Reference per-target table (DanQ paper table or generic TSV; see reference.py).
     rc_average : bool, optional
         Average each window's probability with its reverse complement's. Default is True.
-    batch_size, device, bf16, top_n, figures, progress : optional
-        Prediction batch size (256), device ("auto"), bf16 autocast (False), panels per
+    batch_size, device, precision, top_n, figures, progress : optional
+        Prediction batch size (256), device ("auto"), "fp32" or "bf16" (predict.py), panels per
         curve figure (12), draw figures (True), progress bars (True; off when not a TTY).
     """
-    from danq_pipeline.model import load_model
     from danq_pipeline.reference import attach_reference, read_reference, reference_summary
 
     t0 = time.perf_counter()
@@ -311,15 +290,17 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
     test = WindowsH5(data)
     if len(test) == 0:
         raise DanQError(f"{test.path}: holds no windows; check the test holdout given to `danq prepare`")
-    net = load_model(model, device=None)
-    check_compatible(net, test, model)
+    check_precision(precision)
+    trained = load_model(model, device=None)
+    check_compatible(trained, test, model)
     ref = read_reference(reference) if reference is not None else None
     with output_folder(out_dir) as out:  # removed again if anything below fails
         base = _fit_baseline(train, test, baseline_k, baseline_max_train, baseline_c) if (baseline and train) else None
-        info = _run_info(model, test, train, baseline, base, rc_average, reference)
+        info = _run_info(model, test, train, baseline, base, rc_average, reference) | {"precision": precision}
+        predictor = as_predictor(trained, device=device, precision=precision, batch_size=batch_size,
+                                 rc_average=rc_average)
         metrics, curves, n_eval, seconds = _predict_and_score(
-            net, test, out, base, info, top_n=top_n if figures else 0,
-            kw=dict(batch_size=batch_size, device=device, bf16=bf16, rc_average=rc_average, progress=progress))
+            predictor, test, out, base, info, top_n=top_n if figures else 0, progress=progress)
         ref_summary = None
         if ref is not None:
             metrics = attach_reference(metrics, ref)
@@ -335,12 +316,12 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
             from danq_pipeline.figures import evaluation_figures
 
             info["figures"] = evaluation_figures(out / "figures", metrics, curves, ref)
-        _write_json(info, out / "run_info.json")
+        write_json(info, out / "run_info.json")
         return EvaluationResult(metrics, summary, ref_summary, out, info)
 
 
-def _predict_and_score(net: torch.nn.Module, test: WindowsH5, out: Path, base: Any, info: dict, *,
-                       top_n: int, kw: dict) -> tuple[pd.DataFrame, list[dict], int, float]:
+def _predict_and_score(predictor: Predictor, test: WindowsH5, out: Path, base: Any, info: dict, *,
+                       top_n: int, progress: bool) -> tuple[pd.DataFrame, list[dict], int, float]:
     """Write predictions.h5 (atomically) and compute per-target metrics and curve data."""
     n_eval, _ = _block_plan(test, BLOCK_ROWS)
     half = n_eval if test.rc_pairs else 0
@@ -349,7 +330,7 @@ def _predict_and_score(net: torch.nn.Module, test: WindowsH5, out: Path, base: A
     try:
         with _create_predictions(tmp, test, info, base is not None) as h5:
             t0 = time.perf_counter()
-            _write_predictions(h5, iter_predictions(net, test, **kw), half)
+            _write_predictions(h5, iter_predictions(predictor, test, progress=progress), half)
             seconds = time.perf_counter() - t0
             if base is not None:
                 _write_predictions(h5, _baseline_blocks(base, test, n_eval, half), half, "baseline")
@@ -381,9 +362,3 @@ def _run_info(model: Any, test: WindowsH5, train: Any, baseline: bool, base: Any
             "baseline": base.info | {"seconds": round(base.seconds, 2)} if base is not None else None,
             "baseline_missing_reason": why, "reference": str(reference) if reference else None,
             "package_version": __version__}
-
-
-def _write_json(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)

@@ -23,8 +23,9 @@ import pandas as pd
 
 from danq_pipeline import _io
 from danq_pipeline.dataset import select_targets
-from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode, one_hot
+from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode
 from danq_pipeline.errors import DanQError
+from danq_pipeline.predict import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor
 from danq_pipeline.figures import ism_heatmap, ism_logo, save_png
 from danq_pipeline.regions import parse_region
 
@@ -111,55 +112,31 @@ def mutants(codes: np.ndarray, span: tuple[int, int]) -> tuple[np.ndarray, np.nd
     return np.repeat(pos, 3), alts.ravel().astype(np.int64)
 
 
-def saturation_mutagenesis(model, inp: IsmInput, *, target_index: np.ndarray | None = None,
-                           batch_size: int = 256, device=None, bf16: bool = False,
+def saturation_mutagenesis(predictor: Predictor, inp: IsmInput, *, target_index: np.ndarray | None = None,
                            progress: bool = False) -> IsmResult:
-    """Score the reference and all 3 x span substitutions of `inp` in batches.
+    """Score the reference and all 3 x span substitutions of `inp` (batched by the predictor).
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Maps one-hot (N, 4, L) to logits (N, T); put in eval mode here. ``model.targets``
-        (DataFrame) names the targets when present.
+    predictor : Predictor
+        From `predict.as_predictor`; its target table names the targets. ISM scores the
+        given strand only, so the predictor's strand averaging is not used.
     inp : IsmInput
         From `region_input` or `sequence_input`.
     target_index : numpy.ndarray, optional
         Target columns to keep (default all).
-    batch_size, device, bf16, progress
-        Mutants per forward pass (default 256), torch device (None/"auto" = CUDA when present),
-        bf16 autocast, tqdm bar.
+    progress : bool
+        tqdm bar over the mutant batches.
     """
-    import torch
-
-    from danq_pipeline._device import resolve_device
-
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    base = torch.from_numpy(one_hot(inp.codes)).to(dev)          # (4, L)
     pos, alt = mutants(inp.codes, inp.span)
-    ref = _forward(model, base[None], dev, bf16)[0]
-    logits = np.empty((len(pos), len(ref)), dtype=np.float32)
-    for a in _progress(range(0, len(pos), batch_size), progress):
-        b = min(a + batch_size, len(pos))
-        x = base.expand(b - a, -1, -1).clone()
-        rows = torch.arange(b - a, device=dev)
-        p = torch.from_numpy(pos[a:b]).to(dev)
-        x[rows, :, p] = 0.0
-        x[rows, torch.from_numpy(alt[a:b]).to(dev), p] = 1.0
-        logits[a:b] = _forward(model, x, dev, bf16)
-    return _assemble(model, inp, pos, alt, ref, logits, target_index)
+    windows = np.repeat(inp.codes[None], len(pos), axis=0)
+    windows[np.arange(len(pos)), pos] = alt
+    ref = predictor.logits(inp.codes[None])[0]
+    logits = predictor.logits(windows, progress="ism" if progress else None)
+    return _assemble(predictor.model.targets, inp, pos, alt, ref, logits, target_index)
 
 
-def _forward(model, x, dev, bf16: bool) -> np.ndarray:
-    import torch
-
-    from danq_pipeline._device import autocast_context
-
-    with torch.inference_mode(), autocast_context(dev, bf16):
-        return model(x).float().cpu().numpy()
-
-
-def _assemble(model, inp: IsmInput, pos: np.ndarray, alt: np.ndarray, ref: np.ndarray,
+def _assemble(targets: pd.DataFrame | None, inp: IsmInput, pos: np.ndarray, alt: np.ndarray, ref: np.ndarray,
               logits: np.ndarray, target_index: np.ndarray | None) -> IsmResult:
     """Lay mutant logits out as (S, 4, T), with the ref logit at each ref base."""
     a, b = inp.span
@@ -169,20 +146,11 @@ def _assemble(model, inp: IsmInput, pos: np.ndarray, alt: np.ndarray, ref: np.nd
     ok = np.nonzero(span_codes < 4)[0]
     out[ok, span_codes[ok]] = ref[idx]
     out[pos - a, alt] = logits[:, idx]
-    targets = getattr(model, "targets", None)
     if targets is None:
         targets = pd.DataFrame({"id": np.arange(len(ref)), "name": [f"target_{i}" for i in range(len(ref))],
                                 "class": [""] * len(ref), "source": [""] * len(ref)})
     return IsmResult(inp.chrom, inp.start + np.arange(b - a), span_codes, ref[idx], out,
                      targets.iloc[idx].reset_index(drop=True))
-
-
-def _progress(it, enabled: bool):
-    if not enabled:
-        return it
-    from tqdm import tqdm
-
-    return tqdm(it, desc="ism", unit="batch", leave=False)
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -209,10 +177,8 @@ def write_h5(res: IsmResult, path: str | os.PathLike, attrs: dict | None = None)
     targets and provenance attributes to HDF5 (atomic: temp file, then rename)."""
     import h5py
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
     strs = h5py.string_dtype("utf-8")
-    with h5py.File(tmp, "w") as h5:
+    with _io.atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         for name, arr in (("diff", res.diff), ("logodds", res.logodds), ("alt_prob", _sigmoid(res.alt_logit))):
             h5.create_dataset(name, data=arr.astype(np.float32), compression="gzip", compression_opts=1)
         h5["ref_prob"] = _sigmoid(res.ref_logit).astype(np.float32)
@@ -227,7 +193,6 @@ def write_h5(res: IsmResult, path: str | os.PathLike, attrs: dict | None = None)
                 "sequence": decode(res.ref_codes)}
         for key, value in {**base, **(attrs or {})}.items():
             h5.attrs[key] = value
-    os.replace(tmp, path)
 
 
 def write_tsv(res: IsmResult, path: str | os.PathLike) -> None:
@@ -269,20 +234,21 @@ def plot_logo(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> N
 
 def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fasta: str | None = None,
             region: str | None = None, sequence: str | None = None, targets: list[str] | None = None,
-            target_classes: list[str] | None = None, batch_size: int = 256, device=None, bf16: bool = False,
-            plot_n: int = 4, progress: bool = False) -> IsmResult:
+            target_classes: list[str] | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+            device: str | None = "auto", precision: str = DEFAULT_PRECISION, plot_n: int = 4,
+            progress: bool = False) -> IsmResult:
     """Saturation mutagenesis of a region (with `fasta`) or a sequence (`danq ism`).
 
     Writes PREFIX.h5, PREFIX.tsv, PREFIX.heatmap.png and PREFIX.logo.png (see docs/formats.md)
     and returns the result.
     """
-    from danq_pipeline.model import load_model
-
     if (region is None) == (sequence is None):
         raise DanQError("give either --region (with --fasta) or --sequence")
     _io.ensure_writable(f"{out_prefix}.h5", "--out-prefix")
-    model = load_model(model_path, device=None)
-    seq_len = int(model.kwargs["seq_len"])
+    predictor = as_predictor(model_path, device=device, precision=precision, batch_size=batch_size,
+                             rc_average=False)
+    model = predictor.model
+    seq_len = model.window
     if region is not None:
         if fasta is None:
             raise DanQError("--region needs --fasta (the genome the model was trained on)")
@@ -292,8 +258,7 @@ def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fas
     else:
         inp = sequence_input(sequence, seq_len)
     index = select_targets(model.targets, targets, target_classes)
-    res = saturation_mutagenesis(model, inp, target_index=index, batch_size=batch_size, device=device,
-                                 bf16=bf16, progress=progress)
+    res = saturation_mutagenesis(predictor, inp, target_index=index, progress=progress)
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     write_h5(res, f"{prefix}.h5", attrs={"model": str(model_path), "region": region or "",

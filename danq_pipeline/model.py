@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from danq_pipeline import __version__
+from danq_pipeline._io import atomic_path
 from danq_pipeline.encode import ALPHABET
 from danq_pipeline.errors import DanQError
 from danq_pipeline.recipe import DEFAULT_RECIPE, init_weights
@@ -167,9 +169,8 @@ def save_checkpoint(path: str | os.PathLike, model: DanQ, targets: pd.DataFrame,
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -200,8 +201,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return ckpt
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu") -> DanQ:
-    """Rebuild the model of a checkpoint; `model.targets` holds its target table (DataFrame)."""
+@dataclass(frozen=True)
+class TrainedModel:
+    """A checkpoint's network with its target table and provenance (everything but weights)."""
+
+    net: DanQ
+    targets: pd.DataFrame | None
+    info: dict[str, Any]
+
+    @property
+    def window(self) -> int:
+        """Window length in bp the network reads."""
+        return int(self.net.kwargs["seq_len"])
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu") -> TrainedModel:
+    """Rebuild a checkpoint's network (eval mode, on `device`) with its targets and provenance."""
     ckpt = load_checkpoint(path)
     model = DanQ(**ckpt["model_kwargs"])
     try:
@@ -209,9 +224,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise DanQError(f"{path}: weights do not match the recorded architecture ({first})") from None
-    model.targets = pd.DataFrame(ckpt["targets"])
-    model.checkpoint_info = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
     model.eval()
     if device is not None:
         model.to(device)
-    return model
+    info = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng", "targets")}
+    return TrainedModel(model, pd.DataFrame(ckpt["targets"]), info)

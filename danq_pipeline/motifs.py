@@ -41,15 +41,20 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from danq_pipeline._io import ensure_writable, write_tsv
-from danq_pipeline.encode import ALPHABET, N_CODE, one_hot
+from danq_pipeline._io import ensure_writable, write_text, write_tsv
+from danq_pipeline.encode import ALPHABET, N_CODE
 from danq_pipeline.errors import DanQError, located
 from danq_pipeline.figures import motif_overview, motif_pair, save_png
+from danq_pipeline.training_defaults import DEFAULT_PRECISION, PREDICT_BATCH_SIZE
+
+if TYPE_CHECKING:  # torch is imported only when a model runs
+    from danq_pipeline.dataset import WindowsH5
+    from danq_pipeline.predict import Predictor
 
 BINS = 100  # TOMTOM's integer range of one column score
 MATCH_COLUMNS = ("filter", "n_sites", "ic", "best_match_id", "best_match_name", "strand", "offset",
@@ -84,15 +89,14 @@ class FilterMotifs(NamedTuple):
 # ----------------------------------------------------------------------------- extraction
 
 
-def filter_pfms(model, data, *, max_windows: int | None = 20000, min_activation: float = 0.0,
-                batch_size: int = 256, device=None, bf16: bool = False, progress: bool = False,
-                ) -> FilterMotifs:
+def filter_pfms(predictor: Predictor, data: WindowsH5, *, max_windows: int | None = 20000,
+                min_activation: float = 0.0, progress: bool = False) -> FilterMotifs:
     """Count the max-activating kernel-width sites of every first-layer filter.
 
     Parameters
     ----------
-    model : DanQ
-        Any module with a ``conv`` attribute (Conv1d(4, F, K)); activations are relu(conv(x)).
+    predictor : Predictor
+        Runs the network's first layer (Conv1d(4, F, K)); activations are relu(conv(x)).
     data : WindowsH5
         Windows to scan, in file order. With ``rc_pairs`` files only the forward half is used.
     max_windows : int or None, optional
@@ -101,8 +105,8 @@ def filter_pfms(model, data, *, max_windows: int | None = 20000, min_activation:
         A window is a site of filter f when its maximum activation of f is positive (the paper's
         recipe, the default 0.0) and, when this is > 0, at least this fraction of f's largest
         activation over all scanned windows (Basset's 0.5 sharpens weakly trained filters).
-    batch_size, device, bf16, progress
-        Batching, torch device (None/"auto" = CUDA when present), bf16 autocast, tqdm bar.
+    progress : bool, optional
+        tqdm bar over the scanned blocks.
 
     Returns
     -------
@@ -112,8 +116,8 @@ def filter_pfms(model, data, *, max_windows: int | None = 20000, min_activation:
     n = min(n, max_windows) if max_windows else n
     if n == 0:
         raise DanQError(f"{data.path}: no windows to scan for filter motifs")
-    codes, best, pos = _scan(model.conv, data, n, batch_size, device, bf16, progress)
-    n_filters, k = best.shape[1], model.conv.weight.shape[2]
+    codes, best, pos = _scan(predictor, data, n, progress)
+    n_filters, k = best.shape[1], predictor.model.net.conv.weight.shape[2]
     cut = np.maximum(min_activation * best.max(axis=0), 0.0) if min_activation > 0 else np.zeros(n_filters)
     counts = np.zeros(n_filters * 4 * k, dtype=np.int64)
     sites = np.zeros(n_filters, dtype=np.int64)
@@ -125,26 +129,18 @@ def filter_pfms(model, data, *, max_windows: int | None = 20000, min_activation:
     return FilterMotifs(counts.reshape(n_filters, 4, k).astype(np.float64), sites, background, n)
 
 
-def _scan(conv, data, n: int, batch_size: int, device, bf16: bool, progress: bool):
+def _scan(predictor: Predictor, data: WindowsH5, n: int, progress: bool,
+          block: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes (n, L), maximum activation (n, F) and its position (n, F) of the first `n` windows."""
-    import torch
-
-    from danq_pipeline._device import autocast_context, resolve_device
-
-    dev = resolve_device(device)
-    conv = conv.to(dev).eval()
     codes = np.empty((n, data.window_size), dtype=np.uint8)
-    best = np.empty((n, conv.out_channels), dtype=np.float32)
-    pos = np.empty((n, conv.out_channels), dtype=np.int64)
-    for a in _progress(range(0, n, batch_size), progress, "filters"):
-        b = min(a + batch_size, n)
+    best, pos = [], []
+    for a in _progress(range(0, n, block), progress, "filters"):
+        b = min(a + block, n)
         codes[a:b], _ = data.read_codes(a, b)
-        x = torch.from_numpy(one_hot(codes[a:b])).to(dev)
-        with torch.inference_mode(), autocast_context(dev, bf16):
-            act = conv(x).float()
-        top, arg = act.max(dim=2)
-        best[a:b], pos[a:b] = top.cpu().numpy(), arg.cpu().numpy()
-    return codes, best, pos
+        top, arg = predictor.filter_maxima(codes[a:b])
+        best.append(top)
+        pos.append(arg)
+    return codes, np.concatenate(best), np.concatenate(pos)
 
 
 def _add_sites(counts: np.ndarray, sites: np.ndarray, codes: np.ndarray, fired: np.ndarray,
@@ -195,9 +191,7 @@ def write_meme(path: str | os.PathLike, motifs: Sequence[PFM], background: np.nd
         lines.append("")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, path)
+    write_text(path, "\n".join(lines))
 
 
 _MATRIX = re.compile(r"letter-probability matrix:(.*)")
@@ -507,8 +501,9 @@ def best_matches(pairs: pd.DataFrame, queries: Sequence[PFM], *, evalue_max: flo
 def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, out_dir: str | os.PathLike,
                   *, max_windows: int | None = 20000, min_activation: float = 0.0, top: int = 12,
                   jaspar_release: str | None = None,
-                  evalue_max: float = 0.05, min_overlap: int = 5, batch_size: int = 256, device=None,
-                  bf16: bool = False, progress: bool = False) -> pd.DataFrame:
+                  evalue_max: float = 0.05, min_overlap: int = 5, batch_size: int = PREDICT_BATCH_SIZE,
+                  device: str | None = "auto", precision: str = DEFAULT_PRECISION,
+                  progress: bool = False) -> pd.DataFrame:
     """Filters of a checkpoint as motifs, matched to JASPAR CORE vertebrates (`danq motifs`).
 
     Writes into `out_dir`: filters.meme (all filters, MEME v4 with nsites), motif_matches.tsv
@@ -516,17 +511,14 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
     filter/motif pair), logos/filter_<i>.png for the `top` filters with the smallest E-values
     and logos.png (an overview of those). Returns the best-match table.
     """
-    from danq_pipeline._device import resolve_device
     from danq_pipeline.dataset import WindowsH5
     from danq_pipeline.jaspar import load_jaspar
-    from danq_pipeline.model import load_model
+    from danq_pipeline.predict import as_predictor
 
     ensure_writable(out_dir, "--out-dir", folder=True)
-    dev = resolve_device(device)
-    model = load_model(model_path, device=dev)
-    found = filter_pfms(model, WindowsH5(data_path), max_windows=max_windows, min_activation=min_activation,
-                        batch_size=batch_size,
-                        device=dev, bf16=bf16, progress=progress)
+    predictor = as_predictor(model_path, device=device, precision=precision, batch_size=batch_size)
+    found = filter_pfms(predictor, WindowsH5(data_path), max_windows=max_windows, min_activation=min_activation,
+                        progress=progress)
     pfms = found.pfms()
     jaspar = load_jaspar(release=jaspar_release)
     fired = [p for p in pfms if p.n_sites > 0]

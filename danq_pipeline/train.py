@@ -42,8 +42,9 @@ from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.errors import DanQError
 from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
 from danq_pipeline.model import build_model, load_checkpoint, save_checkpoint
+from danq_pipeline.predict import Predictor, check_precision
 from danq_pipeline.recipe import check_recipe, make_optimizer, stops_after
-from danq_pipeline.training_defaults import DEFAULT_RECIPE, PRESET_SCHEDULE
+from danq_pipeline.training_defaults import DEFAULT_PRECISION, DEFAULT_RECIPE, PREDICT_BATCH_SIZE, PRESET_SCHEDULE
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_mean_auroc", "valid_mean_auprc", "seconds",
                    "lr", "samples_per_s", "saved", "train_samples")
@@ -66,7 +67,7 @@ class Settings:
     patience: int = 5
     seed: int = 1
     deterministic: bool = False
-    bf16: bool = False
+    precision: str = DEFAULT_PRECISION
     rc_augment: bool = True
     checkpoint_every: int | None = 1000
     max_train_windows: int | None = None
@@ -105,7 +106,7 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
                 history: str | os.PathLike | None = None, preset: str = "danq", recipe: str = DEFAULT_RECIPE,
                 epochs: int | None = None, batch_size: int = 100, lr: float = 1e-3, patience: int | None = None,
                 seed: int = 1, deterministic: bool = False,
-                device: str | torch.device | None = "auto", bf16: bool = False, workers: int = 0,
+                device: str | torch.device | None = "auto", precision: str = DEFAULT_PRECISION, workers: int = 0,
                 rc_augment: bool = True, checkpoint_every: int | None = 1000, resume: bool = False,
                 max_train_windows: int | None = None, model_overrides: dict | None = None,
                 progress: bool | None = None) -> pd.DataFrame:
@@ -149,7 +150,7 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
     train_h5, valid_h5 = _open_data(train, valid)
     settings = Settings(preset=preset, recipe=recipe, epochs=epochs or default_epochs, batch_size=batch_size,
                         lr=lr, patience=patience or default_patience, seed=seed,
-                        deterministic=deterministic, bf16=bf16,
+                        deterministic=deterministic, precision=check_precision(precision),
                         rc_augment=rc_augment and not train_h5.rc_pairs, checkpoint_every=checkpoint_every,
                         max_train_windows=max_train_windows, workers=workers, world_size=dist.world_size,
                         n_train=len(train_h5), model_overrides=dict(model_overrides or {}),
@@ -365,7 +366,7 @@ class _Run:
         dev = self.dist.device
         x = to_one_hot(codes, dev)
         y = labels.to(dev, non_blocking=True)
-        with autocast_context(dev, self.s.bf16):
+        with autocast_context(dev, self.s.precision == "bf16"):
             logits = self.net(x)
         loss = self.loss_fn(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
@@ -386,7 +387,7 @@ class _Run:
         """Validate, keep the best model, log a history row, count epochs without improvement."""
         st = self.state
         valid_loss, auroc, auprc = validate(self.model, self.valid_h5, batch_size=max(self.s.batch_size, 256),
-                                            device=self.dist.device, bf16=self.s.bf16)
+                                            device=self.dist.device, precision=self.s.precision)
         valid_loss = self._rank0_value(valid_loss)
         st.loss_sum = self._mean_over_ranks(st.loss_sum)
         improved = valid_loss < st.best_loss
@@ -452,26 +453,21 @@ class _Run:
 
 
 @torch.no_grad()
-def validate(model: nn.Module, data: WindowsH5, *, batch_size: int = 256, device: torch.device | None = None,
-             bf16: bool = False) -> tuple[float, float, float]:
+def validate(model: nn.Module, data: WindowsH5, *, batch_size: int = PREDICT_BATCH_SIZE,
+             device: torch.device | None = None,
+             precision: str = DEFAULT_PRECISION) -> tuple[float, float, float]:
     """Mean BCE loss, mean AUROC and mean AUPRC over targets (with both classes) on `data`.
 
-    Reads the file in order, in large blocks; forward strand only.
+    Reads the file in order, in large blocks; forward strand only (predict.Predictor).
     """
     from danq_pipeline.metrics import auroc_auprc
 
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
+    predictor = Predictor.for_training(model, precision=precision, batch_size=batch_size, device=device)
     logits, labels = [], []
     for _, codes, y in data.iter_blocks(max(batch_size, 4096)):
-        for a in range(0, len(codes), batch_size):
-            x = to_one_hot(torch.from_numpy(codes[a:a + batch_size]), device)
-            with autocast_context(device, bf16):
-                logits.append(model(x).float().cpu())
-        labels.append(torch.from_numpy(y.astype(np.float32)))
-    model.train(was_training)
-    z, y = torch.cat(logits), torch.cat(labels)
+        logits.append(predictor.logits(codes))
+        labels.append(y.astype(np.float32))
+    z, y = torch.from_numpy(np.concatenate(logits)), torch.from_numpy(np.concatenate(labels))
     loss = float(nn.functional.binary_cross_entropy_with_logits(z, y))
     auroc, auprc = auroc_auprc(y.numpy(), z.numpy())   # NaN for targets without both classes
     defined = ~np.isnan(auroc)

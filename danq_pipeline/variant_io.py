@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from danq_pipeline import __version__
-from danq_pipeline._io import ensure_writable
+from danq_pipeline._io import atomic_path, ensure_writable
 from danq_pipeline.background import Background, BackgroundCheck, Significance, read_background
 from danq_pipeline.dataset import select_targets
 from danq_pipeline.errors import DanQError, DanQWarning
@@ -42,10 +42,6 @@ def output_paths(prefix: str | os.PathLike) -> dict[str, Path]:
     """The three output files of a prefix."""
     p = str(prefix)
     return {"tsv": Path(p + ".tsv"), "h5": Path(p + ".h5"), "vcf": Path(p + ".vcf.gz")}
-
-
-def _part(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
 
 
 def info_key(name: str, prefix: str = "DANQ_DIFF_") -> str:
@@ -78,8 +74,9 @@ class VariantWriter:
         self.paths["tsv"].parent.mkdir(parents=True, exist_ok=True)
         self.targets, self.selected = targets, np.asarray(selected, dtype=int)
         self.n_rows = 0
-        self._tsv = open(_part(self.paths["tsv"]), "w")
-        self._h5 = _create_h5(_part(self.paths["h5"]), targets, attrs)
+        self._out = {k: atomic_path(self.paths[k]) for k in ("tsv", "h5")}  # renamed in close()
+        self._tsv = open(self._out["tsv"].tmp, "w")
+        self._h5 = _create_h5(self._out["h5"].tmp, targets, attrs)
         if background is not None:
             _create_significance_h5(self._h5, len(targets))
         self._vcf_header = vcf_header
@@ -170,21 +167,22 @@ class VariantWriter:
         if self._body is not None:
             self._body.close()
         if not ok:
-            for p in (_part(self.paths["tsv"]), _part(self.paths["h5"]), self._body_path):
-                p.unlink(missing_ok=True)
+            for out in self._out.values():
+                out.discard()
+            self._body_path.unlink(missing_ok=True)
             if self._error is not None:
                 raise self._error
             return
         if self.n_rows == 0:
-            self._tsv = open(_part(self.paths["tsv"]), "w")
+            self._tsv = open(self._out["tsv"].tmp, "w")
             columns = list(summary_table(_no_rows(len(self.targets)), self.targets, self.selected).columns)
             if self.background is not None:
                 names = self.targets["name"].to_numpy()
                 columns += ["combined_p", "min_p", "top_p_targets", *(f"p_{names[j]}" for j in self.selected)]
             self._tsv.write("\t".join(columns) + "\n")
             self._tsv.close()
-        os.replace(_part(self.paths["tsv"]), self.paths["tsv"])
-        os.replace(_part(self.paths["h5"]), self.paths["h5"])
+        for out in self._out.values():
+            out.commit()
         if self._body is not None:
             header = vcf_header_with_info(self._vcf_header, self.targets, self.selected,
                                           self._contigs, list(self._seen_contigs),
@@ -200,9 +198,9 @@ class VariantWriter:
 
 
 def _no_rows(n_targets: int) -> VariantBatch:
-    from danq_pipeline.variants import _empty_batch
+    from danq_pipeline.variants import empty_batch
 
-    return _empty_batch(n_targets)
+    return empty_batch(n_targets)
 
 
 def _num(v: float) -> str:
@@ -362,21 +360,17 @@ def write_bgzip_vcf(header: str, bodies: Iterable[Path], out: Path) -> None:
         for body in bodies:
             with open(body) as src:
                 shutil.copyfileobj(src, fh)
-    part = _part(out)
-    try:
-        pysam.tabix_compress(str(plain), str(part), force=True)
-        try:
-            pysam.tabix_index(str(part), preset="vcf", force=True)
-        except (OSError, ValueError):
-            _sort_vcf(plain, header)
+    try:  # the index is renamed first (the inner block ends first), then the VCF
+        with atomic_path(out) as part, atomic_path(f"{out}.tbi") as tbi:
             pysam.tabix_compress(str(plain), str(part), force=True)
-            pysam.tabix_index(str(part), preset="vcf", force=True)
-        os.replace(str(part) + ".tbi", str(out) + ".tbi")
-        os.replace(part, out)
+            try:
+                pysam.tabix_index(str(part), preset="vcf", force=True, index=str(tbi))
+            except (OSError, ValueError):
+                _sort_vcf(plain, header)
+                pysam.tabix_compress(str(plain), str(part), force=True)
+                pysam.tabix_index(str(part), preset="vcf", force=True, index=str(tbi))
     finally:
         plain.unlink(missing_ok=True)
-        part.unlink(missing_ok=True)
-        Path(str(part) + ".tbi").unlink(missing_ok=True)
 
 
 def _sort_vcf(plain: Path, header: str) -> None:
@@ -474,7 +468,7 @@ def gather_variant_outputs(prefixes: list[str | os.PathLike], out_prefix: str | 
 def _gather_tsv(paths: list[Path], out: Path) -> int:
     """Concatenate TSVs with identical headers."""
     n = 0
-    with open(_part(out), "w") as dst:
+    with atomic_path(out) as tmp, open(tmp, "w") as dst:
         header = None
         for p in paths:
             with open(p) as src:
@@ -487,13 +481,12 @@ def _gather_tsv(paths: list[Path], out: Path) -> int:
                 for line in src:
                     dst.write(line)
                     n += 1
-    os.replace(_part(out), out)
     return n
 
 
 def _gather_h5(paths: list[Path], out: Path) -> None:
     """Concatenate score HDF5 files (targets and attrs from the first; `chunk` '': the whole VCF)."""
-    with h5py.File(paths[0], "r") as first, h5py.File(_part(out), "w") as dst:
+    with atomic_path(out) as tmp, h5py.File(paths[0], "r") as first, h5py.File(tmp, "w") as dst:
         for key, value in first.attrs.items():
             dst.attrs[key] = value
         dst.attrs["chunk"] = ""
@@ -517,7 +510,6 @@ def _gather_h5(paths: list[Path], out: Path) -> None:
                     _append(dst[name], src[name][:])
                 total += src["diff"].shape[0]
         dst.attrs["n_rows"] = total
-    os.replace(_part(out), out)
 
 
 def _gather_vcf(paths: list[Path], out: Path) -> None:
@@ -558,16 +550,12 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
     keyword arguments go to `iter_variant_scores`.
     """
     from danq_pipeline.genome import Genome
-    from danq_pipeline.variants import (
-        _as_model,
-        _device_of,
-        iter_variant_scores,
-        open_vcf,
-    )
+    from danq_pipeline.predict import predictor_from_kwargs
+    from danq_pipeline.variants import iter_variant_scores, open_vcf
 
     ensure_writable(output_paths(out_prefix)["tsv"], "--out-prefix")
-    device = _device_of(kwargs.pop("device", None))
-    model_obj = _as_model(model, device)
+    predictor = predictor_from_kwargs(model, kwargs)
+    model_obj = predictor.model
     genome = Genome(fasta, index_dir=kwargs.pop("index_dir", None))
     selected = select_targets(model_obj.targets, targets, target_class)
     if not targets and not target_class and len(selected) > DEFAULT_MAX_COLUMNS:
@@ -580,12 +568,12 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
     bg = check = None
     if background:
         bg = read_background(background)
-        check = BackgroundCheck(bg, background, model_obj, rc_average=bool(kwargs.get("rc_average", True)))
+        check = BackgroundCheck(bg, background, model_obj, rc_average=predictor.rc_average)
     with open_vcf(vcf) as vf:
         header = str(vf.header) if write_vcf else None
     attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
-             "fasta": str(fasta), "vcf": str(vcf), "seq_len": int(model_obj.kwargs["seq_len"]),
-             "rc_average": bool(kwargs.get("rc_average", True)), "chunk": _chunk_text(kwargs.get("chunk")),
+             "fasta": str(fasta), "vcf": str(vcf), "seq_len": model_obj.window, "precision": predictor.precision,
+             "rc_average": predictor.rc_average, "chunk": _chunk_text(kwargs.get("chunk")),
              "window_convention": "first REF base at 0-based index seq_len//2 - 1; ALT re-centred: "
                                   "seq_len//2 - 1 + floor((len(REF) - len(ALT)) / 2)"}
     if bg is not None:
@@ -595,7 +583,7 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
     counts = {s: 0 for s in STATUSES}
     with VariantWriter(out_prefix, model_obj.targets, selected, header, attrs, genome.lengths,
                        background=bg, check=check) as writer:
-        for batch in iter_variant_scores(model_obj, genome, vcf, device=device, keep_text=write_vcf, **kwargs):
+        for batch in iter_variant_scores(predictor, genome, vcf, keep_text=write_vcf, **kwargs):
             writer.write(batch)
             for s, n in batch.table["status"].value_counts().items():
                 counts[s] += int(n)

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,14 @@ import pandas as pd
 from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import N_CODE, decode, reverse_complement_codes
 from danq_pipeline.errors import DanQError, DanQWarning, located
+from danq_pipeline.training_defaults import DEFAULT_PRECISION
 from danq_pipeline.genome import Genome, naming_hint, open_text
+
+if TYPE_CHECKING:  # torch stays a lazy import here
+    from danq_pipeline.model import TrainedModel
+    from danq_pipeline.predict import Predictor
+
+ModelLike = Union[str, os.PathLike, "TrainedModel", "Predictor"]
 
 # statuses in the order they are checked (the first that applies wins)
 STATUSES = ("ok", "unknown_contig", "out_of_bounds", "unsupported_allele", "ref_equals_alt", "ref_mismatch",
@@ -276,123 +283,16 @@ def _alt_window(codes: np.ndarray, lo: int, p0: int, ref_len: int, alt: str, off
 # --------------------------------------------------------------------------- scoring
 
 
-def _as_model(model: Any, device: Any) -> Any:
-    """Load a checkpoint path, or accept a model object with `.targets` and `.kwargs`."""
-    if isinstance(model, (str, os.PathLike)):
-        from danq_pipeline.model import load_model
-
-        return load_model(model, device)
-    if not hasattr(model, "targets") or not hasattr(model, "kwargs"):
-        raise DanQError("model must be a checkpoint path or a model with .targets and .kwargs['seq_len']")
-    model.eval()
-    return model.to(device)
-
-
-def predict_pairs(model: Any, refs: np.ndarray, alts: np.ndarray, alt_ref: np.ndarray,
-                  spans: list[tuple[int, int] | None], *, rc_average: bool, device: Any, bf16: bool,
-                  shared: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities (float64, (N, T) and (M, T)) of REF windows and of ALT windows derived from them.
-
-    `alt_ref[i]` is the REF window ALT window i was made from; `spans[i]` the window bases
-    [start, end) where they differ when both have the same length (SNV/MNV), else None.
-    With `rc_average` both strands are scored and their probabilities averaged. With `shared`
-    (and a DanQ model), ALT windows reuse their REF window's work (variant_shared.py).
-    """
-    import torch
-
-    from danq_pipeline import variant_shared
-    from danq_pipeline._device import autocast_context
-    from danq_pipeline.loader import to_one_hot
-
-    seq_len = refs.shape[1]
-    if rc_average:
-        refs = np.concatenate([refs, reverse_complement_codes(refs)])
-        alts = np.concatenate([alts, reverse_complement_codes(alts)])
-        alt_ref = np.concatenate([alt_ref, alt_ref + len(refs) // 2])
-        spans = spans + [None if sp is None else (seq_len - sp[1], seq_len - sp[0]) for sp in spans]
-    use_shared = shared and variant_shared.supports(model)
-    # a bf16 copy of a DanQ runs 2x faster than fp32 weights under autocast (which re-casts the
-    # 177 MB dense layer every call) and gives the same numbers
-    native_bf16 = bf16 and use_shared
-    run = _bf16_copy(model) if native_bf16 else model
-    dtype = torch.bfloat16 if native_bf16 else torch.float32
-    ref_x = to_one_hot(torch.from_numpy(np.ascontiguousarray(refs)), device, dtype)
-    alt_x = to_one_hot(torch.from_numpy(np.ascontiguousarray(alts)), device, dtype)
-    with torch.inference_mode(), autocast_context(device, bf16 and not native_bf16):
-        if use_shared:
-            ref_logits, alt_logits = _shared_logits(run, ref_x, alt_x, alt_ref, spans)
-        else:
-            x = torch.cat([ref_x, alt_x])  # model calls of <= 64 windows bound the activations' memory
-            logits = torch.cat([run(x[i:i + 64]) for i in range(0, len(x), 64)])
-            ref_logits, alt_logits = logits[: len(ref_x)], logits[len(ref_x):]
-    p_ref = torch.sigmoid(ref_logits.double()).cpu().numpy()
-    p_alt = torch.sigmoid(alt_logits.double()).cpu().numpy()
-    if rc_average:
-        p_ref = (p_ref[: len(p_ref) // 2] + p_ref[len(p_ref) // 2:]) / 2
-        p_alt = (p_alt[: len(p_alt) // 2] + p_alt[len(p_alt) // 2:]) / 2
-    return p_ref, p_alt
-
-
-def _bf16_copy(model: Any) -> Any:
-    """A bfloat16 copy of the model, made once and kept on the model object."""
-    import copy
-
-    import torch
-
-    cached = getattr(model, "_danq_bf16", None)
-    if cached is None:
-        # deepcopy with each float tensor pre-cast in the memo: no fp32 copy of the 200 MB model
-        memo = {id(t): _cast_like(t, torch.bfloat16)
-                for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()}
-        cached = copy.deepcopy(model, memo).to(torch.bfloat16).eval()
-        for attr in ("_danq_shared", "_danq_bf16"):  # caches of the fp32 model stay behind
-            cached.__dict__.pop(attr, None)
-        object.__setattr__(model, "_danq_bf16", cached)
-    return cached
-
-
-def _cast_like(t: Any, dtype: Any) -> Any:
-    """A `dtype` copy of tensor t, still an nn.Parameter (frozen) when t is one."""
-    import torch
-
-    cast = t.detach().to(dtype)
-    return torch.nn.Parameter(cast, requires_grad=False) if isinstance(t, torch.nn.Parameter) else cast
-
-
-def _shared_logits(model: Any, ref_x: Any, alt_x: Any, alt_ref: np.ndarray,
-                   spans: list[tuple[int, int] | None]) -> tuple[Any, Any]:
-    """Shared-compute logits for same-length ALTs; plain forward for indel ALTs."""
-    import torch
-
-    from danq_pipeline.variant_shared import SharedDanQ
-
-    runner = getattr(model, "_danq_shared", None)
-    if runner is None:
-        runner = SharedDanQ(model)
-        object.__setattr__(model, "_danq_shared", runner)  # plain attribute: not a submodule
-    same = [i for i, sp in enumerate(spans) if sp is not None]
-    other = [i for i, sp in enumerate(spans) if sp is None]
-    idx = torch.tensor(same, dtype=torch.long, device=alt_x.device)
-    ref_logits, same_logits = runner(ref_x, alt_x[idx], torch.as_tensor(alt_ref[same], device=alt_x.device),
-                                     [spans[i] for i in same])
-    alt_logits = same_logits.new_empty((len(spans), same_logits.shape[1]))
-    alt_logits[idx] = same_logits
-    if other:
-        oidx = torch.tensor(other, dtype=torch.long, device=alt_x.device)
-        alt_logits[oidx] = model(alt_x[oidx]).to(alt_logits.dtype)
-    return ref_logits, alt_logits
-
-
 def _logit(p: np.ndarray) -> np.ndarray:
     """log(p / (1 - p)) with p clipped away from 0 and 1."""
     p = np.clip(p, _LOGIT_EPS, 1 - _LOGIT_EPS)
     return np.log(p) - np.log1p(-p)
 
 
-def score_block(model: Any, genome: Genome, records: list[VcfRecord], *, seq_len: int, n_targets: int,
-                rc_average: bool, max_n_fraction: float, device: Any, bf16: bool, shared: bool = True,
-                strict: bool = False, vcf_path: Any = None) -> VariantBatch:
+def score_block(predictor: Predictor, genome: Genome, records: list[VcfRecord], *, max_n_fraction: float,
+                shared: bool = True, strict: bool = False, vcf_path: Any = None) -> VariantBatch:
     """Score a block of records (every ALT allele gets a row; only ok rows are computed)."""
+    seq_len, n_targets = predictor.window, predictor.n_targets
     rows, refs, alts, alt_ref, spans, alt_rows, ref_of_row = [], [], [], [], [], [], []
     for rec in records:
         aw = allele_windows(genome, rec, seq_len, max_n_fraction)
@@ -414,8 +314,8 @@ def score_block(model: Any, genome: Genome, records: list[VcfRecord], *, seq_len
     ref_p = np.full((len(rows), n_targets), np.nan)
     alt_p = np.full((len(rows), n_targets), np.nan)
     if alts:
-        p_ref, p_alt = predict_pairs(model, np.stack(refs), np.stack(alts), np.array(alt_ref), spans,
-                                     rc_average=rc_average, device=device, bf16=bf16, shared=shared)
+        p_ref, p_alt = predictor.allele_probabilities(np.stack(refs), np.stack(alts), np.array(alt_ref), spans,
+                                                      shared=shared)
         ref_p[alt_rows] = p_ref[ref_of_row]
         alt_p[alt_rows] = p_alt
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
@@ -443,10 +343,11 @@ def chunk_bounds(n_records: int, chunk: tuple[int, int] | None) -> tuple[int, in
     return (k - 1) * n_records // n, k * n_records // n
 
 
-def iter_variant_scores(model: Any, fasta: str | os.PathLike | Genome, vcf: str | os.PathLike, *,
+def iter_variant_scores(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str | os.PathLike, *,
                         batch_size: int = 128, rc_average: bool = True, max_n_fraction: float = 0.1,
                         strict: bool = False, rename_contigs: str | None = None,
-                        chunk: str | tuple[int, int] | None = None, device: Any = None, bf16: bool = False,
+                        chunk: str | tuple[int, int] | None = None, device: str | None = "auto",
+                        precision: str = DEFAULT_PRECISION,
                         index_dir: str | os.PathLike | None = None, keep_text: bool = False,
                         shared: bool = True, progress: bool = True,
                         progress_interval_s: float = 30.0) -> Iterator[VariantBatch]:
@@ -457,23 +358,23 @@ def iter_variant_scores(model: Any, fasta: str | os.PathLike | Genome, vcf: str 
     `chunk` ("K/N") scores only the K-th of N contiguous record blocks (scatter jobs).
     `shared` lets SNV/MNV ALT windows reuse their REF window's computation (DanQ models;
     equal to the plain forward pass, see variant_shared.py); False forces the plain pass.
+    `model` is a checkpoint path, a `TrainedModel` or a `Predictor` (which then brings its
+    own device, precision and strand setting; `rc_average`, `device`, `precision` are for
+    the other two).
     `progress` reports records done on stderr: a bar on a terminal, else a plain line with
     done/total, rate and ETA every `progress_interval_s` seconds (workflow logs).
     """
-    from danq_pipeline._device import resolve_device
+    from danq_pipeline.predict import as_predictor
     from danq_pipeline.progress import Progress
 
-    device = resolve_device(device)
-    model = _as_model(model, device)
+    predictor = as_predictor(model, device=device, precision=precision, rc_average=rc_average)
     genome = fasta if isinstance(fasta, Genome) else Genome(fasta, index_dir=index_dir)
-    seq_len, n_targets = int(model.kwargs["seq_len"]), len(model.targets)
     # one extra streaming pass (about 25 us a record, little next to scoring) gives the chunk's
     # record range and the progress total
     n_records = count_records(vcf) if chunk or progress else None
     start, stop = chunk_bounds(n_records, parse_chunk(chunk)) if chunk else (0, n_records)
     checker = _ContigChecker(genome, vcf, rename_contigs)
-    kw = dict(seq_len=seq_len, n_targets=n_targets, rc_average=rc_average, max_n_fraction=max_n_fraction,
-              device=device, bf16=bf16, shared=shared, strict=strict, vcf_path=vcf)
+    kw = dict(max_n_fraction=max_n_fraction, shared=shared, strict=strict, vcf_path=vcf)
     bar = Progress(None if stop is None else stop - start, desc="score-variants", unit="records",
                    enabled=progress, interval_s=progress_interval_s)
     block: list[VcfRecord] = []
@@ -483,11 +384,11 @@ def iter_variant_scores(model: Any, fasta: str | os.PathLike | Genome, vcf: str 
         block.append(rec)
         n_alleles += len(rec.alts)
         if n_alleles >= batch_size:
-            yield score_block(model, genome, block, **kw)
+            yield score_block(predictor, genome, block, **kw)
             bar.update(len(block))
             block, n_alleles = [], 0
     if block:
-        yield score_block(model, genome, block, **kw)
+        yield score_block(predictor, genome, block, **kw)
         bar.update(len(block))
     bar.close()
     checker.report()
@@ -535,7 +436,7 @@ def summary_table(batch: VariantBatch, targets: pd.DataFrame, selected: np.ndarr
     return pd.concat([table, pd.DataFrame(cols, index=table.index)], axis=1)
 
 
-def score_variants(model: Any, fasta: str | os.PathLike | Genome, vcf: str | os.PathLike, *,
+def score_variants(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str | os.PathLike, *,
                    targets: list[str] | str | None = None, target_class: list[str] | str | None = None,
                    **kwargs: Any) -> pd.DataFrame:
     """Score every ALT allele of a VCF; returns one row per allele.
@@ -544,23 +445,19 @@ def score_variants(model: Any, fasta: str | os.PathLike | Genome, vcf: str | os.
     for the selected targets (all by default). Keyword arguments are those of
     `iter_variant_scores`. For huge VCFs use `iter_variant_scores` or `write_variant_scores`.
     """
-    model_obj = _as_model(model, _device_of(kwargs.get("device")))
-    selected = select_targets(model_obj.targets, targets, target_class)
-    frames = [summary_table(b, model_obj.targets, selected)
-              for b in iter_variant_scores(model_obj, fasta, vcf, **kwargs)]
+    from danq_pipeline.predict import as_predictor
+
+    predictor = as_predictor(model, **{k: kwargs.pop(k) for k in ("device", "precision", "rc_average")
+                                       if k in kwargs})
+    names = predictor.model.targets
+    selected = select_targets(names, targets, target_class)
+    frames = [summary_table(b, names, selected) for b in iter_variant_scores(predictor, fasta, vcf, **kwargs)]
     if not frames:
-        return summary_table(_empty_batch(len(model_obj.targets)), model_obj.targets, selected)
+        return summary_table(empty_batch(len(names)), names, selected)
     return pd.concat(frames, ignore_index=True)
 
 
-def _device_of(device: Any) -> Any:
-    """Resolve a device argument (lazy torch import)."""
-    from danq_pipeline._device import resolve_device
-
-    return resolve_device(device)
-
-
-def _empty_batch(n_targets: int) -> VariantBatch:
+def empty_batch(n_targets: int) -> VariantBatch:
     """A batch with no rows."""
     empty = np.zeros((0, n_targets), dtype=np.float32)
     return VariantBatch(pd.DataFrame(columns=list(TABLE_COLUMNS)), empty, empty, empty, empty, [])

@@ -28,13 +28,14 @@ rule evaluate:
         reference=opt("--reference", config["evaluate"]["reference"]),
         rc=flag("--no-rc-average", not config["evaluate"]["rc_average"]),
         batch_size=config["evaluate"]["batch_size"],
-        device=config["train"]["device"],
+        device=config["evaluate"]["device"],
+        precision=config["evaluate"]["precision"],
     shell:
         """
         OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline evaluate \
             --model {input.model:q} --data {input.test:q} --out-dir {params.out_dir:q} \
             {params.baseline} {params.reference} {params.rc} \
-            --batch-size {params.batch_size} --device {params.device} \
+            --batch-size {params.batch_size} --device {params.device} --precision {params.precision} \
             > {log:q} 2>&1
         """
 

@@ -25,12 +25,13 @@ rule motifs:
         src=SRC,
         out_dir=lambda wc, output: os.path.dirname(output.matches),
         max_windows=config["interpret"]["motif_max_windows"],
-        device=config["train"]["device"],
+        device=config["interpret"]["device"],
+        precision=config["interpret"]["precision"],
     shell:
         """
         OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline motifs \
             --model {input.model:q} --data {input.data:q} --out-dir {params.out_dir:q} \
-            --max-windows {params.max_windows} --device {params.device} \
+            --max-windows {params.max_windows} --device {params.device} --precision {params.precision} \
             > {log:q} 2>&1
         """
 
@@ -57,11 +58,12 @@ rule ism:
         src=SRC,
         region=lambda wc: {region_slug(r): r for r in ism_regions()}[wc.region],
         prefix=lambda wc, output: output.h5[: -len(".h5")],
-        device=config["train"]["device"],
+        device=config["interpret"]["device"],
+        precision=config["interpret"]["precision"],
     shell:
         """
         OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline ism \
             --model {input.model:q} --fasta {input.fasta:q} --region {params.region:q} \
-            --out-prefix {params.prefix:q} --device {params.device} \
+            --out-prefix {params.prefix:q} --device {params.device} --precision {params.precision} \
             > {log:q} 2>&1
         """

@@ -26,7 +26,7 @@ rule train:
         deterministic=flag("--deterministic", config["train"]["deterministic"]),
         rc=flag("--no-rc-augment", not config["train"]["rc_augment"]),
         device=config["train"]["device"],
-        bf16=flag("--bf16", config["train"]["bf16"]),
+        precision=config["train"]["precision"],
         seed=config["train"]["seed"],
     shell:
         """
@@ -35,6 +35,6 @@ rule train:
             --out {output.model:q} --history {output.history:q} \
             --preset {params.preset} --recipe {params.recipe} {params.epochs} {params.patience} \
             --batch-size {params.batch_size} --lr {params.lr} {params.deterministic} {params.rc} \
-            --device {params.device} {params.bf16} --seed {params.seed} --threads {threads} \
+            --device {params.device} --precision {params.precision} --seed {params.seed} --threads {threads} \
             > {log:q} 2>&1
         """

@@ -45,14 +45,15 @@ rule score_variants:
         chunk=lambda wc: f"--chunk {wc.k}/{N_CHUNKS}" if N_CHUNKS > 1 else "",
         rc=flag("--no-rc-average", not config["variants"]["rc_average"]),
         batch_size=config["variants"]["batch_size"],
-        device=config["train"]["device"],
+        device=config["variants"]["device"],
+        precision=config["variants"]["precision"],
         background=opt("--background", BACKGROUND),
     shell:
         """
         OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline score-variants \
             --model {input.model:q} --fasta {input.fasta:q} --vcf {input.vcf:q} \
             --out-prefix {params.prefix:q} {params.chunk} {params.rc} {params.background} \
-            --batch-size {params.batch_size} --device {params.device} \
+            --batch-size {params.batch_size} --device {params.device} --precision {params.precision} \
             > {log:q} 2>&1
         """
 
@@ -79,12 +80,13 @@ if BACKGROUND:
             src=SRC,
             rc=flag("--no-rc-average", not config["variants"]["rc_average"]),
             batch_size=config["variants"]["batch_size"],
-            device=config["train"]["device"],
+            device=config["variants"]["device"],
+            precision=config["variants"]["precision"],
         shell:
             """
             OMP_NUM_THREADS={threads} PYTHONPATH={params.src:q} python -m danq_pipeline background \
                 --model {input.model:q} --fasta {input.fasta:q} --vcf {input.vcf:q} --out {output:q} \
-                {params.rc} --batch-size {params.batch_size} --device {params.device} \
+                {params.rc} --batch-size {params.batch_size} --device {params.device} --precision {params.precision} \
                 > {log:q} 2>&1
             """
 

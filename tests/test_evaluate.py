@@ -26,17 +26,18 @@ from danq_pipeline.encode import encode, reverse_complement_codes
 from danq_pipeline.errors import DanQError
 from danq_pipeline.evaluate import evaluate_model, iter_predictions, select_curve_targets
 from danq_pipeline.model import load_model
+from danq_pipeline.predict import as_predictor
 from danq_pipeline.reference import attach_reference, read_reference
 
 PAPER = str(Path(__file__).resolve().parents[1] / "data" / "deepsea" / "danq_paper_aucs.tsv")
 
 
-def _predict_all(model, path, rc_average=True, device="cpu", bf16=False):
+def _predict_all(model, path, rc_average=True, device="cpu", precision="fp32"):
     data = WindowsH5(path)
-    out = np.full((len(data), model.kwargs["n_targets"]), np.nan, np.float32)
+    out = np.full((len(data), len(model.targets)), np.nan, np.float32)
     half = len(data) // 2 if data.rc_pairs else 0
-    for a, b, p, partner in iter_predictions(model, data, device=device, rc_average=rc_average, bf16=bf16,
-                                             block_rows=16, batch_size=7, progress=False):
+    predictor = as_predictor(model, device=device, rc_average=rc_average, precision=precision, batch_size=7)
+    for a, b, p, partner in iter_predictions(predictor, data, block_rows=16, progress=False):
         out[a:b] = p
         if partner is not None:
             out[a + half:b + half] = partner
@@ -54,7 +55,7 @@ def test_rc_average_is_strand_symmetric(tmp_path, device):
     single_f, single_r = _predict_all(model, fwd, False, device), _predict_all(model, rev, False, device)
     assert np.abs(single_f - single_r).max() > 1e-4, "an untrained model is not strand-symmetric by itself"
     np.testing.assert_allclose(both_f, (single_f + single_r) / 2, rtol=1e-5, atol=1e-6)
-    bf16 = _predict_all(model, fwd, device=device, bf16=True)  # autocast: close, not equal
+    bf16 = _predict_all(model, fwd, device=device, precision="bf16")  # bf16 weights: close, not equal
     # measured on CPU (two initialisations of the small preset): max |bf16 - fp32| 1.5e-4 and 2.5e-4,
     # per-target spread of the predictions >= 5.2e-3, per-target correlation >= 0.9992. A bf16 path
     # that ignored its input (constant output) would be off by >= half the spread and uncorrelated.

@@ -22,7 +22,8 @@ from danq_pipeline.ism import (
     saturation_mutagenesis,
     sequence_input,
 )
-from danq_pipeline.model import build_model, save_checkpoint
+from danq_pipeline.model import TrainedModel, build_model, save_checkpoint
+from danq_pipeline.predict import Predictor, as_predictor
 from danq_pipeline.regions import parse_region
 
 MOTIF = "GATA"
@@ -43,11 +44,16 @@ class CountModel(nn.Module):
         return torch.stack([count, torch.zeros_like(count)], dim=1)
 
 
+def _predictor(net: nn.Module, batch_size: int = 256) -> Predictor:
+    """A CPU predictor of `net` (no target table: ISM names the targets target_0, ...)."""
+    return as_predictor(TrainedModel(net, None, {}), device="cpu", batch_size=batch_size, rc_average=False)
+
+
 def test_count_model_gives_exact_log_odds_and_diffs():
     # one GATA at sequence positions 10-13 in a C background: no single substitution makes a new one
     seq = "C" * 10 + MOTIF + "C" * 6
     inp = sequence_input(seq, seq_len=30)
-    res = saturation_mutagenesis(CountModel(), inp, batch_size=7, device="cpu")
+    res = saturation_mutagenesis(_predictor(CountModel(), batch_size=7), inp)
     assert res.alt_logit.shape == (20, 4, 2)
     np.testing.assert_array_equal(res.ref_logit, [1.0, 0.0])
     expected = np.zeros((20, 4))
@@ -62,7 +68,7 @@ def test_count_model_gives_exact_log_odds_and_diffs():
 
 def test_table_has_three_rows_per_base_and_target_and_skips_n():
     inp = sequence_input("ACGNT", seq_len=9)
-    res = saturation_mutagenesis(CountModel(), inp, device="cpu")
+    res = saturation_mutagenesis(_predictor(CountModel()), inp)
     table = ism_table(res)
     assert len(table) == 4 * 3 * 2                 # N is not mutated
     assert set(table.columns) >= {"position", "ref", "alt", "target", "diff", "logodds"}
@@ -81,8 +87,8 @@ def test_batched_pass_equals_single_forwards_on_danq():
     model = build_model("small", 3, 60).eval()
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, 60).astype(np.uint8)
-    res = saturation_mutagenesis(model, sequence_input("".join("ACGT"[c] for c in codes), 60),
-                                 batch_size=50, device="cpu")
+    res = saturation_mutagenesis(_predictor(model, batch_size=50),
+                                 sequence_input("".join("ACGT"[c] for c in codes), 60))
     for p, a in [(0, (codes[0] + 1) % 4), (31, (codes[31] + 2) % 4), (59, (codes[59] + 3) % 4)]:
         mut = codes.copy()
         mut[p] = a

@@ -117,9 +117,11 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     loaded = load_model(path, "cpu")
     x = torch.rand(2, 4, 200)
     with torch.no_grad():
-        assert torch.equal(model(x), loaded(x))
-    assert loaded.kwargs["seq_len"] == 200
+        assert torch.equal(model(x), loaded.net(x))
+    assert loaded.window == 200 and not loaded.net.training
     assert list(loaded.targets["name"]) == ["t0", "t1", "t2"]
+    assert loaded.info["preset"] == "small" and "state_dict" not in loaded.info
+    assert not hasattr(loaded.net, "targets"), "nothing stuck on the module"
     assert not (tmp_path / "m.pt.part").exists()
 
 

@@ -54,6 +54,14 @@ def _windows(path, rng, site: str = SITE, every: int = 2, at: int = AT):
     return codes, t
 
 
+def _predictor(net, batch_size: int = 256):
+    """A CPU predictor of a network built in the test."""
+    from danq_pipeline.model import TrainedModel
+    from danq_pipeline.predict import as_predictor
+
+    return as_predictor(TrainedModel(net, None, {}), device="cpu", batch_size=batch_size)
+
+
 def _detector_model(site: str, t, at: int = AT):
     """Small DanQ whose filter 0 fires (activation 0.5) only on an exact `site` at columns AT..;
     every other filter never fires."""
@@ -69,7 +77,7 @@ def _detector_model(site: str, t, at: int = AT):
 
 def test_extraction_recovers_the_planted_site_and_counts_it(tmp_path):
     codes, t = _windows(tmp_path / "w.h5", np.random.default_rng(0))
-    found = filter_pfms(_detector_model(SITE, t), WindowsH5(tmp_path / "w.h5"), batch_size=64, device="cpu")
+    found = filter_pfms(_predictor(_detector_model(SITE, t), batch_size=64), WindowsH5(tmp_path / "w.h5"))
     expected = sum(SITE in decode(c)[AT:L - K + AT + len(SITE)] for c in codes)  # sites inside the scan
     assert found.n_sites[0] == expected and expected >= N // 2
     assert found.n_sites[1:].sum() == 0
@@ -82,7 +90,7 @@ def test_extraction_recovers_the_planted_site_and_counts_it(tmp_path):
 
 def test_max_windows_limits_the_scan(tmp_path):
     _, t = _windows(tmp_path / "w.h5", np.random.default_rng(1))
-    found = filter_pfms(_detector_model(SITE, t), WindowsH5(tmp_path / "w.h5"), max_windows=10, device="cpu")
+    found = filter_pfms(_predictor(_detector_model(SITE, t)), WindowsH5(tmp_path / "w.h5"), max_windows=10)
     assert found.n_windows == 10 and 5 <= found.n_sites[0] <= 10
 
 
@@ -95,8 +103,8 @@ def test_min_activation_keeps_only_strong_sites(tmp_path):
         model.conv.weight[0] = model.conv.weight[0].clamp(min=0)
         model.conv.bias[0] = -0.5
     data = WindowsH5(tmp_path / "w.h5")
-    loose = filter_pfms(model, data, device="cpu")
-    strict = filter_pfms(model, data, min_activation=0.99, device="cpu")
+    loose = filter_pfms(_predictor(model), data)
+    strict = filter_pfms(_predictor(model), data, min_activation=0.99)
     full = sum(SITE in decode(c)[AT:L - K + AT + len(SITE)] for c in codes)
     assert loose.n_sites[0] == N and strict.n_sites[0] == full
     assert decode(strict.pfms()[0].probs[:, AT:AT + len(SITE)].argmax(axis=0)) == SITE

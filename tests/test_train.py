@@ -40,8 +40,8 @@ def test_small_model_learns_planted_motifs(data, tmp_path: Path) -> None:
     table = pd.read_csv(tmp_path / "history.tsv", sep="\t")
     assert tuple(table.columns) == HISTORY_COLUMNS and len(table) == len(history)
     model = load_model(tmp_path / "m.pt", "cpu")
-    assert model.kwargs["seq_len"] == 100 and list(model.targets["name"]) == ["motifA", "motifB", "either"]
-    info = model.checkpoint_info
+    assert model.window == 100 and list(model.targets["name"]) == ["motifA", "motifB", "either"]
+    info = model.info
     assert info["preset"] == "small" and info["training"]["batch_size"] == 32 and info["alphabet"] == "ACGT"
     assert info["valid_loss"] == pytest.approx(best["valid_loss"])
     assert last_path(tmp_path / "m.pt").exists()

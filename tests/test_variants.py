@@ -22,7 +22,7 @@ from danq_pipeline.dataset import targets_frame
 from danq_pipeline.encode import decode
 from danq_pipeline.errors import DanQError
 from danq_pipeline.genome import Genome
-from danq_pipeline.model import DanQ, save_checkpoint
+from danq_pipeline.model import DanQ, TrainedModel, save_checkpoint
 from danq_pipeline.variant_io import (
     gather_variant_outputs,
     read_variant_scores,
@@ -74,6 +74,12 @@ class ToyModel(nn.Module):
         return torch.stack([0.01 * (gc - L / 2), 0.02 * (x[:, 0].sum(1) - x[:, 3].sum(1)),
                             3.0 * x[:, 0, C] - 1.5, 0.03 * (x[:, 1].sum(1) - x[:, 2].sum(1))],
                            dim=1) + 0 * self.dummy
+
+
+def toy_model() -> TrainedModel:
+    """The toy network with its target table, as `load_model` gives a checkpoint's."""
+    net = ToyModel()
+    return TrainedModel(net, net.targets, {})
 
 
 def sigmoid(z: float) -> float:
@@ -207,7 +213,7 @@ def test_window_near_contig_start_is_n_padded(fasta, genome_seq):
 
 
 def _toy_batches(fasta, vcf, **kw):
-    batches = list(iter_variant_scores(ToyModel(), fasta, vcf, device="cpu", progress=False, **kw))
+    batches = list(iter_variant_scores(toy_model(), fasta, vcf, device="cpu", progress=False, **kw))
     table = pd.concat([b.table for b in batches], ignore_index=True)
     mats = {k: np.concatenate([getattr(b, k) for b in batches]) for k in ("ref_prob", "alt_prob", "diff", "logodds")}
     return table, mats
@@ -269,14 +275,14 @@ def test_strand_averaging_is_symmetric(fasta, crafted_vcf):
 
 
 def test_score_variants_table_and_target_selection(fasta, crafted_vcf):
-    df = score_variants(ToyModel(), fasta, crafted_vcf, device="cpu", progress=False, target_class="histone")
+    df = score_variants(toy_model(), fasta, crafted_vcf, device="cpu", progress=False, target_class="histone")
     assert list(df.columns) == ["chrom", "pos", "id", "ref", "alt", "status", "max_abs_diff", "top_target",
                                 "diff_center_A"]
     ok = df[df.status == "ok"]
     assert (ok["top_target"] != "").all() and (ok["max_abs_diff"] >= ok["diff_center_A"].abs() - 1e-9).all()
     assert df.loc[df.status != "ok", "max_abs_diff"].isna().all()
     with pytest.raises(DanQError, match="unknown target"):
-        score_variants(ToyModel(), fasta, crafted_vcf, device="cpu", targets="nope")
+        score_variants(toy_model(), fasta, crafted_vcf, device="cpu", targets="nope")
 
 
 @pytest.mark.parametrize("kind", ["plain", "bgzip", "no_contig_header", "bcf"])
@@ -499,15 +505,17 @@ def test_bf16_copy_equals_cast_model_and_leaves_fp32_alone():
     import copy
 
     from danq_pipeline.loader import to_one_hot
-    from danq_pipeline.variants import _bf16_copy
+    from danq_pipeline.predict import as_predictor, bf16_copy
 
     torch.manual_seed(2)
     model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
                  fc_hidden=12).eval()
     expected = copy.deepcopy(model).to(torch.bfloat16)
-    fast = _bf16_copy(model)
+    fast = bf16_copy(model)
     assert all(p.dtype == torch.float32 for p in model.parameters())
-    assert _bf16_copy(model) is fast, "made once, cached on the model"
+    pred = as_predictor(TrainedModel(model, None, {}), device="cpu", precision="bf16")
+    assert pred.dtype == torch.bfloat16 and all(p.dtype == torch.float32 for p in model.parameters())
+    assert not hasattr(model, "_danq_bf16") and "_danq_shared" not in model.__dict__, "nothing stuck on the module"
     for (name, a), (_, b) in zip(expected.state_dict().items(), fast.state_dict().items(), strict=True):
         assert a.dtype == b.dtype and torch.equal(a, b), name
     assert not any(a.data_ptr() == b.data_ptr() for a, b in zip(model.parameters(), fast.parameters(), strict=True))
@@ -561,7 +569,7 @@ def test_bf16_close_to_fp32(fasta, genome_seq, tmp_path, shared, rc_average):
     vcf = write_vcf(tmp_path / "big.vcf", crafted_records(genome_seq) + _big_effect_records(genome_seq["chr1"]))
     kw = dict(device="cpu", progress=False, shared=shared, rc_average=rc_average)
     a = score_variants(str(model), fasta, vcf, **kw)
-    b = score_variants(str(model), fasta, vcf, bf16=True, **kw)
+    b = score_variants(str(model), fasta, vcf, precision="bf16", **kw)
     assert (a["status"] == b["status"]).all()
     cols = [c for c in a.columns if c.startswith("diff_")]
     ok = (a["status"] == "ok").to_numpy()
@@ -627,7 +635,7 @@ def test_ref_equal_to_alt_is_not_ok_and_alt_case_is_normalised(tmp_path, fasta, 
     recs = [("chr1", 2001, "same", g[2000], g[2000]),
             ("chr1", 2101, "same_lower", g[2100:2103], g[2100:2103].lower()),
             ("chr1", 2201, "lower_alt", g[2200], other[g[2200]] + "," + g[2200].lower() + ",<del>")]
-    df = score_variants(ToyModel(), fasta, write_vcf(tmp_path / "s.vcf", recs), device="cpu", progress=False)
+    df = score_variants(toy_model(), fasta, write_vcf(tmp_path / "s.vcf", recs), device="cpu", progress=False)
     assert df["status"].tolist() == ["ref_equals_alt", "ref_equals_alt", "ok", "ref_equals_alt",
                                      "unsupported_allele"]
     assert df["alt"].tolist() == [g[2000], g[2100:2103], other[g[2200]].upper(), g[2200], "<del>"], \
@@ -637,7 +645,7 @@ def test_ref_equal_to_alt_is_not_ok_and_alt_case_is_normalised(tmp_path, fasta, 
 
 
 def test_vcf_info_is_per_allele_and_splits_with_bcftools(tmp_path, fasta, crafted_vcf):
-    write_variant_scores(ToyModel(), fasta, crafted_vcf, tmp_path / "s", device="cpu", progress=False)
+    write_variant_scores(toy_model(), fasta, crafted_vcf, tmp_path / "s", device="cpu", progress=False)
     with pysam.VariantFile(str(tmp_path / "s.vcf.gz")) as vf:
         keys = [k for k in vf.header.info if k.startswith("DANQ_")]
         assert len(keys) == 7 and {vf.header.info[k].number for k in keys} == {"A"}
@@ -663,7 +671,7 @@ def test_plain_gzip_vcf_gets_a_bgzip_hint(tmp_path, fasta, crafted_vcf, genome_s
     assert _is_plain_gzip(gz) and not _is_plain_gzip(bgzf) and not _is_plain_gzip(crafted_vcf)
     with pytest.raises(DanQError, match=r"plain.vcf.gz: gzip-compressed but not BGZF; recompress it with `zcat "
                                         r"plain.vcf.gz \| bgzip"):
-        score_variants(ToyModel(), fasta, gz, device="cpu", progress=False)
+        score_variants(toy_model(), fasta, gz, device="cpu", progress=False)
     model = _checkpoint(tmp_path / "m.pt")
     rc = main(["score-variants", "--model", str(model), "--fasta", str(fasta), "--vcf", str(gz),
                "--out-prefix", str(tmp_path / "o"), "--device", "cpu"])
@@ -674,17 +682,17 @@ def test_plain_gzip_vcf_gets_a_bgzip_hint(tmp_path, fasta, crafted_vcf, genome_s
 
 def test_progress_lines_in_a_log_have_total_rate_and_eta(fasta, crafted_vcf, capsys):
     """stderr captured (not a terminal): plain lines with done/total, rate and ETA, then a done line."""
-    list(iter_variant_scores(ToyModel(), fasta, crafted_vcf, device="cpu", batch_size=4, progress_interval_s=0))
+    list(iter_variant_scores(toy_model(), fasta, crafted_vcf, device="cpu", batch_size=4, progress_interval_s=0))
     lines = capsys.readouterr().err.strip().splitlines()
     periodic = [ln for ln in lines if re.fullmatch(r"score-variants: \d+/11 records \(\d+%\), [\d.]+ records/s, "
                                                    r"ETA \d+:\d\d:\d\d", ln)]
     assert len(periodic) >= 3 and periodic[-1].startswith("score-variants: 11/11 records (100%)"), lines
     assert re.fullmatch(r"score-variants: done, 11 records in \d+:\d\d:\d\d \([\d.]+ records/s\)", lines[-1])
-    list(iter_variant_scores(ToyModel(), fasta, crafted_vcf, device="cpu", progress=False))
+    list(iter_variant_scores(toy_model(), fasta, crafted_vcf, device="cpu", progress=False))
     assert "score-variants" not in capsys.readouterr().err
 
 
 def test_progress_chunk_total_is_the_chunk(fasta, crafted_vcf, capsys):
-    list(iter_variant_scores(ToyModel(), fasta, crafted_vcf, device="cpu", chunk="2/3", progress_interval_s=0))
+    list(iter_variant_scores(toy_model(), fasta, crafted_vcf, device="cpu", chunk="2/3", progress_interval_s=0))
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[0].startswith("score-variants: ") and "/4 records" in lines[0], lines  # records 3..6 of 11

@@ -113,7 +113,7 @@ def stage_train(tmp: Path, size: dict, device: Any) -> dict:
     out: dict[str, Any] = {"preset": size["preset"], "batch_size": size["batch"], "windows": n}
     for name, bf16 in (("fp32", False), ("bf16", True)):
         _reset_peak(device)
-        hist = train_model(train, valid, tmp / name / "m.pt", bf16=bf16, **common)
+        hist = train_model(train, valid, tmp / name / "m.pt", precision=name, **common)
         row = hist.iloc[-1]
         rate = float(row["samples_per_s"])
         out[name] = {"windows_per_s": round(rate, 1), "steps": int(row["train_samples"]) // size["batch"],
@@ -162,18 +162,19 @@ def stage_predict(tmp: Path, size: dict, device: Any, model_path: Path) -> dict:
     from danq_pipeline.dataset import WindowsH5
     from danq_pipeline.evaluate import iter_predictions
     from danq_pipeline.model import load_model
+    from danq_pipeline.predict import as_predictor
 
     data_path = write_windows(tmp / "test.h5", size["predict_windows"], "test", seed=3)
     model = load_model(model_path, device)
     data = WindowsH5(data_path)
     out: dict[str, Any] = {"windows": len(data), "batch_size": size["predict_batch"]}
-    for name, bf16 in (("fp32", False), ("bf16", True)):
+    for name in ("fp32", "bf16"):
         _reset_peak(device)
+        predictor = as_predictor(model, device=device, precision=name, batch_size=size["predict_batch"])
         rates = []
         for _ in range(2):
             t0 = time.perf_counter()
-            rows = sum(len(p) for _, _, p, _ in iter_predictions(
-                model, data, batch_size=size["predict_batch"], device=device, bf16=bf16, progress=False))
+            rows = sum(len(p) for _, _, p, _ in iter_predictions(predictor, data, progress=False))
             rates.append(rows / (time.perf_counter() - t0))
         assert rows == len(data), (rows, len(data))
         best = max(rates)
@@ -195,13 +196,13 @@ def stage_score(tmp: Path, size: dict, device: Any, model_path: Path) -> dict:
     n = size["snvs"]
     model = load_model(model_path, device)
     out: dict[str, Any] = {"alleles": n, "batch_size": size["score_batch"]}
-    for name, bf16 in (("fp32", False), ("bf16", True)):
+    for name in ("fp32", "bf16"):
         _reset_peak(device)
         prefix = tmp / f"scores_{name}"
         t0 = time.perf_counter()
         with warnings.catch_warnings():  # the note that a 919-target TSV shows summary columns only
             warnings.simplefilter("ignore")
-            counts = write_variant_scores(model, DEMO_FASTA, vcf, prefix, device=device, bf16=bf16,
+            counts = write_variant_scores(model, DEMO_FASTA, vcf, prefix, device=device, precision=name,
                                           batch_size=size["score_batch"], progress=False)
         seconds = time.perf_counter() - t0
         table = pd.read_csv(f"{prefix}.tsv", sep="\t", comment="#")

@@ -18,6 +18,8 @@ import torch
 
 from danq_pipeline.encode import one_hot
 from danq_pipeline.ism import mutants, saturation_mutagenesis, sequence_input
+from danq_pipeline.model import TrainedModel
+from danq_pipeline.predict import as_predictor
 from danq_pipeline.model import build_model
 
 
@@ -45,12 +47,15 @@ def main() -> None:
     rng = np.random.default_rng(0)
     inp = sequence_input("".join(rng.choice(list("ACGT"), args.length)), args.length)
     pos, alt = mutants(inp.codes, inp.span)
-    saturation_mutagenesis(model, inp._replace(span=(0, 8)), device="cpu")  # warm-up
+    trained = TrainedModel(model, None, {})
+    fp32 = as_predictor(trained, device="cpu", batch_size=args.batch_size, rc_average=False)
+    saturation_mutagenesis(fp32, inp._replace(span=(0, 8)))  # warm-up
     t0 = time.perf_counter()
-    res = saturation_mutagenesis(model, inp, batch_size=args.batch_size, device="cpu")
+    res = saturation_mutagenesis(fp32, inp)
     batched = (time.perf_counter() - t0) / len(pos)
     t0 = time.perf_counter()
-    saturation_mutagenesis(model, inp, batch_size=args.batch_size, device="cpu", bf16=True)
+    saturation_mutagenesis(as_predictor(trained, device="cpu", batch_size=args.batch_size, precision="bf16",
+                                        rc_average=False), inp)
     bf16 = (time.perf_counter() - t0) / len(pos)
     n = min(args.baseline_mutants, len(pos))
     t0 = time.perf_counter()
@@ -64,7 +69,7 @@ def main() -> None:
           f"-> {single * len(pos):.1f} s for the window")
     print(f"batched ({args.batch_size}/pass, fp32): {batched * 1e3:.3f} ms/mutant -> {batched * len(pos):.1f} s "
           f"for the window; speed-up x{single / batched:.1f}")
-    print(f"batched bf16 autocast: {bf16 * 1e3:.3f} ms/mutant -> {bf16 * len(pos):.1f} s; "
+    print(f"batched bf16 (bf16 weights): {bf16 * 1e3:.3f} ms/mutant -> {bf16 * len(pos):.1f} s; "
           f"x{single / bf16:.1f} vs baseline, x{batched / bf16:.2f} vs fp32")
 
 

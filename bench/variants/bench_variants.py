@@ -95,7 +95,8 @@ def child_danq(args: argparse.Namespace) -> dict:
     model = load_model(args.model, "cpu")
     t = time.perf_counter()
     counts = write_variant_scores(model, FASTA, args.vcf, args.out, batch_size=args.batch_size, device="cpu",
-                                  bf16=args.bf16, shared=not args.plain, progress=False)
+                                  precision="bf16" if args.bf16 else "fp32", shared=not args.plain,
+                                  progress=False)
     dt = time.perf_counter() - t
     return {"seconds": dt, "alleles": sum(counts.values()), "ok": counts["ok"], "threads": torch.get_num_threads()}
 

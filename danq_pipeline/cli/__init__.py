@@ -19,7 +19,7 @@ from danq_pipeline import __version__
 from danq_pipeline.errors import DanQError
 
 # subcommand modules, in the order `danq --help` lists them
-SUBCOMMANDS = ("prepare", "train", "evaluate", "report", "score_variants", "background", "gather_variants", "ism", "motifs", "import_deepsea")
+SUBCOMMANDS = ("prepare", "train", "evaluate", "report", "predict", "score_variants", "background", "gather_variants", "ism", "motifs", "import_deepsea")
 
 DESCRIPTION = """\
 DanQ regulatory-function prediction, from a genome FASTA and peak files to variant effects.
@@ -29,6 +29,7 @@ Typical run (the Snakemake workflow runs the same steps):
   danq train           train.h5 + valid.h5      -> checkpoint (.pt) + history.tsv
   danq evaluate        checkpoint + test.h5     -> metrics.tsv, summary.tsv, predictions.h5, figures/
   danq report          evaluate dir (+ history) -> report.html (one self-contained page)
+  danq predict        checkpoint + BED + FASTA (or sequences) -> probabilities: TSV, HDF5, bigWig tracks
   danq score-variants  checkpoint + FASTA + VCF -> per-variant per-target scores (TSV, HDF5, VCF)
   danq background      checkpoint + FASTA + background VCF -> effect null for score-variants --background
 Run `danq <command> --help` for each command's inputs, outputs and defaults."""
@@ -69,11 +70,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_common_device_args(parser: argparse.ArgumentParser) -> None:
-    """--device and --bf16, shared by the commands that run the model."""
+    """--device and --precision, shared by the commands that run the model."""
+    from danq_pipeline.training_defaults import DEFAULT_PRECISION, PRECISIONS
+
     parser.add_argument("--device", default="auto",
                         help="cpu, cuda, cuda:N, or auto (CUDA when available); default: %(default)s")
-    parser.add_argument("--bf16", action="store_true",
-                        help="bfloat16 arithmetic (autocast, or a bf16 copy of the model for inference): fast on GPUs and on CPUs with AVX512-BF16 or AMX; default: off (fp32)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                        help="arithmetic: fp32, or bf16 (a bfloat16 copy of the weights on the CPU, autocast "
+                             "on GPUs and in training): about 2x faster on GPUs and on CPUs with AVX512-BF16 "
+                             "or AMX, probabilities within ~1e-3 of fp32 (docs/benchmarks.md); "
+                             "default: %(default)s")
 
 
 @contextlib.contextmanager

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                               sample_size=args.sample_size, tail_size=args.tail_size, seed=args.seed,
                               rename_contigs=args.rename_contigs, rc_average=args.rc_average,
                               max_n_fraction=args.max_n_fraction, batch_size=args.batch_size,
-                              device=args.device, bf16=args.bf16, index_dir=args.index_dir)
+                              device=args.device, precision=args.precision, index_dir=args.index_dir)
     kept = "all kept, p-values exact" if bg.exact else f"{len(bg.tail)} largest + {len(bg.sample)} sampled per target"
     print(f"danq background: {bg.n} background alleles ({kept}; smallest p {1 / (bg.n + 1):.2g}) -> {args.out}",
           file=sys.stderr)

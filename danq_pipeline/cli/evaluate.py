@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_model(args.model, args.data, args.out_dir, train=args.train, baseline=args.baseline,
                             baseline_k=args.baseline_k, baseline_max_train=args.baseline_max_train,
                             baseline_c=args.baseline_c, reference=args.reference, rc_average=args.rc_average,
-                            batch_size=args.batch_size, device=args.device, bf16=args.bf16, top_n=args.top_n, figures=args.figures)
+                            batch_size=args.batch_size, device=args.device, precision=args.precision, top_n=args.top_n, figures=args.figures)
     cols = [c for c in ("class", "n_targets", "n_undefined", "mean_auroc", "median_auroc", "mean_auprc",
                         "median_auprc", "mean_baseline_auroc", "mean_baseline_auprc") if c in result.summary]
     print(result.summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"), file=sys.stderr)

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     res = run_ism(args.model, args.out_prefix, fasta=args.fasta, region=args.region, sequence=args.sequence,
                   targets=_split(args.targets), target_classes=_split(args.target_class),
-                  batch_size=args.batch_size, device=args.device, bf16=args.bf16, plot_n=args.plot_targets,
+                  batch_size=args.batch_size, device=args.device, precision=args.precision, plot_n=args.plot_targets,
                   progress=sys.stderr.isatty())
     n = int((res.ref_codes < 4).sum()) * 3
     print(f"ism: {n} substitutions x {len(res.targets)} targets at {res.chrom}:{res.positions[0] + 1}-"

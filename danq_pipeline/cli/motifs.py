@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                           min_activation=args.min_activation,
                           top=args.top, jaspar_release=args.jaspar_release, evalue_max=args.evalue,
                           min_overlap=args.min_overlap, batch_size=args.batch_size, device=args.device,
-                          bf16=args.bf16, progress=sys.stderr.isatty())
+                          precision=args.precision, progress=sys.stderr.isatty())
     sig = table[table["significant"]]
     print(f"{int((table['n_sites'] > 0).sum())}/{len(table)} filters fired; {len(sig)} match JASPAR "
           f"(E < {args.evalue}); results in {args.out_dir}", file=sys.stderr)

@@ -101,5 +101,5 @@ def _score(args: argparse.Namespace) -> dict[str, int]:
                                 target_class=args.target_class, strict=args.strict,
                                 rename_contigs=args.rename_contigs, rc_average=args.rc_average,
                                 max_n_fraction=args.max_n_fraction, batch_size=args.batch_size,
-                                device=args.device, bf16=args.bf16, index_dir=args.index_dir,
+                                device=args.device, precision=args.precision, index_dir=args.index_dir,
                                 chunk=parse_chunk(args.chunk), shared=args.shared, background=args.background)

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     train_model(args.train, args.valid, args.out, history=args.history, preset=args.preset, epochs=args.epochs,
                 recipe=args.recipe, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                seed=args.seed, deterministic=args.deterministic, device=args.device, bf16=args.bf16,
+                seed=args.seed, deterministic=args.deterministic, device=args.device, precision=args.precision,
                 workers=args.workers, rc_augment=args.rc_augment, checkpoint_every=args.checkpoint_every or None,
                 resume=args.resume, max_train_windows=args.max_train_windows)
     return 0
