@@ -9,7 +9,9 @@ prepare step never imports torch::
     dq.evaluate_model(...)     # danq_pipeline.evaluate.evaluate_model
     dq.score_variants(...)     # danq_pipeline.variants.score_variants
     dq.build_background(...)   # danq_pipeline.background.build_background (variant p-values)
-    dq.load_model(path)        # danq_pipeline.model.load_model
+    dq.load_model(path)        # danq_pipeline.model.load_model -> TrainedModel(net, targets, info)
+    dq.predict(model, seqs)    # danq_pipeline.predict_io.predict_sequences (strings, one-hot, FASTA)
+    dq.as_predictor(model)     # danq_pipeline.predictor.Predictor: the one path that runs a model
 
 Public names never equal a submodule's name (prepare, train, evaluate, ism, ...): once the
 submodule is imported, Python would make the package attribute the module instead.
@@ -51,7 +53,11 @@ _API = {
     "write_meme": "danq_pipeline.motifs:write_meme",
     "import_deepsea": "danq_pipeline.deepsea:import_deepsea",
     "deepsea_targets": "danq_pipeline.deepsea:deepsea_targets",
+    "predict": "danq_pipeline.predict_io:predict_sequences",
     "predict_sequences": "danq_pipeline.predict_io:predict_sequences",
+    "as_predictor": "danq_pipeline.predictor:as_predictor",
+    "Predictor": "danq_pipeline.predictor:Predictor",
+    "TrainedModel": "danq_pipeline.model:TrainedModel",
     "predict_regions": "danq_pipeline.predict_io:predict_regions",
     "write_tracks": "danq_pipeline.predict_io:write_tracks",
     "write_predictions": "danq_pipeline.predict_io:write_predictions",

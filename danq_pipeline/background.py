@@ -313,7 +313,7 @@ def build_background(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.P
     background without any ok allele is refused (nothing is written).
     """
     from danq_pipeline._io import ensure_writable, file_digest
-    from danq_pipeline.predict import predictor_from_kwargs
+    from danq_pipeline.predictor import predictor_from_kwargs
     from danq_pipeline.variants import STATUSES, iter_variant_scores
 
     ensure_writable(out, "--out")

@@ -31,7 +31,7 @@ from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.metrics import auroc_auprc, per_target_metrics, summarize
 from danq_pipeline.model import TrainedModel, load_model
-from danq_pipeline.predict import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor, check_precision
+from danq_pipeline.predictor import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor, check_precision
 
 PREDICTIONS_FORMAT = "danq-predictions"
 BLOCK_ROWS = 8192  # rows predicted and written per HDF5 block
@@ -280,7 +280,7 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
     rc_average : bool, optional
         Average each window's probability with its reverse complement's. Default is True.
     batch_size, device, precision, top_n, figures, progress : optional
-        Prediction batch size (256), device ("auto"), "fp32" or "bf16" (predict.py), panels per
+        Prediction batch size (256), device ("auto"), "fp32" or "bf16" (predictor.py), panels per
         curve figure (12), draw figures (True), progress bars (True; off when not a TTY).
     """
     from danq_pipeline.reference import attach_reference, read_reference, reference_summary

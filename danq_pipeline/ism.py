@@ -25,7 +25,7 @@ from danq_pipeline import _io
 from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode
 from danq_pipeline.errors import DanQError
-from danq_pipeline.predict import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor
+from danq_pipeline.predictor import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor
 from danq_pipeline.figures import ism_heatmap, ism_logo, save_png
 from danq_pipeline.regions import parse_region
 

@@ -54,7 +54,7 @@ from danq_pipeline.training_defaults import DEFAULT_PRECISION, PREDICT_BATCH_SIZ
 
 if TYPE_CHECKING:  # torch is imported only when a model runs
     from danq_pipeline.dataset import WindowsH5
-    from danq_pipeline.predict import Predictor
+    from danq_pipeline.predictor import Predictor
 
 BINS = 100  # TOMTOM's integer range of one column score
 MATCH_COLUMNS = ("filter", "n_sites", "ic", "best_match_id", "best_match_name", "strand", "offset",
@@ -513,7 +513,7 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
     """
     from danq_pipeline.dataset import WindowsH5
     from danq_pipeline.jaspar import load_jaspar
-    from danq_pipeline.predict import as_predictor
+    from danq_pipeline.predictor import as_predictor
 
     ensure_writable(out_dir, "--out-dir", folder=True)
     predictor = as_predictor(model_path, device=device, precision=precision, batch_size=batch_size)

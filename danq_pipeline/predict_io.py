@@ -1,6 +1,6 @@
 """Predictions for any input: sequences, genomic regions (tiled), and genome tracks (`danq predict`).
 
-The model always runs through `danq_pipeline.predict.Predictor` (batching, device, precision,
+The model always runs through `danq_pipeline.predictor.Predictor` (batching, device, precision,
 strand averaging); this module turns user inputs into base-code windows, in chunks of
 `CHUNK` windows so memory stays bounded, and writes the results.
 
@@ -41,7 +41,7 @@ from danq_pipeline.encode import N_CODE, codes_from_one_hot, encode
 from danq_pipeline.errors import DanQError, located
 from danq_pipeline.genome import Genome, open_text
 from danq_pipeline.model import TrainedModel
-from danq_pipeline.predict import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor
+from danq_pipeline.predictor import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor
 from danq_pipeline.progress import Progress
 
 DEFAULT_STRIDE = 200  # bp between tiles of a long region, and a track's bin: DeepSEA's 200-bp bin

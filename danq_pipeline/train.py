@@ -42,7 +42,7 @@ from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.errors import DanQError
 from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
 from danq_pipeline.model import build_model, load_checkpoint, save_checkpoint
-from danq_pipeline.predict import Predictor, check_precision
+from danq_pipeline.predictor import Predictor, check_precision
 from danq_pipeline.recipe import check_recipe, make_optimizer, stops_after
 from danq_pipeline.training_defaults import DEFAULT_PRECISION, DEFAULT_RECIPE, PREDICT_BATCH_SIZE, PRESET_SCHEDULE
 

@@ -2,7 +2,7 @@
 workflow's config check, torch-free modules' signatures): the recipe names, each model
 preset's epoch schedule, and how a trained model is run (precisions, batch size).
 
-recipe.py implements the recipes; train.py applies the schedule; predict.py runs models.
+recipe.py implements the recipes; train.py applies the schedule; predictor.py runs models.
 """
 
 from __future__ import annotations

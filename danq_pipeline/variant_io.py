@@ -550,7 +550,7 @@ def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.Pat
     keyword arguments go to `iter_variant_scores`.
     """
     from danq_pipeline.genome import Genome
-    from danq_pipeline.predict import predictor_from_kwargs
+    from danq_pipeline.predictor import predictor_from_kwargs
     from danq_pipeline.variants import iter_variant_scores, open_vcf
 
     ensure_writable(output_paths(out_prefix)["tsv"], "--out-prefix")

@@ -33,7 +33,7 @@ from danq_pipeline.genome import Genome, naming_hint, open_text
 
 if TYPE_CHECKING:  # torch stays a lazy import here
     from danq_pipeline.model import TrainedModel
-    from danq_pipeline.predict import Predictor
+    from danq_pipeline.predictor import Predictor
 
 ModelLike = Union[str, os.PathLike, "TrainedModel", "Predictor"]
 
@@ -364,7 +364,7 @@ def iter_variant_scores(model: ModelLike, fasta: str | os.PathLike | Genome, vcf
     `progress` reports records done on stderr: a bar on a terminal, else a plain line with
     done/total, rate and ETA every `progress_interval_s` seconds (workflow logs).
     """
-    from danq_pipeline.predict import as_predictor
+    from danq_pipeline.predictor import as_predictor
     from danq_pipeline.progress import Progress
 
     predictor = as_predictor(model, device=device, precision=precision, rc_average=rc_average)
@@ -445,7 +445,7 @@ def score_variants(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str
     for the selected targets (all by default). Keyword arguments are those of
     `iter_variant_scores`. For huge VCFs use `iter_variant_scores` or `write_variant_scores`.
     """
-    from danq_pipeline.predict import as_predictor
+    from danq_pipeline.predictor import as_predictor
 
     predictor = as_predictor(model, **{k: kwargs.pop(k) for k in ("device", "precision", "rc_average")
                                        if k in kwargs})

@@ -26,7 +26,7 @@ from danq_pipeline.encode import encode, reverse_complement_codes
 from danq_pipeline.errors import DanQError
 from danq_pipeline.evaluate import evaluate_model, iter_predictions, select_curve_targets
 from danq_pipeline.model import load_model
-from danq_pipeline.predict import as_predictor
+from danq_pipeline.predictor import as_predictor
 from danq_pipeline.reference import attach_reference, read_reference
 
 PAPER = str(Path(__file__).resolve().parents[1] / "data" / "deepsea" / "danq_paper_aucs.tsv")

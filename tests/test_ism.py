@@ -23,7 +23,7 @@ from danq_pipeline.ism import (
     sequence_input,
 )
 from danq_pipeline.model import TrainedModel, build_model, save_checkpoint
-from danq_pipeline.predict import Predictor, as_predictor
+from danq_pipeline.predictor import Predictor, as_predictor
 from danq_pipeline.regions import parse_region
 
 MOTIF = "GATA"

@@ -57,7 +57,7 @@ def _windows(path, rng, site: str = SITE, every: int = 2, at: int = AT):
 def _predictor(net, batch_size: int = 256):
     """A CPU predictor of a network built in the test."""
     from danq_pipeline.model import TrainedModel
-    from danq_pipeline.predict import as_predictor
+    from danq_pipeline.predictor import as_predictor
 
     return as_predictor(TrainedModel(net, None, {}), device="cpu", batch_size=batch_size)
 

@@ -505,7 +505,7 @@ def test_bf16_copy_equals_cast_model_and_leaves_fp32_alone():
     import copy
 
     from danq_pipeline.loader import to_one_hot
-    from danq_pipeline.predict import as_predictor, bf16_copy
+    from danq_pipeline.predictor import as_predictor, bf16_copy
 
     torch.manual_seed(2)
     model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,

@@ -73,7 +73,7 @@ def naive(model, data, batch_size: int, device) -> float:
 
 def pipeline(model, data, batch_size: int, device, bf16: bool) -> float:
     from danq_pipeline.evaluate import iter_predictions
-    from danq_pipeline.predict import as_predictor
+    from danq_pipeline.predictor import as_predictor
 
     predictor = as_predictor(model, device=device, batch_size=batch_size, precision="bf16" if bf16 else "fp32")
     t0 = time.perf_counter()

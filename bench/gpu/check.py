@@ -162,7 +162,7 @@ def stage_predict(tmp: Path, size: dict, device: Any, model_path: Path) -> dict:
     from danq_pipeline.dataset import WindowsH5
     from danq_pipeline.evaluate import iter_predictions
     from danq_pipeline.model import load_model
-    from danq_pipeline.predict import as_predictor
+    from danq_pipeline.predictor import as_predictor
 
     data_path = write_windows(tmp / "test.h5", size["predict_windows"], "test", seed=3)
     model = load_model(model_path, device)

@@ -19,7 +19,7 @@ import torch
 from danq_pipeline.encode import one_hot
 from danq_pipeline.ism import mutants, saturation_mutagenesis, sequence_input
 from danq_pipeline.model import TrainedModel
-from danq_pipeline.predict import as_predictor
+from danq_pipeline.predictor import as_predictor
 from danq_pipeline.model import build_model
 
 
