@@ -24,17 +24,45 @@ def part_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".part")
 
 
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield the temporary name beside `path` to write to; when the block ends without an
-    error, rename it to `path` (one `os.replace`, atomic on one file system); whatever
-    happens, no ``.part`` file is left behind. The one place "temp file, then rename" lives."""
-    tmp = part_path(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(out) as tmp:`
+    """Write a file under a temporary name beside it, then rename it into place.
+
+    ``with atomic_path(out) as tmp:`` yields the temporary name to write to; when the block
+    ends without an error, the file is renamed to `out` (one `os.replace`, atomic on one
+    file system); whatever happens, no temporary file is left behind. A writer that stays
+    open across calls keeps the object and calls `commit` or `discard` itself. The one
+    place "temp file, then rename" lives.
+
+    `unique` gives a fresh temporary name (``<name>.<random>.part``, created empty) for files
+    that concurrent jobs may write at the same time; the default is ``<name>.part``.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, unique: bool = False) -> None:
+        self.path = Path(path)
+        if unique:
+            fd, name = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".part", dir=self.path.parent)
+            os.close(fd)
+            self.tmp = Path(name)
+        else:
+            self.tmp = part_path(self.path)
+
+    def commit(self) -> None:
+        """Rename the finished temporary file to the final name."""
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        """Remove the temporary file (if any): nothing appears under the final name."""
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.commit()
+        finally:
+            self.discard()
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

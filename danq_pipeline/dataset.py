@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from danq_pipeline import __version__
+from danq_pipeline._io import atomic_path
 from danq_pipeline.encode import ALPHABET, one_hot, reverse_complement_codes
 from danq_pipeline.errors import DanQError
 
@@ -105,12 +106,12 @@ class WindowsWriter:
                  chunk_rows: int = 256, compression: str | None = "gzip",
                  compression_opts: int | None = 1) -> None:
         self.path = Path(path)
-        self.tmp = self.path.with_name(self.path.name + ".part")
+        self._atomic = atomic_path(self.path)
         self.window_size = int(window_size)
         self.n_targets = len(targets)
         self._n = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._h5 = h5py.File(self.tmp, "w")
+        self._h5 = h5py.File(self._atomic.tmp, "w")
         comp = dict(compression=compression, compression_opts=compression_opts if compression == "gzip" else None)
         self._h5.create_dataset("sequences", (0, self.window_size), maxshape=(None, self.window_size),
                                 dtype="u1", chunks=(chunk_rows, self.window_size), shuffle=False, **comp)
@@ -159,9 +160,9 @@ class WindowsWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         self._h5.close()
         if exc_type is None:
-            os.replace(self.tmp, self.path)
+            self._atomic.commit()
         else:
-            self.tmp.unlink(missing_ok=True)
+            self._atomic.discard()
 
 
 class WindowsH5:

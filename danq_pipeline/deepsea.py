@@ -30,7 +30,6 @@ chromatin profiles in their fixed order (125 DNase, 690 TF, 104 histone), named
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from importlib import resources
@@ -41,7 +40,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from danq_pipeline._io import ensure_writable
+from danq_pipeline._io import atomic_path, ensure_writable
 from danq_pipeline.dataset import WindowsWriter, targets_frame
 from danq_pipeline.encode import reverse_complement_codes
 from danq_pipeline.errors import DanQError, DanQWarning
@@ -315,14 +314,8 @@ def write_targets_tsv(path: str | os.PathLike) -> Path:
     """Write the 919-target table (id, name, class, source, cell_type, assay, treatment) as TSV."""
     path = Path(path)
     # a unique temporary name: per-split import jobs may write the same table concurrently
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            deepsea_targets().to_csv(fh, sep="\t", index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, unique=True) as tmp:
+        deepsea_targets().to_csv(tmp, sep="\t", index=False)
     return path
 
 

@@ -31,13 +31,14 @@ import pandas as pd
 
 from danq_pipeline import __version__
 from danq_pipeline import intervals as iv
-from danq_pipeline._io import ensure_writable, file_digest
+from danq_pipeline._io import atomic_path, ensure_writable, file_digest
 from danq_pipeline.dataset import TARGET_CLASSES, WindowsWriter, targets_frame
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.genome import Genome
 from danq_pipeline.regions import Region, parse_regions, region_arrays
 
 SPLITS = ("train", "valid", "test")
+TABLES = ("targets_summary.tsv", "prepare_stats.tsv")  # written beside the split files
 # drop reasons, in the order they are applied (each window is counted under its first reason)
 DROP_REASONS = ("off_contig_end", "outside_selection", "crosses_split_boundary", "blacklist",
                 "n_fraction", "not_anchored", "negative_not_sampled")
@@ -411,6 +412,8 @@ def _write_all(setup: _Setup, out_dir: Path, *, params: dict, genome_name: str, 
     n_pos = {s: np.zeros(len(targets), dtype=np.int64) for s in SPLITS}
     stats_rows, md5s = [], {}
     with contextlib.ExitStack() as stack:
+        # the tables are renamed last, after the three split files (contexts leave in reverse order)
+        tables = {name: stack.enter_context(atomic_path(out_dir / name)) for name in TABLES}
         writers = {s: stack.enter_context(WindowsWriter(paths[s], window_size=window, targets=targets,
                                                         contigs=setup.contigs, split=s, attrs=attrs))
                    for s in SPLITS}
@@ -435,9 +438,8 @@ def _write_all(setup: _Setup, out_dir: Path, *, params: dict, genome_name: str, 
             writers[s].set_attr("contig_md5", md5s)
             writers[s].set_attr("counts", {k: len(writers[k]) for k in SPLITS})
             writers[s].set_attr("drop_counts", {k: int(stats[k].iloc[-1]) for k in DROP_REASONS})
-        tmp = _write_tables(out_dir, summary, stats)
-    for part, final in tmp:
-        os.replace(part, final)
+        summary.to_csv(tables["targets_summary.tsv"], sep="\t", index=False)
+        stats.to_csv(tables["prepare_stats.tsv"], sep="\t", index=False)
     _warn_targets(summary, setup)
     for s in SPLITS:
         if int(stats[f"kept_{s}"].iloc[-1]) == 0:
@@ -510,17 +512,6 @@ def _note(t: int, info: TargetInfo, pos: dict[str, int], setup: _Setup) -> str:
     if info.past_end:
         notes.append(f"{info.past_end} peak(s) entirely past a contig end dropped (genome build mismatch?)")
     return "; ".join(notes)
-
-
-def _write_tables(out_dir: Path, summary: pd.DataFrame, stats: pd.DataFrame) -> list[tuple[Path, Path]]:
-    """Write both TSVs under temporary names; return (temp, final) pairs to rename."""
-    pairs = []
-    for name, frame in (("targets_summary.tsv", summary), ("prepare_stats.tsv", stats)):
-        final = out_dir / name
-        part = out_dir / (name + ".part")
-        frame.to_csv(part, sep="\t", index=False)
-        pairs.append((part, final))
-    return pairs
 
 
 def _warn_targets(summary: pd.DataFrame, setup: _Setup) -> None:
