@@ -26,7 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from danq_pipeline import __version__
-from danq_pipeline._io import ensure_writable, output_folder, write_json, write_tsv
+from danq_pipeline._io import atomic_path, ensure_writable, output_folder, write_json, write_tsv
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.metrics import auroc_auprc, per_target_metrics, summarize
@@ -325,9 +325,7 @@ def _predict_and_score(predictor: Predictor, test: WindowsH5, out: Path, base: A
     """Write predictions.h5 (atomically) and compute per-target metrics and curve data."""
     n_eval, _ = _block_plan(test, BLOCK_ROWS)
     half = n_eval if test.rc_pairs else 0
-    final = out / "predictions.h5"
-    tmp = final.with_name(final.name + ".part")
-    try:
+    with atomic_path(out / "predictions.h5") as tmp:
         with _create_predictions(tmp, test, info, base is not None) as h5:
             t0 = time.perf_counter()
             _write_predictions(h5, iter_predictions(predictor, test, progress=progress), half)
@@ -338,9 +336,6 @@ def _predict_and_score(predictor: Predictor, test: WindowsH5, out: Path, base: A
             metrics = per_target_metrics(labels, _Rows(h5["probabilities"], n_eval), test.targets)
             metrics = _add_baseline(metrics, labels, h5, n_eval, base)
             curves = curve_data(metrics, labels, h5, n_eval, select_curve_targets(metrics, top_n)) if top_n else []
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
     return metrics, curves, n_eval, seconds
 
 
