@@ -8,7 +8,7 @@ prepare step never imports torch::
     dq.train_model(...)        # danq_pipeline.train.train_model
     dq.evaluate_model(...)     # danq_pipeline.evaluate.evaluate_model
     dq.score_variants(...)     # danq_pipeline.variants.score_variants
-    dq.build_background(...)   # danq_pipeline.background.build_background (variant p-values)
+    dq.build_background(...)   # danq_pipeline.variants.build_background (variant p-values)
     dq.load_model(path)        # danq_pipeline.model.load_model -> TrainedModel(net, targets, info)
     dq.predict(model, seqs)    # danq_pipeline.predict_io.predict_sequences (strings, one-hot, FASTA)
     dq.as_predictor(model)     # danq_pipeline.predictor.Predictor: the one path that runs a model
@@ -42,8 +42,8 @@ _API = {
     "iter_variant_scores": "danq_pipeline.variants:iter_variant_scores",
     "read_variant_scores": "danq_pipeline.variant_io:read_variant_scores",
     "gather_variant_outputs": "danq_pipeline.variant_io:gather_variant_outputs",
-    "write_variant_scores": "danq_pipeline.variant_io:write_variant_scores",
-    "build_background": "danq_pipeline.background:build_background",
+    "write_variant_scores": "danq_pipeline.variants:write_variant_scores",
+    "build_background": "danq_pipeline.variants:build_background",
     "read_background": "danq_pipeline.background:read_background",
     "run_ism": "danq_pipeline.ism:run_ism",
     "saturation_mutagenesis": "danq_pipeline.ism:saturation_mutagenesis",

@@ -52,7 +52,6 @@ from danq_pipeline.errors import DanQError
 
 if TYPE_CHECKING:  # torch stays a lazy import here
     from danq_pipeline.model import TrainedModel
-    from danq_pipeline.variants import ModelLike
 
 FORMAT = "danq-variant-background"
 FORMAT_VERSION = 1
@@ -301,44 +300,6 @@ class BackgroundBuilder:
             minp = np.min(bg.count_ge(rows), axis=1) / self.n
             bg.sample_minp = np.sort(minp)
         return bg
-
-
-def build_background(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.PathLike, out: str | os.PathLike, *,
-                     measure: str = DEFAULT_MEASURE, sample_size: int = DEFAULT_SAMPLE_SIZE,
-                     tail_size: int = DEFAULT_TAIL_SIZE, seed: int = 0, **kwargs: Any) -> Background:
-    """Score a background VCF and write its per-target effect null to `out` (HDF5); return it.
-
-    Streams like score-variants (same windows, strand averaging and batching; keyword
-    arguments go to `variants.iter_variant_scores`); only `ok` alleles enter the null. A
-    background without any ok allele is refused (nothing is written).
-    """
-    from danq_pipeline._io import ensure_writable, file_digest
-    from danq_pipeline.predictor import predictor_from_kwargs
-    from danq_pipeline.variants import STATUSES, iter_variant_scores
-
-    ensure_writable(out, "--out")
-    effect_size(np.zeros((0, 0)), np.zeros((0, 0)), measure)  # refuse an unknown measure before scoring
-    predictor = predictor_from_kwargs(model, kwargs)
-    model_obj = predictor.model
-    builder = BackgroundBuilder(len(model_obj.targets), sample_size=sample_size, tail_size=tail_size, seed=seed)
-    counts = {s: 0 for s in STATUSES}
-    for batch in iter_variant_scores(predictor, fasta, vcf, **kwargs):
-        ok = (batch.table["status"] == "ok").to_numpy()
-        builder.add(effect_size(batch.diff[ok], batch.logodds[ok], measure))
-        for s, n in batch.table["status"].value_counts().items():
-            counts[s] += int(n)
-    if builder.n == 0:
-        seen = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "no records"
-        raise DanQError(f"{vcf}: no background allele could be scored ({seen}); give a VCF of the "
-                        "FASTA's build with scorable SNVs (see the status column of score-variants)")
-    attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
-             "model_checksum": model_checksum(model_obj), "vcf": str(vcf), "vcf_checksum": file_digest(vcf),
-             "fasta": str(fasta), "seq_len": model_obj.window,
-             "rc_average": predictor.rc_average, "status_counts": counts,
-             "sample_size": sample_size, "tail_size": tail_size, "seed": seed}
-    bg = builder.finish(measure, model_obj.targets, attrs)
-    write_background(bg, out)
-    return bg
 
 
 # --------------------------------------------------------------------------- storing

@@ -16,18 +16,17 @@ import shutil
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
 import pandas as pd
 
 from danq_pipeline import __version__
-from danq_pipeline._io import atomic_path, ensure_writable
-from danq_pipeline.background import Background, BackgroundCheck, Significance, read_background
-from danq_pipeline.dataset import select_targets
-from danq_pipeline.errors import DanQError, DanQWarning
-from danq_pipeline.variants import STATUSES, VariantBatch, parse_chunk, summary_table
+from danq_pipeline._io import atomic_path
+from danq_pipeline.background import Background, BackgroundCheck, Significance
+from danq_pipeline.errors import DanQError
+from danq_pipeline.vcf import VcfRecord, parse_chunk
 
 FORMAT = "danq-variant-scores"
 FORMAT_VERSION = 1
@@ -35,6 +34,27 @@ _STR = h5py.string_dtype("utf-8")
 DEFAULT_MAX_COLUMNS = 64
 MATRICES = ("ref_prob", "alt_prob", "diff", "logodds")
 TABLE_STR = ("chrom", "id", "ref", "alt", "status", "top_target")
+# statuses in the order they are checked (the first that applies wins)
+STATUSES = ("ok", "unknown_contig", "out_of_bounds", "unsupported_allele", "ref_equals_alt", "ref_mismatch",
+            "n_rich")
+TABLE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "status")
+
+
+class VariantBatch(NamedTuple):
+    """Scores of a block of records: one table row per ALT allele, matrices aligned to rows.
+
+    `ref_prob`, `alt_prob`, `diff`, `logodds` are float32 (rows, targets), NaN where status != ok.
+    `records` are the VcfRecord objects of the block (used to annotate the VCF output).
+    """
+
+    table: pd.DataFrame
+    ref_prob: np.ndarray
+    alt_prob: np.ndarray
+    diff: np.ndarray
+    logodds: np.ndarray
+    records: list[VcfRecord]
+
+
 SIGNIFICANCE = ("pvalue", "variants/combined_p", "variants/top_p_targets")  # with --background only
 
 
@@ -198,8 +218,6 @@ class VariantWriter:
 
 
 def _no_rows(n_targets: int) -> VariantBatch:
-    from danq_pipeline.variants import empty_batch
-
     return empty_batch(n_targets)
 
 
@@ -388,7 +406,7 @@ def _sort_vcf(plain: Path, header: str) -> None:
 # --------------------------------------------------------------------------- gather
 
 
-def _chunk_text(chunk: str | tuple[int, int] | None) -> str:
+def chunk_text(chunk: str | tuple[int, int] | None) -> str:
     """The `chunk` attribute: 'K/N', or '' for a whole-VCF run."""
     parsed = parse_chunk(chunk) if chunk else None
     return f"{parsed[0]}/{parsed[1]}" if parsed else ""
@@ -533,58 +551,24 @@ def _gather_vcf(paths: list[Path], out: Path) -> None:
             b.unlink(missing_ok=True)
 
 
-# --------------------------------------------------------------------------- driver
+# --------------------------------------------------------------------------- summary table
 
 
-def write_variant_scores(model: Any, fasta: str | os.PathLike, vcf: str | os.PathLike,
-                         out_prefix: str | os.PathLike, *, targets: list[str] | str | None = None,
-                         target_class: list[str] | str | None = None, write_vcf: bool = True,
-                         background: str | os.PathLike | None = None, **kwargs: Any) -> dict[str, int]:
-    """Score a VCF and write PREFIX.tsv, PREFIX.h5 and PREFIX.vcf.gz (+ .tbi); returns status counts.
+def summary_table(batch: VariantBatch, targets: pd.DataFrame, selected: np.ndarray) -> pd.DataFrame:
+    """The batch table + max_abs_diff, top_target and the selected targets' diff columns."""
+    table = batch.table.copy()
+    absdiff = np.abs(batch.diff)
+    has = ~np.isnan(absdiff).all(axis=1) if absdiff.shape[1] else np.zeros(len(table), bool)
+    top = np.where(has, np.nanargmax(np.where(np.isnan(absdiff), -1, absdiff), axis=1), -1) if len(table) else []
+    names = targets["name"].to_numpy()
+    table["max_abs_diff"] = np.where(has, absdiff.max(axis=1, initial=0, where=~np.isnan(absdiff)), np.nan)
+    table["top_target"] = [names[t] if t >= 0 else "" for t in top]
+    cols = {f"diff_{names[j]}": batch.diff[:, j] for j in selected}
+    return pd.concat([table, pd.DataFrame(cols, index=table.index)], axis=1)
 
-    `targets` / `target_class` choose the TSV and VCF INFO columns (the HDF5 holds all
-    targets). Without a choice, models of up to `DEFAULT_MAX_COLUMNS` targets show all of
-    them; larger ones (919 for DeepSEA/DanQ) show only the summary columns, with a note on
-    stderr, so the TSV stays a table one can open. `background` (a `danq background` HDF5 of
-    this model) adds per-target p-values and a combined p per allele (docs/formats.md). Other
-    keyword arguments go to `iter_variant_scores`.
-    """
-    from danq_pipeline.genome import Genome
-    from danq_pipeline.predictor import predictor_from_kwargs
-    from danq_pipeline.variants import iter_variant_scores, open_vcf
 
-    ensure_writable(output_paths(out_prefix)["tsv"], "--out-prefix")
-    predictor = predictor_from_kwargs(model, kwargs)
-    model_obj = predictor.model
-    genome = Genome(fasta, index_dir=kwargs.pop("index_dir", None))
-    selected = select_targets(model_obj.targets, targets, target_class)
-    if not targets and not target_class and len(selected) > DEFAULT_MAX_COLUMNS:
-        import warnings
+def empty_batch(n_targets: int) -> VariantBatch:
+    """A batch with no rows."""
+    empty = np.zeros((0, n_targets), dtype=np.float32)
+    return VariantBatch(pd.DataFrame(columns=list(TABLE_COLUMNS)), empty, empty, empty, empty, [])
 
-        selected = selected[:0]
-        warnings.warn(f"the model has {len(model_obj.targets)} targets: the TSV and VCF show only max_abs_diff "
-                      "and top_target; choose per-target columns with --targets NAME,... or --target-class "
-                      "DNase,TF,histone (the HDF5 holds all targets)", DanQWarning, stacklevel=2)
-    bg = check = None
-    if background:
-        bg = read_background(background)
-        check = BackgroundCheck(bg, background, model_obj, rc_average=predictor.rc_average)
-    with open_vcf(vcf) as vf:
-        header = str(vf.header) if write_vcf else None
-    attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
-             "fasta": str(fasta), "vcf": str(vcf), "seq_len": model_obj.window, "precision": predictor.precision,
-             "rc_average": predictor.rc_average, "chunk": _chunk_text(kwargs.get("chunk")),
-             "window_convention": "first REF base at 0-based index seq_len//2 - 1; ALT re-centred: "
-                                  "seq_len//2 - 1 + floor((len(REF) - len(ALT)) / 2)"}
-    if bg is not None:
-        attrs.update(background=str(background), background_vcf_checksum=str(bg.attrs.get("vcf_checksum", "")),
-                     background_measure=bg.measure, background_n=int(bg.n),
-                     combined_method=str(bg.attrs.get("combined_method", "")))
-    counts = {s: 0 for s in STATUSES}
-    with VariantWriter(out_prefix, model_obj.targets, selected, header, attrs, genome.lengths,
-                       background=bg, check=check) as writer:
-        for batch in iter_variant_scores(predictor, genome, vcf, keep_text=write_vcf, **kwargs):
-            writer.write(batch)
-            for s, n in batch.table["status"].value_counts().items():
-                counts[s] += int(n)
-    return counts

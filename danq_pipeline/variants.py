@@ -19,17 +19,49 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import pandas as pd
 
+from danq_pipeline._io import ensure_writable, file_digest
+from danq_pipeline.background import (
+    DEFAULT_MEASURE,
+    DEFAULT_SAMPLE_SIZE,
+    DEFAULT_TAIL_SIZE,
+    Background,
+    BackgroundBuilder,
+    BackgroundCheck,
+    effect_size,
+    model_checksum,
+    read_background,
+    write_background,
+)
 from danq_pipeline.dataset import select_targets
-from danq_pipeline.encode import N_CODE, decode, reverse_complement_codes
+from danq_pipeline.encode import N_CODE, decode
 from danq_pipeline.errors import DanQError, DanQWarning, located
+from danq_pipeline.genome import Genome
 from danq_pipeline.training_defaults import DEFAULT_PRECISION
-from danq_pipeline.genome import Genome, naming_hint, open_text
+from danq_pipeline.variant_io import (
+    DEFAULT_MAX_COLUMNS,
+    STATUSES,
+    TABLE_COLUMNS,
+    VariantBatch,
+    VariantWriter,
+    chunk_text,
+    empty_batch,
+    output_paths,
+    summary_table,
+)
+from danq_pipeline.vcf import (
+    ContigChecker,
+    VcfRecord,
+    chunk_bounds,
+    count_records,
+    open_vcf,
+    parse_chunk,
+    read_vcf,
+)
 
 if TYPE_CHECKING:  # torch stays a lazy import here
     from danq_pipeline.model import TrainedModel
@@ -37,12 +69,7 @@ if TYPE_CHECKING:  # torch stays a lazy import here
 
 ModelLike = Union[str, os.PathLike, "TrainedModel", "Predictor"]
 
-# statuses in the order they are checked (the first that applies wins)
-STATUSES = ("ok", "unknown_contig", "out_of_bounds", "unsupported_allele", "ref_equals_alt", "ref_mismatch",
-            "n_rich")
-TABLE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "status")
 _BASES_RE = re.compile(r"^[ACGTN]+$")
-_BASES_ANY_CASE_RE = re.compile(r"[ACGTNacgtn]+")
 _LOGIT_EPS = 1e-12
 
 
@@ -61,171 +88,12 @@ def alt_offset(seq_len: int, ref_len: int, alt_len: int) -> int:
 
 
 @dataclass
-class VcfRecord:
-    """One VCF record, as read (chrom is the name used for the FASTA, `vcf_chrom` the file's)."""
-
-    chrom: str
-    vcf_chrom: str
-    pos: int
-    id: str
-    ref: str
-    alts: tuple[str, ...]
-    line: int | None
-    index: int
-    text: str = ""
-
-
-@dataclass
 class AlleleWindows:
     """Statuses of a record's ALT alleles, and the windows of the `ok` ones (uint8 codes)."""
 
     statuses: list[str]
     ref: np.ndarray | None = None
     alts: dict[int, np.ndarray] = field(default_factory=dict)
-
-
-class VariantBatch(NamedTuple):
-    """Scores of a block of records: one table row per ALT allele, matrices aligned to rows.
-
-    `ref_prob`, `alt_prob`, `diff`, `logodds` are float32 (rows, targets), NaN where status != ok.
-    `records` are the VcfRecord objects of the block (used to annotate the VCF output).
-    """
-
-    table: pd.DataFrame
-    ref_prob: np.ndarray
-    alt_prob: np.ndarray
-    diff: np.ndarray
-    logodds: np.ndarray
-    records: list[VcfRecord]
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def rename_contig(name: str, mode: str | None) -> str:
-    """Apply --rename-contigs: None (unchanged), 'add-chr' or 'remove-chr'."""
-    if mode is None:
-        return name
-    if mode == "add-chr":
-        return name if name.startswith("chr") else "chr" + name
-    if mode == "remove-chr":
-        return name[3:] if name.startswith("chr") else name
-    raise DanQError(f"unknown contig renaming {mode!r}; use add-chr or remove-chr")
-
-
-def _header_line_count(path: Path) -> int | None:
-    """Number of header lines of a text VCF (plain or gzip); None for BCF."""
-    with open(path, "rb") as fh:
-        magic = fh.read(3)
-    if magic[:2] == b"\x1f\x8b":
-        import gzip
-
-        with gzip.open(path, "rb") as fh:
-            if fh.read(3) == b"BCF":
-                return None
-    elif magic == b"BCF":
-        return None
-    count = 0
-    with open_text(path) as fh:
-        for line in fh:
-            if not line.startswith("#"):
-                break
-            count += 1
-    return count
-
-
-def _diagnose(path: Path, line: int | None) -> str:
-    """Say what is wrong with a text VCF line that htslib refused."""
-    if line is None:
-        return "malformed BCF record"
-    with open_text(path) as fh:
-        for i, text in enumerate(fh, start=1):
-            if i == line:
-                cols = text.rstrip("\n").split("\t")
-                if len(cols) < 8:
-                    return f"malformed VCF record: {len(cols)} tab-separated columns, VCF needs at least 8"
-                if not cols[1].isdigit():
-                    return f"malformed VCF record: POS {cols[1]!r} is not a positive integer"
-                if not cols[3] or cols[3] == ".":
-                    return "malformed VCF record: empty REF"
-                return f"malformed VCF record ({text[:60].strip()!r})"
-    return "malformed or truncated VCF (unexpected end of file)"
-
-
-def open_vcf(path: str | os.PathLike):
-    """Open a VCF/VCF.gz/BCF with pysam; htslib's warnings are silenced (we report in-band)."""
-    import pysam
-
-    path = Path(path)
-    if not path.exists():
-        raise DanQError(f"{path}: no such VCF file; check the path")
-    if _is_plain_gzip(path):
-        raise _plain_gzip_error(path)
-    pysam.set_verbosity(0)
-    try:
-        return pysam.VariantFile(str(path))
-    except NotImplementedError:  # htslib cannot seek in a plain-gzip stream
-        raise _plain_gzip_error(path) from None
-    except (ValueError, OSError) as err:
-        raise located(path, None, f"not a readable VCF/BCF file ({err})",
-                      "give a VCF, bgzipped VCF or BCF with a #CHROM header line") from None
-
-
-def _is_plain_gzip(path: Path) -> bool:
-    """True for a gzip file that is not BGZF (no 'BC' extra subfield in its first block header)."""
-    with open(path, "rb") as fh:
-        head = fh.read(14)
-    is_gzip = head[:2] == b"\x1f\x8b"
-    is_bgzf = len(head) == 14 and head[3] & 4 and head[12:14] == b"BC"
-    return is_gzip and not is_bgzf
-
-
-def _plain_gzip_error(path: Path) -> DanQError:
-    """The one-line error for a VCF compressed with plain gzip (htslib needs BGZF)."""
-    return located(path, None, "gzip-compressed but not BGZF",
-                   f"recompress it with `zcat {path.name} | bgzip > variants.vcf.gz` or decompress it")
-
-
-def count_records(path: str | os.PathLike) -> int:
-    """Number of records in a VCF (one streaming pass)."""
-    return sum(1 for _ in read_vcf(path, keep_text=False))
-
-
-def read_vcf(path: str | os.PathLike, *, rename_contigs: str | None = None, keep_text: bool = True,
-             start: int = 0, stop: int | None = None) -> Iterator[VcfRecord]:
-    """Stream the records of a VCF/VCF.gz/BCF, records `start` to `stop` (0-based, half-open).
-
-    A malformed record raises a one-line DanQError naming ``file:line``.
-    """
-    path = Path(path)
-    vf = open_vcf(path)
-    n_header = _header_line_count(path)
-    it = iter(vf)
-    index = 0
-    try:
-        while stop is None or index < stop:
-            line = None if n_header is None else n_header + index + 1
-            try:
-                rec = next(it)
-            except StopIteration:
-                break
-            except (ValueError, OSError) as err:
-                where = line if line is not None else None
-                raise located(path, where, _diagnose(path, line) if line else f"malformed record {index + 1} ({err})",
-                              "fix or remove the record (bcftools view can re-export the file)") from None
-            if index >= start:
-                yield _record(rec, index, line, rename_contigs, keep_text)
-            index += 1
-    finally:
-        vf.close()
-
-
-def _record(rec: Any, index: int, line: int | None, rename: str | None, keep_text: bool) -> VcfRecord:
-    """A VcfRecord from a pysam VariantRecord; REF and base-letter ALTs upper-cased (symbolic ALTs kept)."""
-    alts = tuple(a.upper() if _BASES_ANY_CASE_RE.fullmatch(a) else a for a in rec.alts or (".",))
-    return VcfRecord(chrom=rename_contig(rec.chrom, rename), vcf_chrom=rec.chrom, pos=int(rec.pos),
-                     id=rec.id or ".", ref=(rec.ref or "").upper(), alts=alts,
-                     line=line, index=index, text=str(rec) if keep_text else "")
 
 
 # --------------------------------------------------------------------------- windows
@@ -325,24 +193,6 @@ def score_block(predictor: Predictor, genome: Genome, records: list[VcfRecord], 
     return VariantBatch(table, ref_p.astype(f32), alt_p.astype(f32), diff.astype(f32), logodds.astype(f32), records)
 
 
-def parse_chunk(chunk: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """'K/N' -> (K, N) with 1 <= K <= N."""
-    if chunk is None or isinstance(chunk, tuple):
-        return chunk
-    m = re.fullmatch(r"(\d+)/(\d+)", str(chunk).strip())
-    if not m or not (1 <= int(m.group(1)) <= int(m.group(2))):
-        raise DanQError(f"--chunk {chunk!r}: expected K/N with 1 <= K <= N, e.g. 2/8")
-    return int(m.group(1)), int(m.group(2))
-
-
-def chunk_bounds(n_records: int, chunk: tuple[int, int] | None) -> tuple[int, int | None]:
-    """Record range [start, stop) of the K-th of N contiguous blocks."""
-    if chunk is None:
-        return 0, None
-    k, n = chunk
-    return (k - 1) * n_records // n, k * n_records // n
-
-
 def iter_variant_scores(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str | os.PathLike, *,
                         batch_size: int = 128, rc_average: bool = True, max_n_fraction: float = 0.1,
                         strict: bool = False, rename_contigs: str | None = None,
@@ -373,7 +223,7 @@ def iter_variant_scores(model: ModelLike, fasta: str | os.PathLike | Genome, vcf
     # record range and the progress total
     n_records = count_records(vcf) if chunk or progress else None
     start, stop = chunk_bounds(n_records, parse_chunk(chunk)) if chunk else (0, n_records)
-    checker = _ContigChecker(genome, vcf, rename_contigs)
+    checker = ContigChecker(genome, vcf, rename_contigs)
     kw = dict(max_n_fraction=max_n_fraction, shared=shared, strict=strict, vcf_path=vcf)
     bar = Progress(None if stop is None else stop - start, desc="score-variants", unit="records",
                    enabled=progress, interval_s=progress_interval_s)
@@ -392,48 +242,6 @@ def iter_variant_scores(model: ModelLike, fasta: str | os.PathLike | Genome, vcf
         bar.update(len(block))
     bar.close()
     checker.report()
-
-
-class _ContigChecker:
-    """Collects contigs missing from the FASTA and warns once, with a chr-prefix hint."""
-
-    def __init__(self, genome: Genome, vcf: Any, rename: str | None) -> None:
-        self.genome, self.vcf, self.rename = genome, vcf, rename
-        self.missing: dict[str, int] = {}
-
-    def see(self, rec: VcfRecord) -> None:
-        if rec.chrom not in self.genome.lengths:
-            self.missing[rec.chrom] = self.missing.get(rec.chrom, 0) + 1
-
-    def report(self) -> None:
-        if not self.missing:
-            return
-        import warnings
-
-        names = list(self.missing)
-        hint = naming_hint(names, self.genome.contigs)
-        if hint:
-            flag = "remove-chr" if names[0].startswith("chr") else "add-chr"
-            hint += f"; or pass --rename-contigs {flag}"
-        n = sum(self.missing.values())
-        warnings.warn(f"{self.vcf}: {n} record(s) on contig(s) absent from the FASTA "
-                      f"({', '.join(names[:5])}) have status unknown_contig{hint}", DanQWarning, stacklevel=2)
-
-
-# --------------------------------------------------------------------------- summary table
-
-
-def summary_table(batch: VariantBatch, targets: pd.DataFrame, selected: np.ndarray) -> pd.DataFrame:
-    """The batch table + max_abs_diff, top_target and the selected targets' diff columns."""
-    table = batch.table.copy()
-    absdiff = np.abs(batch.diff)
-    has = ~np.isnan(absdiff).all(axis=1) if absdiff.shape[1] else np.zeros(len(table), bool)
-    top = np.where(has, np.nanargmax(np.where(np.isnan(absdiff), -1, absdiff), axis=1), -1) if len(table) else []
-    names = targets["name"].to_numpy()
-    table["max_abs_diff"] = np.where(has, absdiff.max(axis=1, initial=0, where=~np.isnan(absdiff)), np.nan)
-    table["top_target"] = [names[t] if t >= 0 else "" for t in top]
-    cols = {f"diff_{names[j]}": batch.diff[:, j] for j in selected}
-    return pd.concat([table, pd.DataFrame(cols, index=table.index)], axis=1)
 
 
 def score_variants(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str | os.PathLike, *,
@@ -457,7 +265,92 @@ def score_variants(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str
     return pd.concat(frames, ignore_index=True)
 
 
-def empty_batch(n_targets: int) -> VariantBatch:
-    """A batch with no rows."""
-    empty = np.zeros((0, n_targets), dtype=np.float32)
-    return VariantBatch(pd.DataFrame(columns=list(TABLE_COLUMNS)), empty, empty, empty, empty, [])
+# --------------------------------------------------------------------------- driver
+
+
+def write_variant_scores(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.PathLike,
+                         out_prefix: str | os.PathLike, *, targets: list[str] | str | None = None,
+                         target_class: list[str] | str | None = None, write_vcf: bool = True,
+                         background: str | os.PathLike | None = None, **kwargs: Any) -> dict[str, int]:
+    """Score a VCF and write PREFIX.tsv, PREFIX.h5 and PREFIX.vcf.gz (+ .tbi); returns status counts.
+
+    `targets` / `target_class` choose the TSV and VCF INFO columns (the HDF5 holds all
+    targets). Without a choice, models of up to `DEFAULT_MAX_COLUMNS` targets show all of
+    them; larger ones (919 for DeepSEA/DanQ) show only the summary columns, with a note on
+    stderr, so the TSV stays a table one can open. `background` (a `danq background` HDF5 of
+    this model) adds per-target p-values and a combined p per allele (docs/formats.md). Other
+    keyword arguments go to `iter_variant_scores`.
+    """
+    from danq_pipeline.predictor import predictor_from_kwargs
+
+    ensure_writable(output_paths(out_prefix)["tsv"], "--out-prefix")
+    predictor = predictor_from_kwargs(model, kwargs)
+    model_obj = predictor.model
+    genome = Genome(fasta, index_dir=kwargs.pop("index_dir", None))
+    selected = select_targets(model_obj.targets, targets, target_class)
+    if not targets and not target_class and len(selected) > DEFAULT_MAX_COLUMNS:
+        import warnings
+
+        selected = selected[:0]
+        warnings.warn(f"the model has {len(model_obj.targets)} targets: the TSV and VCF show only max_abs_diff "
+                      "and top_target; choose per-target columns with --targets NAME,... or --target-class "
+                      "DNase,TF,histone (the HDF5 holds all targets)", DanQWarning, stacklevel=2)
+    bg = check = None
+    if background:
+        bg = read_background(background)
+        check = BackgroundCheck(bg, background, model_obj, rc_average=predictor.rc_average)
+    with open_vcf(vcf) as vf:
+        header = str(vf.header) if write_vcf else None
+    attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
+             "fasta": str(fasta), "vcf": str(vcf), "seq_len": model_obj.window, "precision": predictor.precision,
+             "rc_average": predictor.rc_average, "chunk": chunk_text(kwargs.get("chunk")),
+             "window_convention": "first REF base at 0-based index seq_len//2 - 1; ALT re-centred: "
+                                  "seq_len//2 - 1 + floor((len(REF) - len(ALT)) / 2)"}
+    if bg is not None:
+        attrs.update(background=str(background), background_vcf_checksum=str(bg.attrs.get("vcf_checksum", "")),
+                     background_measure=bg.measure, background_n=int(bg.n),
+                     combined_method=str(bg.attrs.get("combined_method", "")))
+    counts = {s: 0 for s in STATUSES}
+    with VariantWriter(out_prefix, model_obj.targets, selected, header, attrs, genome.lengths,
+                       background=bg, check=check) as writer:
+        for batch in iter_variant_scores(predictor, genome, vcf, keep_text=write_vcf, **kwargs):
+            writer.write(batch)
+            for s, n in batch.table["status"].value_counts().items():
+                counts[s] += int(n)
+    return counts
+
+
+def build_background(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.PathLike, out: str | os.PathLike, *,
+                     measure: str = DEFAULT_MEASURE, sample_size: int = DEFAULT_SAMPLE_SIZE,
+                     tail_size: int = DEFAULT_TAIL_SIZE, seed: int = 0, **kwargs: Any) -> Background:
+    """Score a background VCF and write its per-target effect null to `out` (HDF5); return it.
+
+    Streams like score-variants (same windows, strand averaging and batching; keyword
+    arguments go to `iter_variant_scores`); only `ok` alleles enter the null. A
+    background without any ok allele is refused (nothing is written).
+    """
+    from danq_pipeline.predictor import predictor_from_kwargs
+
+    ensure_writable(out, "--out")
+    effect_size(np.zeros((0, 0)), np.zeros((0, 0)), measure)  # refuse an unknown measure before scoring
+    predictor = predictor_from_kwargs(model, kwargs)
+    model_obj = predictor.model
+    builder = BackgroundBuilder(len(model_obj.targets), sample_size=sample_size, tail_size=tail_size, seed=seed)
+    counts = {s: 0 for s in STATUSES}
+    for batch in iter_variant_scores(predictor, fasta, vcf, **kwargs):
+        ok = (batch.table["status"] == "ok").to_numpy()
+        builder.add(effect_size(batch.diff[ok], batch.logodds[ok], measure))
+        for s, n in batch.table["status"].value_counts().items():
+            counts[s] += int(n)
+    if builder.n == 0:
+        seen = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "no records"
+        raise DanQError(f"{vcf}: no background allele could be scored ({seen}); give a VCF of the "
+                        "FASTA's build with scorable SNVs (see the status column of score-variants)")
+    attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
+             "model_checksum": model_checksum(model_obj), "vcf": str(vcf), "vcf_checksum": file_digest(vcf),
+             "fasta": str(fasta), "seq_len": model_obj.window,
+             "rc_average": predictor.rc_average, "status_counts": counts,
+             "sample_size": sample_size, "tail_size": tail_size, "seed": seed}
+    bg = builder.finish(measure, model_obj.targets, attrs)
+    write_background(bg, out)
+    return bg

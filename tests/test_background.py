@@ -15,7 +15,6 @@ import torch
 from danq_pipeline.background import (
     Background,
     BackgroundBuilder,
-    build_background,
     effect_size,
     read_background,
     write_background,
@@ -23,11 +22,8 @@ from danq_pipeline.background import (
 from danq_pipeline.cli import main
 from danq_pipeline.dataset import targets_frame
 from danq_pipeline.model import DanQ, save_checkpoint
-from danq_pipeline.variant_io import (
-    gather_variant_outputs,
-    read_variant_scores,
-    write_variant_scores,
-)
+from danq_pipeline.variant_io import gather_variant_outputs, read_variant_scores
+from danq_pipeline.variants import build_background, write_variant_scores
 
 L = 1000
 pytestmark = [

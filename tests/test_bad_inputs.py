@@ -30,7 +30,7 @@ from conftest import REPO
 from eval_fixtures import gc_windows, tiny_checkpoint, tiny_targets, write_windows
 
 from danq_pipeline.dataset import WindowsH5
-from danq_pipeline.variant_io import write_variant_scores
+from danq_pipeline.variants import write_variant_scores
 
 
 @dataclass(frozen=True)

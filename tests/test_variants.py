@@ -23,20 +23,15 @@ from danq_pipeline.encode import decode
 from danq_pipeline.errors import DanQError
 from danq_pipeline.genome import Genome
 from danq_pipeline.model import DanQ, TrainedModel, save_checkpoint
-from danq_pipeline.variant_io import (
-    gather_variant_outputs,
-    read_variant_scores,
-    write_variant_scores,
-)
+from danq_pipeline.variant_io import gather_variant_outputs, read_variant_scores
 from danq_pipeline.variants import (
-    VcfRecord,
-    _is_plain_gzip,
     allele_windows,
     iter_variant_scores,
-    read_vcf,
     score_variants,
     variant_window,
+    write_variant_scores,
 )
+from danq_pipeline.vcf import VcfRecord, _is_plain_gzip, read_vcf
 
 L = 1000
 C = L // 2 - 1  # 499: index of the first REF base

@@ -189,7 +189,7 @@ def stage_score(tmp: Path, size: dict, device: Any, model_path: Path) -> dict:
     import pandas as pd
 
     from danq_pipeline.model import load_model
-    from danq_pipeline.variant_io import write_variant_scores
+    from danq_pipeline.variants import write_variant_scores
 
     vcf = tmp / "snvs.vcf"
     make_vcf(vcf, size["snvs"])  # the same random SNVs bench/variants uses

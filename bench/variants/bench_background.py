@@ -45,7 +45,7 @@ def main() -> None:
 
     from danq_pipeline.background import BackgroundBuilder, model_checksum, write_background
     from danq_pipeline.model import load_model
-    from danq_pipeline.variant_io import write_variant_scores
+    from danq_pipeline.variants import write_variant_scores
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="danq-bench-bg-") as tmp:

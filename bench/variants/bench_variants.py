@@ -89,7 +89,7 @@ def child_danq(args: argparse.Namespace) -> dict:
 
     sys.path.insert(0, str(REPO))
     from danq_pipeline.model import load_model
-    from danq_pipeline.variant_io import write_variant_scores
+    from danq_pipeline.variants import write_variant_scores
 
     torch.set_num_threads(args.threads)
     model = load_model(args.model, "cpu")

@@ -63,11 +63,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Call `danq_pipeline.background.build_background` and print what was kept."""
+    """Call `danq_pipeline.variants.build_background` and print what was kept."""
 
     import torch
 
-    from danq_pipeline.background import build_background
+    from danq_pipeline.variants import build_background
     if args.threads:
         torch.set_num_threads(args.threads)
     with one_line_warnings("background"):

@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> dict[str, int]:
     """The API call, with explicit keyword arguments."""
-    from danq_pipeline.variant_io import write_variant_scores
-    from danq_pipeline.variants import parse_chunk
+    from danq_pipeline.variants import write_variant_scores
+    from danq_pipeline.vcf import parse_chunk
 
     return write_variant_scores(args.model, args.fasta, args.vcf, args.out_prefix, targets=args.targets,
                                 target_class=args.target_class, strict=args.strict,
