@@ -85,9 +85,11 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike, float_format: str = 
         frame.to_csv(tmp, sep="\t", index=False, float_format=float_format, na_rep=na_rep)
 
 
-def ensure_writable(path: str | os.PathLike, flag: str, *, folder: bool = False) -> Path:
+def ensure_writable(path: str | os.PathLike, param: str, *, folder: bool = False) -> Path:
     """Check, before any work starts, that output `path` (a file, or with `folder` a folder)
-    can be written; raise a one-line DanQError naming `flag`, the path and the fix if not.
+    can be written; raise a one-line DanQError naming `param` (the API parameter that gave
+    the path, which the CLI shows as its flag; a name starting with '-' is shown as it is),
+    the path and the fix if not.
 
     Hours of training or scoring must not end in a crash at the first write. Nothing is
     created: the check walks up to the nearest existing folder and creates (then removes) an
@@ -96,22 +98,23 @@ def ensure_writable(path: str | os.PathLike, flag: str, *, folder: bool = False)
     writable (root ignores permissions), and so is not reported.
     """
     path = Path(path)
+    name = param if param.startswith("-") else f"`{param}`"
     if path.exists():
         if folder and not path.is_dir():
-            raise DanQError(f"{flag} {path}: is a file, not a folder; give a folder path")
+            raise DanQError(f"{name} {path}: is a file, not a folder; give a folder path", params=param)
         if not folder and path.is_dir():
-            raise DanQError(f"{flag} {path}: is a folder; give a file path")
+            raise DanQError(f"{name} {path}: is a folder; give a file path", params=param)
     probe = path if (folder and path.is_dir()) else path.parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        raise DanQError(f"{flag} {path}: cannot write there, {probe} is a file, not a folder; "
-                        f"choose another {flag}")
+        raise DanQError(f"{name} {path}: cannot write there, {probe} is a file, not a folder; "
+                        f"choose another {name}", params=param)
     try:
         fd, name = tempfile.mkstemp(dir=probe, prefix=".danq-write-probe-")
     except OSError as err:
-        raise DanQError(f"{flag} {path}: cannot create files in {probe} ({err.strerror}); choose a "
-                        f"folder you can write to, or change its permissions") from None
+        raise DanQError(f"{name} {path}: cannot create files in {probe} ({err.strerror}); choose a "
+                        f"folder you can write to, or change its permissions", params=param) from None
     os.close(fd)
     os.unlink(name)
     return path

@@ -288,7 +288,7 @@ def import_deepsea(
     sources = {"train": train, "valid": valid, "test": test}
     if all(v is None for v in sources.values()):
         raise DanQError("nothing to import; pass at least one of --train, --valid, --test")
-    ensure_writable(out_dir, "--out-dir", folder=True)
+    ensure_writable(out_dir, "out_dir", folder=True)
     sets = {split: DeepSEASet(src, split) for split, src in sources.items() if src is not None}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -286,7 +286,7 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
     from danq_pipeline.reference import attach_reference, read_reference, reference_summary
 
     t0 = time.perf_counter()
-    ensure_writable(out_dir, "--out-dir", folder=True)
+    ensure_writable(out_dir, "out_dir", folder=True)
     test = WindowsH5(data)
     if len(test) == 0:
         raise DanQError(f"{test.path}: holds no windows; check the test holdout given to `danq prepare`")

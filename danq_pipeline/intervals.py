@@ -330,7 +330,7 @@ def _stack(tables: list[pd.DataFrame]) -> pd.DataFrame:
 def overlap_threshold(min_overlap: float, bin_size: int) -> int:
     """Bases a bin needs covered to be positive: ceil(min_overlap * bin_size), at least 1."""
     if not 0 < min_overlap <= 1:
-        raise DanQError(f"--min-overlap must be in (0, 1] (got {min_overlap})")
+        raise DanQError(f"`min_overlap` must be in (0, 1] (got {min_overlap})", params="min_overlap")
     return max(1, math.ceil(min_overlap * bin_size - 1e-9))
 
 
@@ -370,5 +370,6 @@ def window_starts(bins: np.ndarray, bin_size: int, window: int) -> np.ndarray:
 def check_geometry(window: int, bin_size: int) -> None:
     """A window must hold its bin and centre it exactly (equal flanks)."""
     if bin_size < 1 or window < bin_size or (window - bin_size) % 2:
-        raise DanQError(f"--window {window} and --bin {bin_size}: need 1 <= bin <= window with "
-                        "window - bin even (equal flanks), e.g. --window 1000 --bin 200")
+        raise DanQError(f"`window` {window} and `bin_size` {bin_size}: need 1 <= bin size <= window with "
+                        "window - bin size even (equal flanks), e.g. `window` 1000 and `bin_size` 200",
+                        params=("window", "bin_size"))

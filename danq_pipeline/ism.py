@@ -75,7 +75,7 @@ def region_input(genome, region: str, seq_len: int) -> IsmInput:
     `region` is typed as samtools/UCSC display it (1-based, inclusive), like every region the
     package reads; see `regions.parse_region`.
     """
-    chrom, start, end = parse_region(region, genome.lengths, source="--region")
+    chrom, start, end = parse_region(region, genome.lengths, source="region")
     _check_length(end - start, seq_len, f"region {region}")
     w0 = start - (seq_len - (end - start)) // 2
     codes = genome.fetch_codes(chrom, w0, w0 + seq_len, pad=True)
@@ -244,7 +244,7 @@ def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fas
     """
     if (region is None) == (sequence is None):
         raise DanQError("give either --region (with --fasta) or --sequence")
-    _io.ensure_writable(f"{out_prefix}.h5", "--out-prefix")
+    _io.ensure_writable(f"{out_prefix}.h5", "out_prefix")
     predictor = as_predictor(model_path, device=device, precision=precision, batch_size=batch_size,
                              rc_average=False)
     model = predictor.model

@@ -515,7 +515,7 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
     from danq_pipeline.jaspar import load_jaspar
     from danq_pipeline.predictor import as_predictor
 
-    ensure_writable(out_dir, "--out-dir", folder=True)
+    ensure_writable(out_dir, "out_dir", folder=True)
     predictor = as_predictor(model_path, device=device, precision=precision, batch_size=batch_size)
     found = filter_pfms(predictor, WindowsH5(data_path), max_windows=max_windows, min_activation=min_activation,
                         progress=progress)

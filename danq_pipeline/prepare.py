@@ -99,7 +99,7 @@ def prepare_dataset(*, fasta: str | os.PathLike, targets: str | os.PathLike, out
     docstring and docs/prepare.md for the label rules. Every input is checked before any
     output is opened; outputs are written under temporary names and renamed at the end.
     """
-    ensure_writable(out_dir, "--out-dir", folder=True)
+    ensure_writable(out_dir, "out_dir", folder=True)
     iv.check_geometry(window, bin_size)
     threshold = iv.overlap_threshold(min_overlap, bin_size)
     negative_ratio = parse_ratio(negative_ratio)
@@ -122,33 +122,35 @@ def prepare_dataset(*, fasta: str | os.PathLike, targets: str | os.PathLike, out
 
 
 def parse_ratio(value: float | str) -> float:
-    """--negative-ratio: a number >= 0, or 'all' (every all-negative bin; returned as inf)."""
+    """negative_ratio: a number >= 0, or 'all' (every all-negative bin; returned as inf)."""
     if isinstance(value, str):
         if value.strip().lower() == "all":
             return math.inf
         try:
             value = float(value)
         except ValueError:
-            raise DanQError(f"--negative-ratio must be a number >= 0 or 'all' (got {value!r})") from None
+            raise DanQError(f"`negative_ratio` must be a number >= 0 or 'all' (got {value!r})",
+                            params="negative_ratio") from None
     return float(value)
 
 
 def _check_numbers(max_n_fraction: float, negative_ratio: float) -> None:
     if not 0 <= max_n_fraction <= 1:
-        raise DanQError(f"--max-n-fraction must be in [0, 1] (got {max_n_fraction})")
+        raise DanQError(f"`max_n_fraction` must be in [0, 1] (got {max_n_fraction})", params="max_n_fraction")
     if negative_ratio < 0:
-        raise DanQError(f"--negative-ratio must be >= 0 (got {negative_ratio})")
+        raise DanQError(f"`negative_ratio` must be >= 0 (got {negative_ratio})", params="negative_ratio")
 
 
 def _classes(anchor_classes: str | tuple[str, ...] | None) -> list[str] | None:
-    """Normalise --anchor-classes ('TF,DNase' or a tuple) to a list; None = any target."""
+    """Normalise anchor_classes ('TF,DNase' or a tuple) to a list; None = any target."""
     if anchor_classes is None or anchor_classes == "" or anchor_classes == "any":
         return None
     items = anchor_classes.split(",") if isinstance(anchor_classes, str) else list(anchor_classes)
     items = [c.strip() for c in items if c.strip()]
     bad = [c for c in items if c not in TARGET_CLASSES]
     if bad:
-        raise DanQError(f"--anchor-classes: unknown class(es) {', '.join(bad)}; use {', '.join(TARGET_CLASSES)}")
+        raise DanQError(f"`anchor_classes`: unknown class(es) {', '.join(bad)}; use {', '.join(TARGET_CLASSES)}",
+                        params="anchor_classes")
     return items or None
 
 
@@ -160,15 +162,16 @@ def _setup(*, fasta, targets, blacklist, contigs, valid, test, bin_size, thresho
     sheet = iv.read_targets_sheet(targets)
     genome = Genome(fasta, index_dir=index_dir)
     lengths = genome.lengths
-    selection = parse_regions(contigs, lengths, "--contigs") or [Region(c, 0, n) for c, n in lengths.items()]
+    selection = parse_regions(contigs, lengths, "contigs") or [Region(c, 0, n) for c, n in lengths.items()]
     chosen = {r.chrom for r in selection}
-    holdout = {"valid": parse_regions(valid, lengths, "--valid"),
-               "test": parse_regions(test, lengths, "--test")}
+    holdout = {"valid": parse_regions(valid, lengths, "valid"),
+               "test": parse_regions(test, lengths, "test")}
     _check_disjoint(holdout["valid"], holdout["test"])
     classes = _classes(anchor_classes)
     anchors = np.array([classes is None or c in classes for c in sheet["class"]])
     if not anchors.any():
-        raise DanQError(f"--anchor-classes {','.join(classes or [])}: no target in {targets} has such a class")
+        raise DanQError(f"`anchor_classes` {','.join(classes or [])}: no target in {targets} has such a class",
+                        params="anchor_classes")
     positives, info = _read_targets(sheet, lengths, bin_size, threshold, progress)
     return _Setup(genome=genome, sheet=sheet, contigs=[c for c in lengths if c in chosen],
                   selection=selection, holdout=holdout,
@@ -180,8 +183,9 @@ def _check_disjoint(valid: list[Region], test: list[Region]) -> None:
     for a in valid:
         for b in test:
             if a.chrom == b.chrom and a.start < b.end and b.start < a.end:
-                raise DanQError(f"--valid and --test overlap on {a.chrom} ({a.start + 1}-{a.end} and "
-                                f"{b.start + 1}-{b.end}, 1-based); holdout regions must be disjoint")
+                raise DanQError(f"`valid` and `test` overlap on {a.chrom} ({a.start + 1}-{a.end} and "
+                                f"{b.start + 1}-{b.end}, 1-based); holdout regions must be disjoint",
+                                params=("valid", "test"))
 
 
 def _read_targets(sheet: pd.DataFrame, lengths: dict[str, int], bin_size: int, threshold: int,

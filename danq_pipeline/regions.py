@@ -28,6 +28,9 @@ class Region(NamedTuple):
 def parse_region(text: str, lengths: dict[str, int], source: str = "region") -> Region:
     """Parse ``chrom`` or ``chrom:start-end`` (1-based inclusive, as samtools/UCSC display).
 
+    `source` names where the text came from (an API parameter, which the CLI shows as its
+    flag) at the start of every error message.
+
     ``chr22:17000000-18000000`` becomes the 0-based half-open ``(chr22, 16999999, 18000000)``.
     Commas in numbers are allowed; the end is clipped to the contig length.
     """
@@ -36,19 +39,20 @@ def parse_region(text: str, lengths: dict[str, int], source: str = "region") -> 
         return Region(text, 0, lengths[text])
     m = re.fullmatch(r"(.+):([\d,]+)-([\d,]+)", text)
     if not m and ":" not in text and text:
-        raise DanQError(f"{source}: contig {text!r} is not in the FASTA{fasta_has(lengths, text)}")
+        raise DanQError(f"`{source}`: contig {text!r} is not in the FASTA{fasta_has(lengths, text)}", params=source)
     if not m:
-        raise DanQError(f"{source}: cannot read {text!r}; write a contig name (chr8) or a "
-                        "region chrom:start-end, 1-based inclusive (chr22:17000000-18000000)")
+        raise DanQError(f"`{source}`: cannot read {text!r}; write a contig name (chr8) or a "
+                        "region chrom:start-end, 1-based inclusive (chr22:17000000-18000000)", params=source)
     chrom, a, b = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
     if chrom not in lengths:
-        raise DanQError(f"{source}: contig {chrom!r} of {text!r} is not in the FASTA{fasta_has(lengths, chrom)}")
+        raise DanQError(f"`{source}`: contig {chrom!r} of {text!r} is not in the FASTA{fasta_has(lengths, chrom)}",
+                        params=source)
     if a < 1 or b < a:
-        raise DanQError(f"{source}: region {text!r} needs 1 <= start <= end "
-                        "(1-based inclusive, e.g. chr22:17000000-18000000)")
+        raise DanQError(f"`{source}`: region {text!r} needs 1 <= start <= end "
+                        "(1-based inclusive, e.g. chr22:17000000-18000000)", params=source)
     if a > lengths[chrom]:
-        raise DanQError(f"{source}: region {text!r} starts past the end of {chrom} ({lengths[chrom]:,} bp); "
-                        "check the coordinates and the genome build")
+        raise DanQError(f"`{source}`: region {text!r} starts past the end of {chrom} ({lengths[chrom]:,} bp); "
+                        "check the coordinates and the genome build", params=source)
     return Region(chrom, a - 1, min(b, lengths[chrom]))
 
 

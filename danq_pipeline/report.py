@@ -306,7 +306,7 @@ def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
     Everything (figures, logos, training curves) is embedded as data: URIs, so the file
     opens offline. Returns the path written (temporary name, then renamed).
     """
-    ensure_writable(out, "--out")
+    ensure_writable(out, "out")
     eval_dir = Path(evaluate_dir)
     for need in ("metrics.tsv", "summary.tsv"):
         if not (eval_dir / need).exists():

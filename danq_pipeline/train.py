@@ -143,8 +143,8 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
     if preset not in PRESET_SCHEDULE:
         raise DanQError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESET_SCHEDULE)}")
     default_epochs, default_patience = PRESET_SCHEDULE[preset]
-    ensure_writable(out, "--out")  # before the first epoch, not after it
-    ensure_writable(history or Path(out).parent / "history.tsv", "--history")
+    ensure_writable(out, "out")  # before the first epoch, not after it
+    ensure_writable(history or Path(out).parent / "history.tsv", "history")
     dist = _Distributed.setup(device)
     seed_everything(seed + dist.rank, deterministic)
     train_h5, valid_h5 = _open_data(train, valid)

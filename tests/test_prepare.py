@@ -201,9 +201,9 @@ def test_read_only_fasta_folder_needs_index_dir(tiny, capsys, monkeypatch, tmp_p
 
 
 def test_bad_numbers_are_user_errors(tiny):
-    with pytest.raises(DanQError, match="window - bin even"):
+    with pytest.raises(DanQError, match="window - bin size even"):
         prepare_dataset(fasta=tiny["fasta"], targets=tiny["targets"], out_dir=tiny["dir"] / "x", window=601)
-    with pytest.raises(DanQError, match="anchor-classes"):
+    with pytest.raises(DanQError, match="`anchor_classes`: unknown class"):
         prepare_dataset(fasta=tiny["fasta"], targets=tiny["targets"], out_dir=tiny["dir"] / "x",
                         anchor_classes="ATAC")
 
@@ -268,7 +268,7 @@ def test_negative_ratio_all_keeps_every_clean_window(tiny):
     kept = stats[["kept_train", "kept_valid", "kept_test"]].sum()
     assert kept + stats[list(DROP_REASONS)].sum() == stats["bins"], "every bin counted once"
     assert WindowsH5(tiny["dir"] / "out" / "train.h5").attrs["params"]["negative_ratio"] == "all"
-    with pytest.raises(DanQError, match="negative-ratio"):
+    with pytest.raises(DanQError, match="`negative_ratio` must be a number"):
         prepare_dataset(fasta=tiny["fasta"], targets=tiny["targets"], out_dir=tiny["dir"] / "x",
                         negative_ratio="some")
 
@@ -344,6 +344,19 @@ def test_windows_record_checksums_of_every_input(tiny):
 ])
 def test_bad_holdouts_are_one_line(tiny, capsys, extra, message):
     assert _cli(tiny, capsys, *extra) == f"danq prepare: error: {message}"
+
+
+def test_library_names_the_parameter_and_the_cli_its_flag(tiny, capsys):
+    """A library error names the API parameter (`min_overlap`); `danq prepare` shows it as the
+    flag the user typed (--min-overlap), in the same one-line message."""
+    with pytest.raises(DanQError) as err:
+        prepare_dataset(fasta=tiny["fasta"], targets=tiny["targets"], out_dir=tiny["dir"] / "api_out",
+                        window=600, min_overlap=2.0, progress=False)
+    assert str(err.value) == "`min_overlap` must be in (0, 1] (got 2.0)" and err.value.params == ("min_overlap",)
+    assert _cli(tiny, capsys, "--min-overlap", "2") == "danq prepare: error: --min-overlap must be in (0, 1] (got 2.0)"
+    assert _cli(tiny, capsys, "--bin", "301") == (
+        "danq prepare: error: --window 600 and --bin 301: need 1 <= bin size <= window with window - bin size "
+        "even (equal flanks), e.g. --window 1000 and --bin 200")
 
 
 def test_summit_on_a_bed12_is_refused(tiny, capsys):

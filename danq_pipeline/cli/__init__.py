@@ -37,10 +37,31 @@ Run `danq <command> --help` for each command's inputs, outputs and defaults."""
 
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (no usage block), like every danq error;
-    subparsers inherit it."""
+    subparsers inherit it. `commands` maps each command name to its subparser."""
+
+    commands: dict[str, argparse.ArgumentParser]
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def flag_of(parser: argparse.ArgumentParser, param: str) -> str | None:
+    """The long option of `parser` that fills API parameter `param` (its dest), or None."""
+    for action in parser._actions:  # argparse has no public list of a parser's options
+        if action.dest == param and action.option_strings:
+            return max(action.option_strings, key=len)
+    return None
+
+
+def as_flags(message: str, params: tuple[str, ...], parser: argparse.ArgumentParser) -> str:
+    """`message` with each API parameter in `params` (in backticks, as the library writes it)
+    shown as its flag: "`min_overlap` must be ..." -> "--min-overlap must be ...". The library
+    names parameters, the command line names flags."""
+    for param in params:
+        flag = flag_of(parser, param)
+        if flag is not None:
+            message = message.replace(f"`{param}`", flag)
+    return message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"danq-pipeline {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    parser.commands = sub.choices
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"danq_pipeline.cli.{name}")
         module.register(sub)
@@ -62,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except DanQError as err:
-        print(f"danq {args.command}: error: {err}", file=sys.stderr)
+        message = as_flags(str(err), err.params, parser.commands[args.command])
+        print(f"danq {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # train saves its resume state first (train.TrainingInterrupted)
         print(f"danq {args.command}: interrupted" + (f" by {err}" if str(err) else ""), file=sys.stderr)
