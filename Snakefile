@@ -36,6 +36,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/variants.smk"
 include: "rules/interpret.smk"
+include: "rules/predict.smk"
 
 
 rule all:

@@ -424,7 +424,9 @@ class _TableOut:
         self.tsv, self.selected, self.kind = tsv, selected, kind
         self.columns = target_columns(targets, selected)
         self.contig_index = {c: i for i, c in enumerate(contigs)}
-        self._header = True
+        self.head = list(TILE_COLUMNS) if kind == "regions" else ["name", "length", "padded_bp"]
+        self._fh = open(tsv, "w", encoding="utf-8")  # noqa: SIM115 - stays open across chunks; closed in close()
+        self._fh.write("\t".join([*self.head, *self.columns]) + "\n")
         self.h5 = h5py.File(h5, "w")
         t = len(targets)
         self.h5.create_dataset("probabilities", (0, t), maxshape=(None, t), dtype="f4",
@@ -442,11 +444,7 @@ class _TableOut:
 
     def add(self, rows: pd.DataFrame, probs: np.ndarray) -> None:
         """Append rows (tile or sequence table) and their probabilities (n, T)."""
-        out = rows.drop(columns=["region"], errors="ignore").reset_index(drop=True)
-        out = pd.concat([out, pd.DataFrame(probs[:, self.selected], columns=self.columns)], axis=1)
-        out.to_csv(self.tsv, sep="\t", index=False, header=self._header, mode="w" if self._header else "a",
-                   float_format="%.6g")
-        self._header = False
+        self._fh.write(_tsv_lines(rows[self.head], probs[:, self.selected]))
         n0 = self.h5["probabilities"].shape[0]
         _append(self.h5["probabilities"], probs.astype(np.float32), n0)
         for col, _ in _row_fields(self.kind):
@@ -454,13 +452,18 @@ class _TableOut:
             _append(self.h5[f"rows/{col}"], values, n0)
 
     def close(self) -> None:
-        """Close the HDF5 file (an empty TSV still gets its header)."""
-        if self._header:
-            pd.DataFrame(columns=self._tsv_columns()).to_csv(self.tsv, sep="\t", index=False)
+        """Close both files."""
+        self._fh.close()
         self.h5.close()
 
-    def _tsv_columns(self) -> list[str]:
-        return [*(TILE_COLUMNS if self.kind == "regions" else ("name", "length", "padded_bp")), *self.columns]
+
+def _tsv_lines(rows: pd.DataFrame, values: np.ndarray) -> str:
+    """TSV lines of `rows` followed by `values` as %.6g (4x faster than DataFrame.to_csv's
+    float_format for hundreds of target columns)."""
+    fmt = "%.6g".__mod__
+    text = (rows[c].astype(str).tolist() for c in rows.columns)
+    return "".join("\t".join((*head, *map(fmt, vals))) + "\n"
+                   for head, vals in zip(zip(*text, strict=True), values.tolist(), strict=True))
 
 
 def _row_fields(kind: str) -> list[tuple[str, Any]]:

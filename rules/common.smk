@@ -86,6 +86,8 @@ def check_inputs():
         paths += [(f"variants.vcfs.{k}", v) for k, v in vcfs.items()]
         if config["variants"].get("background"):
             paths.append(("variants.background", config["variants"]["background"]))
+        if config["predict"].get("regions"):
+            paths.append(("predict.regions", config["predict"]["regions"]))
     if config["evaluate"].get("reference"):
         paths.append(("evaluate.reference", config["evaluate"]["reference"]))
     for key, path in paths:
@@ -150,6 +152,14 @@ def ism_outputs():
     return [f"results/ism/{region_slug(r)}.h5" for r in ism_regions()]
 
 
+def predict_outputs():
+    """danq predict's tables (and tracks) when predict.regions names a BED."""
+    if not (has_genome() and config["predict"].get("regions")):
+        return []
+    tracks = ["results/predict/tracks"] if config["predict"]["bigwig"] else []
+    return ["results/predict/regions.tsv", "results/predict/regions.h5", *tracks]
+
+
 def final_outputs():
     return [
         f"{EVALUATE}/metrics.tsv",
@@ -157,6 +167,7 @@ def final_outputs():
         *variant_outputs(),
         *motif_outputs(),
         *ism_outputs(),
+        *predict_outputs(),
     ]
 
 

@@ -14,7 +14,7 @@ from conftest import REPO
 # PyPI name -> conda package name, where they differ
 CONDA_NAME = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
 # packages the prepare env may leave out (the prepare step never imports them)
-NOT_FOR_PREPARE = {"torch", "scikit-learn", "scipy", "pysam", "matplotlib", "logomaker", "pyjaspar"}
+NOT_FOR_PREPARE = {"torch", "scikit-learn", "scipy", "pysam", "matplotlib", "logomaker", "pyjaspar", "pybigwig"}
 
 
 def _requirements() -> dict[str, str]:
