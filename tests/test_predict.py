@@ -131,6 +131,21 @@ def test_long_region_is_tiled_at_the_stride(setup, tmp_path, one_torch_thread) -
     bw.close()
 
 
+def test_bigwig_of_overlapping_unsorted_regions_is_sorted_and_never_overlaps(setup, tmp_path, one_torch_thread) -> None:
+    bed = pd.DataFrame({"chrom": ["chrT", "chrT", "chrT"], "start": [1000, 1010, 400], "end": [1060, 1200, 460]})
+    rows = predict_regions(setup["model"], setup["fasta"], bed, stride=20, device="cpu")
+    (path,) = write_tracks(setup["model"], setup["fasta"], bed, tmp_path, targets="t0", stride=20, device="cpu",
+                           progress=False)
+    bw = pyBigWig.open(str(path))
+    bins = bw.intervals("chrT")
+    assert [b[0] for b in bins] == sorted(b[0] for b in bins) and all(a[1] <= b[0] for a, b in
+                                                                      zip(bins, bins[1:], strict=False))
+    assert bins[0] == pytest.approx((420, 440, rows["t0"].iat[-1]))  # the BED's last region comes first
+    assert bins[1][:2] == (1020, 1040) and bins[2][:2] == (1040, 1045)  # region 2's first bin, cut where region 1's ends
+    np.testing.assert_allclose([bins[1][2], bins[2][2]], rows["t0"].iloc[:2], rtol=1e-6)
+    bw.close()
+
+
 def test_contig_end_refused_unless_padded(setup, tmp_path, capsys, one_torch_thread) -> None:
     bed = tmp_path / "edge.bed"
     bed.write_text("chrT\t0\t60\tok\nchrU\t100\t120\tedge\n")
