@@ -35,7 +35,7 @@ _API = {
     "Genome": "danq_pipeline.genome:Genome",
     "DanQError": "danq_pipeline.errors:DanQError",
     "prepare_dataset": "danq_pipeline.prepare:prepare_dataset",
-    "read_targets_sheet": "danq_pipeline.intervals:read_targets_sheet",
+    "read_targets_sheet": "danq_pipeline.targets:read_targets_sheet",
     "per_target_metrics": "danq_pipeline.metrics:per_target_metrics",
     "write_report": "danq_pipeline.report:write_report",
     "fit_kmer_baseline": "danq_pipeline.baseline:fit_kmer_baseline",

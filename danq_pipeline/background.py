@@ -49,6 +49,7 @@ import pandas as pd
 from danq_pipeline import __version__
 from danq_pipeline._io import atomic_path
 from danq_pipeline.errors import DanQError
+from danq_pipeline.targets import read_targets_h5, write_targets_h5
 
 if TYPE_CHECKING:  # torch stays a lazy import here
     from danq_pipeline.model import TrainedModel
@@ -316,10 +317,7 @@ def write_background(bg: Background, path: str | os.PathLike) -> Path:
                                   shuffle=True, chunks=(max(1, min(len(data), 1024)), max(1, data.shape[1]))
                                   if data.size else None)
             h5.create_dataset("sample_minp", data=np.asarray(bg.sample_minp, dtype=np.float64))
-            t = h5.create_group("targets")
-            t.create_dataset("id", data=bg.targets["id"].to_numpy(dtype=np.int32))
-            for col in ("name", "class", "source"):
-                t.create_dataset(col, data=np.array(bg.targets[col].astype(str).tolist(), dtype=object), dtype=_STR)
+            write_targets_h5(h5, bg.targets)
             base = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
                     "measure": bg.measure, "n_alleles": int(bg.n), "combined_method": COMBINED_METHOD}
             for key, value in {**bg.attrs, **base}.items():
@@ -341,8 +339,7 @@ def read_background(path: str | os.PathLike) -> Background:
             raise DanQError(f"{path}: not a danq background file (format={h5.attrs.get('format')!r}); "
                             "build one with `danq background`")
         attrs = {k: _attr(v) for k, v in h5.attrs.items()}
-        targets = pd.DataFrame({"id": h5["targets/id"][:], **{c: h5[f"targets/{c}"].asstr()[:]
-                                                              for c in ("name", "class", "source")}})
+        targets = read_targets_h5(h5)
         return Background(str(attrs["measure"]), int(attrs["n_alleles"]), h5["tail"][:], h5["sample"][:],
                           h5["sample_minp"][:], targets, attrs)
 

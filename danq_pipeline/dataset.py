@@ -35,63 +35,11 @@ from danq_pipeline import __version__
 from danq_pipeline._io import atomic_path
 from danq_pipeline.encode import ALPHABET, one_hot, reverse_complement_codes
 from danq_pipeline.errors import DanQError
+from danq_pipeline.targets import read_targets_h5, write_targets_h5
 
 FORMAT = "danq-windows"
 FORMAT_VERSION = 1
-TARGET_CLASSES = ("DNase", "TF", "histone")
 _STR = h5py.string_dtype("utf-8")
-
-
-def targets_frame(names: list[str], classes: list[str], sources: list[str] | None = None,
-                  ids: list[int] | None = None) -> pd.DataFrame:
-    """Build the target table (columns id, name, class, source), checking classes."""
-    bad = sorted({c for c in classes if c not in TARGET_CLASSES})
-    if bad:
-        raise DanQError(f"unknown target class(es) {bad}; use one of {', '.join(TARGET_CLASSES)}")
-    n = len(names)
-    return pd.DataFrame({
-        "id": list(ids) if ids is not None else list(range(n)),
-        "name": list(names),
-        "class": list(classes),
-        "source": list(sources) if sources is not None else [""] * n,
-    })
-
-
-def select_targets(targets: pd.DataFrame, names: list[str] | str | None = None,
-                   classes: list[str] | str | None = None) -> np.ndarray:
-    """Column indices, in model order, of the targets named in `names` plus those of the
-    classes in `classes` (the union; all targets when neither is given).
-
-    Both accept a list or a comma-separated string, as the CLI's --targets/--target-class give
-    them. Unknown names or classes, or a choice that keeps nothing, raise a one-line DanQError.
-    """
-    names, classes = _as_list(names), _as_list(classes)
-    if not names and not classes:
-        return np.arange(len(targets))
-    keep = np.zeros(len(targets), dtype=bool)
-    if names:
-        unknown = sorted(set(names) - set(targets["name"].astype(str)))
-        if unknown:
-            raise DanQError(f"--targets: unknown target name(s) {', '.join(unknown)}; the model has "
-                            f"{', '.join(targets['name'].astype(str)[:8])}{'...' if len(targets) > 8 else ''}")
-        keep |= targets["name"].astype(str).isin(names).to_numpy()
-    if classes:
-        bad = sorted(set(classes) - set(TARGET_CLASSES))
-        if bad:
-            raise DanQError(f"--target-class: unknown target class(es) {', '.join(bad)}; choose from {', '.join(TARGET_CLASSES)}")
-        keep |= targets["class"].isin(classes).to_numpy()
-    if not keep.any():
-        raise DanQError("no target matches --targets/--target-class; check the names and classes")
-    return np.flatnonzero(keep)
-
-
-def _as_list(value: list[str] | str | None) -> list[str]:
-    """'a,b' or ['a', 'b'] -> ['a', 'b']."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return list(value)
 
 
 class WindowsWriter:
@@ -121,10 +69,7 @@ class WindowsWriter:
         for name, dt in (("chrom", "i4"), ("start", "i8"), ("end", "i8")):
             g.create_dataset(name, (0,), maxshape=(None,), dtype=dt, chunks=(max(chunk_rows, 4096),))
         self._h5.create_dataset("contigs", data=np.array(list(contigs), dtype=object), dtype=_STR)
-        t = self._h5.create_group("targets")
-        t.create_dataset("id", data=targets["id"].to_numpy(dtype=np.int32))
-        for col in ("name", "class", "source"):
-            t.create_dataset(col, data=np.array(targets[col].astype(str).tolist(), dtype=object), dtype=_STR)
+        write_targets_h5(self._h5, targets)
         base = {"format": FORMAT, "format_version": FORMAT_VERSION, "split": split, "alphabet": ALPHABET,
                 "window_size": self.window_size, "package_version": __version__, "rc_pairs": False}
         for key, value in {**base, **(attrs or {})}.items():
@@ -181,12 +126,7 @@ class WindowsH5:
                 self._len = int(h5["sequences"].shape[0])
                 self.window_size = int(h5["sequences"].shape[1])
                 self.n_targets = int(h5["labels"].shape[1])
-                self.targets = pd.DataFrame({
-                    "id": h5["targets/id"][:].astype(int),
-                    "name": h5["targets/name"].asstr()[:],
-                    "class": h5["targets/class"].asstr()[:],
-                    "source": h5["targets/source"].asstr()[:],
-                })
+                self.targets = read_targets_h5(h5)
                 self.contigs = list(h5["contigs"].asstr()[:])
         except (OSError, KeyError) as err:
             raise DanQError(f"{self.path}: not a danq windows HDF5 file ({err}); re-create it with `danq prepare`") from None

@@ -41,14 +41,14 @@ import numpy as np
 import pandas as pd
 
 from danq_pipeline._io import atomic_path, ensure_writable
-from danq_pipeline.dataset import WindowsWriter, targets_frame
+from danq_pipeline.dataset import WindowsWriter
 from danq_pipeline.encode import reverse_complement_codes
 from danq_pipeline.errors import DanQError, DanQWarning
+from danq_pipeline.targets import deepsea_classes, targets_frame
 
 DEEPSEA_ORDER = "AGCT"  # channel order of the bundle's one-hot arrays
 WINDOW = 1000
 N_TARGETS = 919
-CLASS_COUNTS = (("DNase", 125), ("TF", 690), ("histone", 104))
 SPLITS = ("train", "valid", "test")
 PAPER_TABLE = "danq_paper_aucs.tsv"  # packaged copy of data/deepsea/danq_paper_aucs.tsv
 UNKNOWN_CONTIG = "unknown"
@@ -88,7 +88,7 @@ def deepsea_targets() -> pd.DataFrame:
     table = paper_table()
     cell, assay, treat = (table.iloc[:, i].astype(str) for i in range(3))
     names = (cell + "|" + assay + "|" + treat).tolist()
-    classes = [c for c, n in CLASS_COUNTS for _ in range(n)]
+    classes = deepsea_classes()
     frame = targets_frame(names, classes, sources=["DeepSEA bundle"] * len(names))
     return frame.assign(cell_type=cell.values, assay=assay.values, treatment=treat.values)
 

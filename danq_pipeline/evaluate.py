@@ -31,7 +31,14 @@ from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.metrics import auroc_auprc, per_target_metrics, summarize
 from danq_pipeline.model import TrainedModel, load_model
-from danq_pipeline.predictor import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor, check_precision
+from danq_pipeline.predictor import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_PRECISION,
+    Predictor,
+    as_predictor,
+    check_precision,
+)
+from danq_pipeline.targets import check_same_targets, write_targets_h5
 
 PREDICTIONS_FORMAT = "danq-predictions"
 BLOCK_ROWS = 8192  # rows predicted and written per HDF5 block
@@ -54,12 +61,8 @@ def check_compatible(model: TrainedModel, data: WindowsH5, model_path: Any) -> N
     if data.window_size != model.window:
         raise DanQError(f"{data.path}: windows are {data.window_size} bp but {model_path} was trained on "
                         f"{model.window} bp windows; prepare the test file with the training window size")
-    ours, theirs = model.targets, data.targets
-    same = len(ours) == len(theirs) and (ours["id"].astype(int).tolist() == theirs["id"].astype(int).tolist()) \
-        and ours["name"].astype(str).tolist() == theirs["name"].astype(str).tolist()
-    if not same:
-        raise DanQError(f"{data.path}: its {len(theirs)} targets differ from the {len(ours)} targets {model_path} "
-                        "was trained on (ids/names/order); prepare it from the same targets sheet")
+    check_same_targets(model.targets, data.targets, data.path, "prepare it from the same targets sheet",
+                       expected_from=model_path)
 
 
 def _block_plan(data: WindowsH5, block_rows: int) -> tuple[int, list[tuple[int, int]]]:
@@ -110,10 +113,7 @@ def _create_predictions(path: Path, data: WindowsH5, attrs: dict, with_baseline:
     chunks = (max(1, min(n, BLOCK_ROWS)), max(1, min(t, 16)))
     for name in ("probabilities", "baseline") if with_baseline else ("probabilities",):
         h5.create_dataset(name, (n, t), dtype="f4", chunks=chunks if n and t else None, fillvalue=np.nan)
-    g = h5.create_group("targets")
-    g.create_dataset("id", data=data.targets["id"].to_numpy(dtype=np.int32))
-    for col in ("name", "class", "source"):
-        g.create_dataset(col, data=np.array(data.targets[col].astype(str).tolist(), dtype=object), dtype=_STR)
+    write_targets_h5(h5, data.targets)
     coords = data.coordinates()
     index = {name: i for i, name in enumerate(data.contigs)}
     h5.create_dataset("windows/chrom", data=coords["chrom"].map(index).to_numpy(dtype=np.int32))

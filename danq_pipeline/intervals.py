@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from danq_pipeline.dataset import TARGET_CLASSES
 from danq_pipeline.errors import DanQError, located
 from danq_pipeline.genome import naming_hint, open_text
 
@@ -57,65 +55,6 @@ def covered_bases(starts: np.ndarray, ends: np.ndarray, qs: np.ndarray, qe: np.n
 def any_overlap(starts: np.ndarray, ends: np.ndarray, qs: np.ndarray, qe: np.ndarray) -> np.ndarray:
     """True where query [qs, qe) overlaps any sorted, non-overlapping interval (>= 1 bp)."""
     return covered_bases(starts, ends, qs, qe) > 0
-
-
-# ----------------------------------------------------------------------------- targets sheet
-
-def read_targets_sheet(path: str | os.PathLike) -> pd.DataFrame:
-    """Read the targets sheet (TSV with header: name, file, class [, extend, summit]).
-
-    Returns a table with columns id, name, class, file (absolute Path), source (the file as
-    written in the sheet), extend (int) and summit (int, -1 = whole peak). Rows keep their
-    order; ids are 0..T-1. File paths are relative to the sheet's folder.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DanQError(f"{path}: no such targets sheet; check the path")
-    try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise located(path, None, f"not a readable TSV ({str(err).splitlines()[0]})",
-                      "write a tab-separated sheet with a header line: name, file, class") from None
-    missing = [c for c in ("name", "file", "class") if c not in sheet.columns]
-    if missing:
-        raise located(path, 1, f"missing column(s) {', '.join(missing)} (found {', '.join(sheet.columns)})",
-                      "the header needs name, file and class (optional: extend, summit), tab-separated")
-    if sheet.empty:
-        raise located(path, None, "no targets listed", "add one row per target under the header")
-    rows = [_sheet_row(path, i + 2, row) for i, row in enumerate(sheet.to_dict("records"))]
-    table = pd.DataFrame(rows)
-    table.insert(0, "id", np.arange(len(table)))
-    return table
-
-
-def _sheet_row(path: Path, line: int, row: dict) -> dict:
-    """Validate one sheet row (line = 1-based line number in the file)."""
-    name, cls, file = row["name"].strip(), row["class"].strip(), row["file"].strip()
-    if not name:
-        raise located(path, line, "empty target name", "give every target a name")
-    if cls not in TARGET_CLASSES:
-        raise located(path, line, f"unknown class {cls!r}",
-                      f"use one of {', '.join(TARGET_CLASSES)} (ATAC counts as DNase)")
-    if not file:
-        raise located(path, line, "empty file column", "give the peak file, relative to the sheet's folder")
-    extend = _int_cell(path, line, row, "extend", 0)
-    summit = _int_cell(path, line, row, "summit", -1)
-    full = (path.parent / file).resolve()
-    if not full.exists():
-        raise located(path, line, f"peak file {file!r} not found (looked for {full})",
-                      "paths are relative to the sheet's folder")
-    return {"name": name, "class": cls, "file": full, "source": file, "extend": extend, "summit": summit}
-
-
-def _int_cell(path: Path, line: int, row: dict, col: str, default: int) -> int:
-    """An optional non-negative integer column ('' -> default)."""
-    text = str(row.get(col, "") or "").strip()
-    if not text:
-        return default
-    if not re.fullmatch(r"\d+", text):
-        raise located(path, line, f"column {col} must be a non-negative integer (got {text!r})",
-                      "write a number of bp or leave it empty")
-    return int(text)
 
 
 # ----------------------------------------------------------------------------- peak files

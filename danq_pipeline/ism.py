@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 
 from danq_pipeline import _io
-from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import ALPHABET, N_CODE, decode, encode
 from danq_pipeline.errors import DanQError
-from danq_pipeline.predictor import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor
 from danq_pipeline.figures import ism_heatmap, ism_logo, save_png
+from danq_pipeline.predictor import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor
 from danq_pipeline.regions import parse_region
+from danq_pipeline.targets import select_targets, write_targets_h5
 
 
 class IsmInput(NamedTuple):
@@ -177,7 +177,6 @@ def write_h5(res: IsmResult, path: str | os.PathLike, attrs: dict | None = None)
     targets and provenance attributes to HDF5 (atomic: temp file, then rename)."""
     import h5py
 
-    strs = h5py.string_dtype("utf-8")
     with _io.atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         for name, arr in (("diff", res.diff), ("logodds", res.logodds), ("alt_prob", _sigmoid(res.alt_logit))):
             h5.create_dataset(name, data=arr.astype(np.float32), compression="gzip", compression_opts=1)
@@ -185,9 +184,7 @@ def write_h5(res: IsmResult, path: str | os.PathLike, attrs: dict | None = None)
         h5["ref_logit"] = res.ref_logit.astype(np.float32)
         h5["positions"] = res.positions.astype(np.int64)
         h5["ref"] = res.ref_codes.astype(np.uint8)
-        h5["targets/id"] = res.targets["id"].to_numpy(dtype=np.int64)
-        for col in ("name", "class"):
-            h5.create_dataset(f"targets/{col}", data=res.targets[col].astype(str).tolist(), dtype=strs)
+        write_targets_h5(h5, res.targets)
         base = {"format": "danq-ism", "format_version": 1, "alphabet": ALPHABET, "chrom": res.chrom,
                 "start": int(res.positions[0]), "end": int(res.positions[-1]) + 1,
                 "sequence": decode(res.ref_codes)}

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from danq_pipeline.dataset import TARGET_CLASSES
 from danq_pipeline.errors import DanQError
+from danq_pipeline.targets import TARGET_CLASSES
 
 #: targets with fewer positives than this get a warning note (the metric is still given)
 FEW_POSITIVES = 10

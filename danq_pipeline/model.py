@@ -23,6 +23,7 @@ from danq_pipeline._io import atomic_path
 from danq_pipeline.encode import ALPHABET
 from danq_pipeline.errors import DanQError
 from danq_pipeline.recipe import DEFAULT_RECIPE, init_weights
+from danq_pipeline.targets import targets_from_checkpoint, targets_to_checkpoint
 
 CHECKPOINT_FORMAT = "danq-checkpoint"
 CHECKPOINT_VERSION = 2   # 2: recipe recorded, RNG states stored as tensors (loads with weights_only)
@@ -164,7 +165,7 @@ def save_checkpoint(path: str | os.PathLike, model: DanQ, targets: pd.DataFrame,
         "alphabet": ALPHABET,
         "model_kwargs": dict(module.kwargs),
         "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-        "targets": targets[["id", "name", "class", "source"]].to_dict("list"),
+        "targets": targets_to_checkpoint(targets),
         **(extra or {}),
     }
     path = Path(path)
@@ -228,4 +229,4 @@ def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu
     if device is not None:
         model.to(device)
     info = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng", "targets")}
-    return TrainedModel(model, pd.DataFrame(ckpt["targets"]), info)
+    return TrainedModel(model, targets_from_checkpoint(ckpt["targets"]), info)

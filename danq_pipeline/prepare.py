@@ -32,10 +32,11 @@ import pandas as pd
 from danq_pipeline import __version__
 from danq_pipeline import intervals as iv
 from danq_pipeline._io import atomic_path, ensure_writable, file_digest
-from danq_pipeline.dataset import TARGET_CLASSES, WindowsWriter, targets_frame
+from danq_pipeline.dataset import WindowsWriter
 from danq_pipeline.errors import DanQError, DanQWarning
 from danq_pipeline.genome import Genome
 from danq_pipeline.regions import Region, parse_regions, region_arrays
+from danq_pipeline.targets import TARGET_CLASSES, read_targets_sheet, targets_frame
 
 SPLITS = ("train", "valid", "test")
 TABLES = ("targets_summary.tsv", "prepare_stats.tsv")  # written beside the split files
@@ -159,7 +160,7 @@ def _classes(anchor_classes: str | tuple[str, ...] | None) -> list[str] | None:
 def _setup(*, fasta, targets, blacklist, contigs, valid, test, bin_size, threshold,
            anchor_classes, index_dir, progress) -> _Setup:
     """Open the genome, parse regions, read every peak file and the blacklist (all checks here)."""
-    sheet = iv.read_targets_sheet(targets)
+    sheet = read_targets_sheet(targets)
     genome = Genome(fasta, index_dir=index_dir)
     lengths = genome.lengths
     selection = parse_regions(contigs, lengths, "contigs") or [Region(c, 0, n) for c, n in lengths.items()]

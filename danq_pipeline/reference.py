@@ -22,10 +22,9 @@ import pandas as pd
 
 from danq_pipeline.errors import DanQError, located
 from danq_pipeline.metrics import SUMMARY_GROUPS
+from danq_pipeline.targets import deepsea_classes
 
 PAPER_N_TARGETS = 919
-# DeepSEA's target order: 125 DNase, 690 TF, 104 histone marks
-PAPER_CLASSES = ["DNase"] * 125 + ["TF"] * 690 + ["histone"] * 104
 PAPER_COLUMNS = {
     "DeepSEA ROC AUC": "paper_deepsea_auroc", "DanQ ROC AUC": "paper_danq_auroc",
     "DanQ-JASPAR ROC AUC": "paper_danq_jaspar_auroc", "DeepSEA PR AUC": "paper_deepsea_auprc",
@@ -77,7 +76,7 @@ def _paper_reference(table: pd.DataFrame, path: Path) -> Reference:
     out = pd.DataFrame({"row": np.arange(len(table))})
     label_cols = [c for c in ("Cell Type", "TF/DNase/HistoneMark", "Treatment") if c in table.columns]
     out["paper_label"] = table[label_cols].agg("|".join, axis=1) if label_cols else ""
-    out["paper_class"] = PAPER_CLASSES
+    out["paper_class"] = deepsea_classes()
     for src, dst in PAPER_COLUMNS.items():
         out[dst] = _numbers(table[src])
     comparisons = (("auroc", "paper_danq_auroc", "DanQ (paper)"),

@@ -44,7 +44,13 @@ from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
 from danq_pipeline.model import build_model, load_checkpoint, save_checkpoint
 from danq_pipeline.predictor import Predictor, check_precision
 from danq_pipeline.recipe import check_recipe, make_optimizer, stops_after
-from danq_pipeline.training_defaults import DEFAULT_PRECISION, DEFAULT_RECIPE, PREDICT_BATCH_SIZE, PRESET_SCHEDULE
+from danq_pipeline.targets import check_same_targets
+from danq_pipeline.training_defaults import (
+    DEFAULT_PRECISION,
+    DEFAULT_RECIPE,
+    PREDICT_BATCH_SIZE,
+    PRESET_SCHEDULE,
+)
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_mean_auroc", "valid_mean_auprc", "seconds",
                    "lr", "samples_per_s", "saved", "train_samples")
@@ -57,26 +63,27 @@ PROGRESS_LINES_PER_EPOCH = 10  # plain progress lines per epoch when stderr is n
 
 @dataclass
 class Settings:
-    """Training settings, recorded in every checkpoint."""
+    """Training settings, recorded in every checkpoint. `train_model` fills every field; the
+    defaults live once, in its signature (none here to disagree with them)."""
 
-    preset: str = "danq"
-    recipe: str = DEFAULT_RECIPE
-    epochs: int = 60
-    batch_size: int = 100
-    lr: float = 1e-3
-    patience: int = 5
-    seed: int = 1
-    deterministic: bool = False
-    precision: str = DEFAULT_PRECISION
-    rc_augment: bool = True
-    checkpoint_every: int | None = 1000
-    max_train_windows: int | None = None
-    workers: int = 0
-    world_size: int = 1
-    n_train: int = 0
-    model_overrides: dict = field(default_factory=dict)
-    train_path: str = ""
-    valid_path: str = ""
+    preset: str
+    recipe: str
+    epochs: int
+    batch_size: int
+    lr: float
+    patience: int
+    seed: int
+    deterministic: bool
+    precision: str
+    rc_augment: bool
+    checkpoint_every: int | None
+    max_train_windows: int | None
+    workers: int
+    world_size: int
+    n_train: int
+    model_overrides: dict
+    train_path: str
+    valid_path: str
 
 
 @dataclass
@@ -248,8 +255,8 @@ def _open_data(train: str | os.PathLike, valid: str | os.PathLike) -> tuple[Wind
     if tr.window_size != va.window_size:
         raise DanQError(f"{valid}: windows of {va.window_size} bp but {train} has {tr.window_size} bp; "
                         "prepare both with the same window size")
-    if list(tr.targets["name"]) != list(va.targets["name"]):
-        raise DanQError(f"{valid}: target list differs from {train}; prepare both from the same targets sheet")
+    check_same_targets(tr.targets, va.targets, valid, "prepare both from the same targets sheet",
+                       expected_from=train)
     return tr, va
 
 

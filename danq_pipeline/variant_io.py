@@ -26,6 +26,7 @@ from danq_pipeline import __version__
 from danq_pipeline._io import atomic_path
 from danq_pipeline.background import Background, BackgroundCheck, Significance
 from danq_pipeline.errors import DanQError
+from danq_pipeline.targets import read_targets_h5, write_targets_h5
 from danq_pipeline.vcf import VcfRecord, parse_chunk
 
 FORMAT = "danq-variant-scores"
@@ -255,10 +256,7 @@ def _create_h5(path: Path, targets: pd.DataFrame, attrs: dict[str, Any]) -> h5py
         v.create_dataset(col, (0,), maxshape=(None,), dtype=_STR, chunks=(4096,))
     v.create_dataset("pos", (0,), maxshape=(None,), dtype="i8", chunks=(4096,))
     v.create_dataset("max_abs_diff", (0,), maxshape=(None,), dtype="f4", chunks=(4096,))
-    t = h5.create_group("targets")
-    t.create_dataset("id", data=targets["id"].to_numpy(dtype=np.int32))
-    for col in ("name", "class", "source"):
-        t.create_dataset(col, data=np.array(targets[col].astype(str).tolist(), dtype=object), dtype=_STR)
+    write_targets_h5(h5, targets)
     base = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
             "statuses": list(STATUSES)}
     for key, value in {**base, **attrs}.items():
@@ -314,8 +312,7 @@ def read_variant_scores(path: str | os.PathLike) -> dict[str, Any]:
         table["max_abs_diff"] = v["max_abs_diff"][:]
         table["top_target"] = v["top_target"].asstr()[:]
         out = {"table": table, "attrs": dict(h5.attrs)}
-        out["targets"] = pd.DataFrame({"id": h5["targets/id"][:], **{c: h5[f"targets/{c}"].asstr()[:]
-                                                                    for c in ("name", "class", "source")}})
+        out["targets"] = read_targets_h5(h5)
         for name in MATRICES:
             out[name] = h5[name][:]
         if "pvalue" in h5:  # scored with --background

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from danq_pipeline.dataset import WindowsWriter, targets_frame
+from danq_pipeline.dataset import WindowsWriter
 from danq_pipeline.encode import reverse_complement_codes
+from danq_pipeline.targets import targets_frame
 
 CLASSES = ("DNase", "TF", "TF", "histone", "TF")
 LENGTH = 60  # small preset: (60 - 19 + 1) // 13 = 3 pooled steps

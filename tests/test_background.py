@@ -20,8 +20,8 @@ from danq_pipeline.background import (
     write_background,
 )
 from danq_pipeline.cli import main
-from danq_pipeline.dataset import targets_frame
 from danq_pipeline.model import DanQ, save_checkpoint
+from danq_pipeline.targets import targets_frame
 from danq_pipeline.variant_io import gather_variant_outputs, read_variant_scores
 from danq_pipeline.variants import build_background, write_variant_scores
 

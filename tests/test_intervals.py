@@ -11,6 +11,7 @@ import pytest
 
 from danq_pipeline import intervals as iv
 from danq_pipeline.errors import DanQError
+from danq_pipeline.targets import read_targets_sheet
 
 LENGTHS = {"chr1": 10_000, "chr2": 5_000}
 
@@ -112,7 +113,7 @@ def test_peak_contigs_absent_from_fasta_suggest_prefix_fix():
 def test_targets_sheet_ids_relative_paths_and_duplicates(tmp_path):
     _bed(tmp_path / "a.bed", [("chr1", 0, 5)])
     (tmp_path / "sheet.tsv").write_text("name\tfile\tclass\textend\nCTCF\ta.bed\tTF\t\nCTCF\ta.bed\tTF\t100\n")
-    sheet = iv.read_targets_sheet(tmp_path / "sheet.tsv")
+    sheet = read_targets_sheet(tmp_path / "sheet.tsv")
     assert sheet["id"].tolist() == [0, 1] and sheet["name"].tolist() == ["CTCF", "CTCF"]
     assert sheet["extend"].tolist() == [0, 100] and sheet["file"].iloc[0] == tmp_path / "a.bed"
 
@@ -121,7 +122,7 @@ def test_targets_sheet_unknown_class_names_line(tmp_path):
     _bed(tmp_path / "a.bed", [("chr1", 0, 5)])
     (tmp_path / "sheet.tsv").write_text("name\tfile\tclass\nA\ta.bed\tTF\nB\ta.bed\tATAC\n")
     with pytest.raises(DanQError, match=r"sheet.tsv:3: unknown class 'ATAC'.*DNase"):
-        iv.read_targets_sheet(tmp_path / "sheet.tsv")
+        read_targets_sheet(tmp_path / "sheet.tsv")
 
 
 @pytest.mark.parametrize("row", [

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from danq_pipeline.cli import main
-from danq_pipeline.dataset import select_targets, targets_frame
 from danq_pipeline.encode import encode, one_hot
 from danq_pipeline.errors import DanQError
 from danq_pipeline.genome import Genome
@@ -25,6 +24,7 @@ from danq_pipeline.ism import (
 from danq_pipeline.model import TrainedModel, build_model, save_checkpoint
 from danq_pipeline.predictor import Predictor, as_predictor
 from danq_pipeline.regions import parse_region
+from danq_pipeline.targets import select_targets, targets_frame
 
 MOTIF = "GATA"
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from danq_pipeline.dataset import targets_frame
 from danq_pipeline.errors import DanQError
 from danq_pipeline.model import (
     PRESETS,
@@ -20,6 +19,7 @@ from danq_pipeline.model import (
     load_model,
     save_checkpoint,
 )
+from danq_pipeline.targets import targets_frame
 
 
 @pytest.fixture(autouse=True)

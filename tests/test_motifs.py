@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from danq_pipeline.cli import main
-from danq_pipeline.dataset import WindowsH5, WindowsWriter, targets_frame
+from danq_pipeline.dataset import WindowsH5, WindowsWriter
 from danq_pipeline.encode import decode, encode, one_hot
 from danq_pipeline.errors import DanQError
 from danq_pipeline.jaspar import load_jaspar
@@ -27,6 +27,7 @@ from danq_pipeline.motifs import (
     reverse_complement_pfm,
     write_meme,
 )
+from danq_pipeline.targets import targets_frame
 
 SITE = "TGACTCAT"   # planted 8-mer; the detector sits in kernel columns 5..12
 L, N, K, AT = 120, 300, 19, 5

@@ -18,11 +18,11 @@ import torch
 from torch import nn
 
 from danq_pipeline.cli import main
-from danq_pipeline.dataset import targets_frame
 from danq_pipeline.encode import decode
 from danq_pipeline.errors import DanQError
 from danq_pipeline.genome import Genome
 from danq_pipeline.model import DanQ, TrainedModel, save_checkpoint
+from danq_pipeline.targets import targets_frame
 from danq_pipeline.variant_io import gather_variant_outputs, read_variant_scores
 from danq_pipeline.variants import (
     allele_windows,

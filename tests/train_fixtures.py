@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from danq_pipeline.dataset import WindowsWriter, targets_frame
+from danq_pipeline.dataset import WindowsWriter
 from danq_pipeline.encode import encode
+from danq_pipeline.targets import targets_frame
 
 MOTIFS = ("GGGCGCCCCCTGG", "TTATCGATAA")  # a CTCF-like core and an unrelated palindrome
 

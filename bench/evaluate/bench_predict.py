@@ -27,8 +27,9 @@ import numpy as np
 
 
 def make_inputs(tmp: Path, n: int, length: int, n_targets: int, preset: str) -> tuple[Path, Path]:
-    from danq_pipeline.dataset import WindowsWriter, targets_frame
+    from danq_pipeline.dataset import WindowsWriter
     from danq_pipeline.model import build_model, save_checkpoint
+    from danq_pipeline.targets import targets_frame
 
     rng = np.random.default_rng(0)
     targets = targets_frame([f"t{i}" for i in range(n_targets)], ["TF"] * n_targets)

@@ -63,7 +63,8 @@ SIZES: dict[str, dict[str, Any]] = {
 
 def write_windows(path: Path, n: int, split: str, seed: int, length: int = LENGTH) -> Path:
     """Random windows with DeepSEA-like label density (~2.5% positives), 919 targets."""
-    from danq_pipeline.dataset import WindowsWriter, targets_frame
+    from danq_pipeline.dataset import WindowsWriter
+    from danq_pipeline.targets import targets_frame
 
     rng = np.random.default_rng(seed)
     targets = targets_frame([f"t{i}" for i in range(N_TARGETS)], ["TF"] * N_TARGETS)

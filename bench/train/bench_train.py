@@ -33,10 +33,11 @@ import numpy as np
 import torch
 
 from danq_pipeline._device import autocast_context, resolve_device
-from danq_pipeline.dataset import WindowsH5, WindowsWriter, targets_frame
+from danq_pipeline.dataset import WindowsH5, WindowsWriter
 from danq_pipeline.loader import epoch_plan, iter_batches, to_one_hot
 from danq_pipeline.model import DanQ, build_model
 from danq_pipeline.recipe import make_optimizer
+from danq_pipeline.targets import targets_frame
 
 DEEPSEA_EPOCH = 4_400_000
 N_TARGETS = 919

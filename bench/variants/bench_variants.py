@@ -66,8 +66,8 @@ def make_model(path: Path, preset: str) -> None:
     import torch
 
     sys.path.insert(0, str(REPO))
-    from danq_pipeline.dataset import targets_frame
     from danq_pipeline.model import DanQ, build_model, save_checkpoint
+    from danq_pipeline.targets import targets_frame
 
     torch.manual_seed(0)
     if preset == "tiny":
