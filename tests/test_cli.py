@@ -55,3 +55,54 @@ def test_wrong_path_is_one_line_and_nonzero(argv: list[str], capsys, tmp_path, m
     assert main(argv) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no/such" in err[0] and "Traceback" not in err[0]
+
+
+def _api_function(target: str):
+    import importlib
+
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def test_option_defaults_are_read_from_the_api_signatures() -> None:
+    """Defaults are stated once, in the API: every default the parser took from a signature's
+    source (argtypes.api_default, no import) equals what `inspect.signature` gives."""
+    import inspect
+
+    from danq_pipeline.cli import build_parser
+    from danq_pipeline.cli.argtypes import READ
+
+    build_parser()
+    assert len(READ) >= 30, sorted(READ)
+    for (target, param), value in READ.items():
+        expected = inspect.signature(_api_function(target)).parameters[param].default
+        assert value == expected and type(value) is type(expected), (target, param, value, expected)
+
+
+# options whose CLI default differs from the API's on purpose (same meaning, another spelling)
+SPELLED_OTHERWISE = {("ism", "targets"): "'' = all targets, like None"}
+
+
+def test_no_cli_option_restates_an_api_default() -> None:
+    """Every option of a command that fills a parameter of its API function (the module's
+    API, or SCORER for options passed on to the scorer) has that parameter's default."""
+    import importlib
+    import inspect
+
+    from danq_pipeline.cli import build_parser
+
+    parser = build_parser()
+    checked = 0
+    for module_name in SUBCOMMANDS:
+        module = importlib.import_module(f"danq_pipeline.cli.{module_name}")
+        targets = [getattr(module, a) for a in ("API", "SCORER") if hasattr(module, a)]
+        command = module_name.replace("_", "-")
+        for action in parser.commands[command]._actions:
+            for target in targets:
+                param = inspect.signature(_api_function(target)).parameters.get(action.dest)
+                if param is None or param.default is inspect.Parameter.empty or not action.option_strings:
+                    continue
+                if (command, action.dest) not in SPELLED_OTHERWISE:
+                    assert action.default == param.default, (command, action.dest, action.default, param.default)
+                    checked += 1
+    assert checked >= 25, checked

@@ -93,12 +93,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def add_common_device_args(parser: argparse.ArgumentParser) -> None:
-    """--device and --precision, shared by the commands that run the model."""
-    from danq_pipeline.training_defaults import DEFAULT_PRECISION, PRECISIONS
+    """--device and --precision, shared by the commands that run the model; their defaults are
+    the Predictor's (`predictor.as_predictor`), which every such command runs the model through."""
+    from danq_pipeline.cli.argtypes import api_constant, api_default
 
-    parser.add_argument("--device", default="auto",
+    api = "danq_pipeline.predictor:as_predictor"
+    parser.add_argument("--device", default=api_default(api, "device"),
                         help="cpu, cuda, cuda:N, or auto (CUDA when available); default: %(default)s")
-    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+    parser.add_argument("--precision", choices=api_constant("danq_pipeline.training_defaults", "PRECISIONS"),
+                        default=api_default(api, "precision"),
                         help="arithmetic: fp32, or bf16 (a bfloat16 copy of the weights on the CPU, autocast "
                              "on GPUs and in training): about 2x faster on GPUs and on CPUs with AVX512-BF16 "
                              "or AMX, probabilities within ~1e-3 of fp32 (docs/benchmarks.md); "

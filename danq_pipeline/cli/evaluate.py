@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from danq_pipeline.cli import add_common_device_args
-from danq_pipeline.cli.argtypes import positive_float, positive_int
+from danq_pipeline.cli.argtypes import api_default, positive_float, positive_int
+
+API = "danq_pipeline.evaluate:evaluate_model"  # option defaults are its parameters
 
 HELP = """\
 Evaluate a trained DanQ checkpoint on a test windows file.
@@ -40,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "default: none (no baseline, stated in the outputs)")
     p.add_argument("--no-baseline", dest="baseline", action="store_false",
                    help="skip the k-mer baseline even with --train; default: baseline on when --train is given")
-    p.add_argument("--baseline-k", type=positive_int, default=5, metavar="K", help="k-mer length of the baseline; default: %(default)s")
-    p.add_argument("--baseline-max-train", type=positive_int, default=20000, metavar="N",
+    p.add_argument("--baseline-k", type=positive_int, default=api_default(API, "baseline_k"), metavar="K", help="k-mer length of the baseline; default: %(default)s")
+    p.add_argument("--baseline-max-train", type=positive_int, default=api_default(API, "baseline_max_train"), metavar="N",
                    help="training windows the baseline is fit on (evenly spread blocks); default: %(default)s")
     p.add_argument("--baseline-c", type=positive_float, metavar="C",
                    help="L2 strength (scikit-learn C) of the baseline; default: chosen from 1e-5..1 on held-out "
@@ -49,9 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", metavar="TSV", help="per-target reference table to compare with; default: none")
     p.add_argument("--no-rc-average", dest="rc_average", action="store_false",
                    help="score the forward strand only; default: average forward and reverse complement")
-    p.add_argument("--batch-size", type=positive_int, default=256, metavar="N", help="windows per forward pass; default: %(default)s")
+    p.add_argument("--batch-size", type=positive_int, default=api_default(API, "batch_size"), metavar="N", help="windows per forward pass; default: %(default)s")
     add_common_device_args(p)
-    p.add_argument("--top-n", type=positive_int, default=12, metavar="N",
+    p.add_argument("--top-n", type=positive_int, default=api_default(API, "top_n"), metavar="N",
                    help="ROC/PR panels: every target when there are at most max(N, 24), else the N/2 best and N/2 "
                         "worst by AUROC; default: %(default)s")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="skip figures; default: draw them")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from danq_pipeline.cli.argtypes import positive_int
+from danq_pipeline.cli.argtypes import api_default, positive_int
 
 DESCRIPTION = """\
 Convert DeepSEA's training bundle (deepsea_train_bundle.v0.9.tar.gz, the data the DanQ paper
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--chunk-windows",
         type=positive_int,
-        default=10000,
+        default=api_default("danq_pipeline.deepsea:import_deepsea", "chunk_windows"),
         metavar="N",
         help="windows read per block; memory ~10 kB per window; default: %(default)s",
     )

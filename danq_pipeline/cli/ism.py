@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from danq_pipeline.cli import add_common_device_args
-from danq_pipeline.cli.argtypes import positive_int
+from danq_pipeline.cli.argtypes import api_default, positive_int
+
+API = "danq_pipeline.ism:run_ism"  # option defaults are its parameters
 
 DESCRIPTION = """\
 Change every base of a region (or of a given sequence) to each of the 3 other bases and
@@ -39,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated target names to score (with --target-class: the union); default: all targets")
     p.add_argument("--target-class", default="",
                    help="comma-separated classes to score (DNase,TF,histone); default: all classes")
-    p.add_argument("--plot-targets", type=positive_int, default=4,
+    p.add_argument("--plot-targets", type=positive_int, default=api_default(API, "plot_n"),
                    help="draw this many targets (largest effects); default: %(default)s")
-    p.add_argument("--batch-size", type=positive_int, default=256, help="mutant windows per forward pass; default: %(default)s")
+    p.add_argument("--batch-size", type=positive_int, default=api_default(API, "batch_size"), help="mutant windows per forward pass; default: %(default)s")
     add_common_device_args(p)
     p.set_defaults(func=run, command="ism")
 

@@ -6,7 +6,15 @@ import argparse
 import sys
 
 from danq_pipeline.cli import add_common_device_args
-from danq_pipeline.cli.argtypes import fraction, non_negative_int, positive_float, positive_int
+from danq_pipeline.cli.argtypes import (
+    api_default,
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+
+API = "danq_pipeline.motifs:filter_motifs"  # option defaults are its parameters
 
 DESCRIPTION = """\
 Turn each first-layer convolution filter of a trained model into a motif and match it to
@@ -35,21 +43,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="checkpoint from `danq train` (.pt)")
     p.add_argument("--data", required=True, help="windows HDF5 to scan (e.g. results/windows/test.h5)")
     p.add_argument("--out-dir", required=True, help="output folder (created if missing)")
-    p.add_argument("--max-windows", type=non_negative_int, default=20000,
+    p.add_argument("--max-windows", type=non_negative_int, default=api_default(API, "max_windows"),
                    help="scan at most this many windows (the first ones); 0 = all; default: %(default)s")
-    p.add_argument("--min-activation", type=fraction, default=0.0,
+    p.add_argument("--min-activation", type=fraction, default=api_default(API, "min_activation"),
                    help="also require a site's activation >= this fraction of the filter's largest "
                         "activation (0 = the paper's recipe: any positive maximum; Basset used 0.5); "
                         "default: %(default)s")
-    p.add_argument("--top", type=non_negative_int, default=12,
+    p.add_argument("--top", type=non_negative_int, default=api_default(API, "top"),
                    help="draw logos for this many filters with the smallest E-values; default: %(default)s")
     p.add_argument("--jaspar-release", default=None,
                    help="pyjaspar release, e.g. JASPAR2024; default: pyjaspar's newest")
-    p.add_argument("--evalue", type=positive_float, default=0.05,
+    p.add_argument("--evalue", type=positive_float, default=api_default(API, "evalue_max"),
                    help="E-value below which a match is called significant; default: %(default)s")
-    p.add_argument("--min-overlap", type=positive_int, default=5,
+    p.add_argument("--min-overlap", type=positive_int, default=api_default(API, "min_overlap"),
                    help="minimum aligned columns (capped at the shorter motif); default: %(default)s")
-    p.add_argument("--batch-size", type=positive_int, default=256, help="windows per forward pass; default: %(default)s")
+    p.add_argument("--batch-size", type=positive_int, default=api_default(API, "batch_size"), help="windows per forward pass; default: %(default)s")
     add_common_device_args(p)
     p.set_defaults(func=run, command="motifs")
 

@@ -6,7 +6,9 @@ import argparse
 import sys
 import warnings
 
-from danq_pipeline.cli.argtypes import non_negative_int
+from danq_pipeline.cli.argtypes import api_default, non_negative_int
+
+API = "danq_pipeline.prepare:prepare_dataset"  # option defaults are its parameters
 
 DESCRIPTION = """\
 Build DeepSEA-style labelled windows from a genome FASTA and one peak file per target.
@@ -61,18 +63,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated contigs and/or chrom:start-end regions to use; default: all contigs")
     p.add_argument("--valid", default=None, help="validation contigs/regions (comma-separated); default: %(default)s")
     p.add_argument("--test", default=None, help="test contigs/regions (comma-separated); default: %(default)s")
-    p.add_argument("--window", type=int, default=1000, help="window length in bp; default: %(default)s")
-    p.add_argument("--bin", type=int, default=200, dest="bin_size", help="label bin in bp; default: %(default)s")
-    p.add_argument("--min-overlap", type=float, default=0.5,
+    p.add_argument("--window", type=int, default=api_default(API, "window"), help="window length in bp; default: %(default)s")
+    p.add_argument("--bin", type=int, default=api_default(API, "bin_size"), dest="bin_size", help="label bin in bp; default: %(default)s")
+    p.add_argument("--min-overlap", type=float, default=api_default(API, "min_overlap"),
                    help="fraction of the bin a target's peaks must cover; default: %(default)s")
-    p.add_argument("--max-n-fraction", type=float, default=0.0,
+    p.add_argument("--max-n-fraction", type=float, default=api_default(API, "max_n_fraction"),
                    help="drop windows with a larger fraction of N (incl. IUPAC) bases; default: %(default)s")
     p.add_argument("--anchor-classes", default=None,
                    help="comma-separated classes whose positives select windows (DeepSEA: TF); default: any target")
-    p.add_argument("--negative-ratio", default="0",
+    p.add_argument("--negative-ratio", default=api_default(API, "negative_ratio"),
                    help="all-negative windows to add per positive window (a number, or 'all' = every "
                         "all-negative window); default: %(default)s")
-    p.add_argument("--seed", type=non_negative_int, default=1, help="seed of the negative sampling; default: %(default)s")
+    p.add_argument("--seed", type=non_negative_int, default=api_default(API, "seed"), help="seed of the negative sampling; default: %(default)s")
     p.add_argument("--genome-name", default=None, help="genome name stored in the files; default: FASTA file name")
     p.add_argument("--index-dir", default=None,
                    help="folder for the FASTA index when the FASTA's folder is read-only; default: next to the FASTA")

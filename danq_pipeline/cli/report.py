@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from danq_pipeline.cli.argtypes import api_default
+
 HELP = """\
 Write one self-contained HTML report (images embedded; opens offline in any browser).
 
@@ -26,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--motifs-dir", metavar="DIR", help="output directory of `danq motifs`; default: none")
     p.add_argument("--variants", nargs="+", default=[], metavar="TSV",
                    help="variant score tables from `danq score-variants`; default: none")
-    p.add_argument("--title", default="danq-pipeline report", help="report title; default: %(default)s")
+    p.add_argument("--title", default=api_default("danq_pipeline.report:write_report", "title"), help="report title; default: %(default)s")
     p.set_defaults(func=run, command="report")
 
 

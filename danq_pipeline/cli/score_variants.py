@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from danq_pipeline.cli import add_common_device_args, one_line_warnings
-from danq_pipeline.cli.argtypes import fraction, positive_int
+from danq_pipeline.cli.argtypes import api_default, fraction, positive_int
+
+SCORER = "danq_pipeline.variants:iter_variant_scores"  # the defaults of the options passed on to it
 
 HELP = """\
 Score the effect of every ALT allele of a VCF with a trained DanQ model.
@@ -57,10 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-rc-average", dest="rc_average", action="store_false",
                    help="score the forward strand only; default: average the forward and reverse-complement "
                         "predictions")
-    p.add_argument("--max-n-fraction", type=fraction, default=0.1,
+    p.add_argument("--max-n-fraction", type=fraction, default=api_default(SCORER, "max_n_fraction"),
                    help="alleles whose ref or alt window has a larger fraction of N get status n_rich; "
                         "default: %(default)s")
-    p.add_argument("--batch-size", type=positive_int, default=128,
+    p.add_argument("--batch-size", type=positive_int, default=api_default(SCORER, "batch_size"),
                    help="ALT alleles per model call (each is 2-4 windows); default: %(default)s")
     p.add_argument("--no-shared-compute", dest="shared", action="store_false",
                    help="score every window with a full forward pass instead of reusing the REF window's "

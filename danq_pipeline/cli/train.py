@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from danq_pipeline.cli import add_common_device_args
-from danq_pipeline.cli.argtypes import non_negative_int, positive_float, positive_int
-from danq_pipeline.training_defaults import DEFAULT_RECIPE, PRESET_SCHEDULE, RECIPES
+from danq_pipeline.cli.argtypes import api_default, non_negative_int, positive_float, positive_int
+from danq_pipeline.training_defaults import PRESET_SCHEDULE, RECIPES
+
+API = "danq_pipeline.train:train_model"  # option defaults are its parameters
 
 HELP = """\
 Train a DanQ model on windows HDF5 files from `danq prepare`.
@@ -39,31 +41,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--valid", required=True, metavar="H5", help="validation windows (early stopping, best model)")
     p.add_argument("--out", required=True, metavar="PT", help="best model checkpoint to write")
     p.add_argument("--history", metavar="TSV", help="per-epoch history table; default: <out dir>/history.tsv")
-    p.add_argument("--preset", default="danq", choices=("small", "danq", "danq-jaspar"),
+    p.add_argument("--preset", default=api_default(API, "preset"), choices=tuple(PRESET_SCHEDULE),
                    help="model size: danq = the paper (46.9M params at 919 targets), danq-jaspar = 1024 "
                         "JASPAR-initialised filters, small = CPU demo; default: %(default)s")
-    p.add_argument("--recipe", default=DEFAULT_RECIPE, choices=RECIPES,
+    p.add_argument("--recipe", default=api_default(API, "recipe"), choices=RECIPES,
                    help="paper = Keras 0.2's optimizer update, initialisers and early-stopping count, as DanQ "
                         "was trained; torch = PyTorch's defaults; default: %(default)s")
     p.add_argument("--epochs", type=positive_int,
                    help=f"maximum epochs; default: the preset's ({_schedule_text(0)})")
-    p.add_argument("--batch-size", type=positive_int, default=100,
+    p.add_argument("--batch-size", type=positive_int, default=api_default(API, "batch_size"),
                    help="windows per step (per process under torchrun); default: %(default)s")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="RMSprop learning rate; default: %(default)s")
+    p.add_argument("--lr", type=positive_float, default=api_default(API, "lr"), help="RMSprop learning rate; default: %(default)s")
     p.add_argument("--patience", type=positive_int,
                    help="early-stopping patience in epochs without a better validation loss (the paper recipe "
                         f"stops at patience + 1, as Keras 0.2 did); default: the preset's ({_schedule_text(1)})")
-    p.add_argument("--seed", type=non_negative_int, default=1, help="seed for init, data order, augmentation; default: %(default)s")
+    p.add_argument("--seed", type=non_negative_int, default=api_default(API, "seed"), help="seed for init, data order, augmentation; default: %(default)s")
     p.add_argument("--deterministic", action="store_true",
                    help="deterministic kernels (with --threads fixed, CPU runs repeat bit for bit); default: off")
     add_common_device_args(p)
-    p.add_argument("--workers", type=non_negative_int, default=0,
+    p.add_argument("--workers", type=non_negative_int, default=api_default(API, "workers"),
                    help="data loader worker processes (0 = read in the main process); default: %(default)s")
     p.add_argument("--threads", type=positive_int, help="CPU threads for torch; default: torch's choice")
     p.add_argument("--no-rc-augment", dest="rc_augment", action="store_false",
                    help="turn off random reverse-complementing of training windows; default: augmentation on "
                         "(off by itself when the file already holds reverse-complement pairs)")
-    p.add_argument("--checkpoint-every", type=non_negative_int, default=1000, metavar="STEPS",
+    p.add_argument("--checkpoint-every", type=non_negative_int, default=api_default(API, "checkpoint_every"), metavar="STEPS",
                    help="write the resume state every this many steps (0 = only at epoch ends); default: %(default)s")
     p.add_argument("--resume", action="store_true",
                    help="continue from <out stem>.last.pt when it exists; default: start afresh")
