@@ -36,13 +36,13 @@ import pandas as pd
 
 from danq_pipeline import __version__
 from danq_pipeline._io import atomic_path, ensure_writable, file_digest, output_folder
-from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import N_CODE, codes_from_one_hot, encode
 from danq_pipeline.errors import DanQError, located
 from danq_pipeline.genome import Genome, open_text
 from danq_pipeline.model import TrainedModel
 from danq_pipeline.predictor import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, Predictor, as_predictor
 from danq_pipeline.progress import Progress
+from danq_pipeline.targets import select_targets, write_targets_h5
 
 DEFAULT_STRIDE = 200  # bp between tiles of a long region, and a track's bin: DeepSEA's 200-bp bin
 # (stride=None in the functions below: this, or the window when the model's is shorter)
@@ -433,10 +433,7 @@ class _TableOut:
                                chunks=(max(1, min(CHUNK, 4096)), max(1, min(t, 64))))
         for col, dt in _row_fields(kind):
             self.h5.create_dataset(f"rows/{col}", (0,), maxshape=(None,), dtype=dt, chunks=(4096,))
-        g = self.h5.create_group("targets")
-        g.create_dataset("id", data=targets["id"].to_numpy(dtype=np.int32))
-        for col in ("name", "class", "source"):
-            g.create_dataset(col, data=np.array(targets[col].astype(str).tolist(), dtype=object), dtype=_STR)
+        write_targets_h5(self.h5, targets)
         self.h5.create_dataset("contigs", data=np.array(contigs, dtype=object), dtype=_STR)
         for key, value in {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
                            "input_kind": kind, **attrs}.items():
