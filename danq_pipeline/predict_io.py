@@ -100,8 +100,8 @@ def fit_to_window(codes: np.ndarray, window: int, pad: bool, label: str) -> tupl
         raise DanQError(f"{label}: {n} bp, longer than the model's {window}-bp window; give {window}-bp "
                         "sequences, or genomic regions (predict_regions / danq predict --bed), which are tiled")
     if not pad:
-        raise DanQError(f"{label}: {n} bp but the model reads {window}-bp windows; pass pad=True "
-                        f"(danq predict --pad-short) to centre it in N, or give {window}-bp sequences")
+        raise DanQError(f"{label}: {n} bp but the model reads {window}-bp windows; set `pad` to centre it in N, "
+                        f"or give {window}-bp sequences", params="pad")
     out = np.full(window, N_CODE, dtype=np.uint8)
     left = (window - n) // 2
     out[left:left + n] = codes
@@ -239,8 +239,8 @@ def check_stride(stride: int | None, window: int) -> int:
     if stride is None:
         return min(DEFAULT_STRIDE, window)
     if not 1 <= int(stride) <= window:
-        raise DanQError(f"stride {stride}: must be between 1 and the model's window ({window} bp); "
-                        f"default {DEFAULT_STRIDE}")
+        raise DanQError(f"`stride` {stride}: must be between 1 and the model's window ({window} bp); "
+                        f"default {DEFAULT_STRIDE}", params="stride")
     return int(stride)
 
 
@@ -278,10 +278,10 @@ def tile_codes(genome: Genome, tiles: pd.DataFrame, window: int, pad: bool, regi
     if not pad and padded.any():
         i = int(np.argmax(padded > 0))
         row = tiles.iloc[i]
-        raise located(label, int(regions["line"].iat[row["region"]]),
-                      f"the {window}-bp window {row['chrom']}:{row['window_start']}-{row['window_end']} runs past the "
-                      f"contig end ({row['chrom']} is {length[i]:,} bp)",
-                      "pass pad=True (danq predict --pad-short) to fill with N, or move the region")
+        raise DanQError(f"{label}:{regions['line'].iat[row['region']]}: the {window}-bp window "
+                        f"{row['chrom']}:{row['window_start']}-{row['window_end']} runs past the contig end "
+                        f"({row['chrom']} is {length[i]:,} bp); set `pad` to fill with N, or move the region",
+                        params="pad")
     codes = np.empty((len(tiles), window), dtype=np.uint8)
     region = tiles["region"].to_numpy()
     cuts = np.flatnonzero(np.diff(region)) + 1
@@ -519,27 +519,28 @@ def write_predictions(model: ModelLike, out_prefix: str | os.PathLike | None, *,
     and the paths written.
     """
     if (bed is None) == (sequences is None):
-        raise DanQError("give either regions (--bed, with --fasta) or --sequences, not both and not neither")
+        raise DanQError("give either regions (`bed`, with `fasta`) or `sequences`, not both and not neither",
+                        params=("bed", "fasta", "sequences"))
     if bed is not None and fasta is None:
-        raise DanQError("--bed needs --fasta, the genome the regions refer to")
+        raise DanQError("`bed` needs `fasta`, the genome the regions refer to", params=("bed", "fasta"))
     if sequences is not None and bigwig is not None:
-        raise DanQError("--bigwig needs genomic regions (--bed), not --sequences")
+        raise DanQError("`bigwig` needs genomic regions (`bed`), not `sequences`", params=("bigwig", "bed", "sequences"))
     if out_prefix is None and bigwig is None:
-        raise DanQError("nothing to write: give --out-prefix and/or --bigwig")
+        raise DanQError("nothing to write: give `out_prefix` and/or `bigwig`", params=("out_prefix", "bigwig"))
     predictor = _predictor(model, device, precision, batch_size, rc_average, threads)
     stride = check_stride(stride, predictor.window)
     table = predictor.model.targets
     selected = select_targets(table, targets, target_class)
     if bigwig is not None and targets is None and target_class is None and len(table) > 16:
-        raise DanQError(f"--bigwig: the model has {len(table)} targets; choose the tracks with --targets or "
-                        "--target-class (one bigWig each)")
+        raise DanQError(f"`bigwig`: the model has {len(table)} targets; choose the tracks with `targets` or "
+                        "`target_class` (one bigWig each)", params=("bigwig", "targets", "target_class"))
     out = {"tsv": None, "h5": None, "bigwig": []}
     if out_prefix is not None:
         out["tsv"], out["h5"] = Path(f"{out_prefix}.tsv"), Path(f"{out_prefix}.h5")
         for path in (out["tsv"], out["h5"]):
-            ensure_writable(path, "--out-prefix")
+            ensure_writable(path, "out_prefix")
     if bigwig is not None:
-        ensure_writable(bigwig, "--bigwig", folder=True)
+        ensure_writable(bigwig, "bigwig", folder=True)
         out["bigwig"] = track_paths(bigwig, table, selected)
     genome = None if fasta is None else (fasta if isinstance(fasta, Genome) else Genome(fasta))
     attrs = _provenance(model, predictor, fasta, bed, sequences, stride, pad)

@@ -17,6 +17,7 @@ from eval_fixtures import LENGTH, tiny_setup
 from danq_pipeline.cli import main
 from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.encode import N_CODE, decode, encode, one_hot
+from danq_pipeline.errors import DanQError
 from danq_pipeline.predict_io import (
     DEFAULT_STRIDE,
     predict_regions,
@@ -177,8 +178,11 @@ def test_short_sequences_need_pad_short(setup, tmp_path, capsys, one_torch_threa
     centred = "N" * 25 + "ACGTACGTAC" + "N" * 25
     np.testing.assert_allclose(_h5_probs(tmp_path / "s.h5")[1],
                                predict_sequences(setup["model"], [centred], device="cpu")[0], rtol=1e-6)
-    with pytest.raises(Exception, match="longer than the model"):
+    with pytest.raises(DanQError, match="longer than the model"):
         predict_sequences(setup["model"], ["A" * (LENGTH + 1)], pad=True, device="cpu")
+    with pytest.raises(DanQError, match="set `pad` to centre it") as err:  # the API names its parameter
+        predict_sequences(setup["model"], ["ACGT"], device="cpu")
+    assert err.value.params == ("pad",)
 
 
 @pytest.mark.parametrize("case, needle", [

@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from danq_pipeline.cli import add_common_device_args, one_line_warnings
-from danq_pipeline.cli.argtypes import positive_int
+from danq_pipeline.cli.argtypes import api_constant, api_default, positive_int
+
+API = "danq_pipeline.predict_io:write_predictions"
 
 HELP = """\
 Predict every target's probability for genomic regions or for sequences with a trained model.
@@ -49,15 +51,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "model has more than 16 targets)")
     p.add_argument("--target-class", metavar="CLASS,CLASS", help="target classes in the TSV and as bigWigs "
                    "(DNase, TF, histone); default: see --targets")
-    p.add_argument("--stride", type=positive_int, metavar="BP",
-                   help="bp between windows of regions longer than the window, and each bigWig bin; "
-                        "default: 200 (DeepSEA's bin), or the model's window when that is shorter")
+    p.add_argument("--stride", type=positive_int, metavar="BP", default=api_default(API, "stride"),
+                   help="bp between windows of regions longer than the window, and each bigWig bin; default: "
+                        f"{api_constant('danq_pipeline.predict_io', 'DEFAULT_STRIDE')} (DeepSEA's bin), or the "
+                        "model's window when that is shorter")
     p.add_argument("--pad-short", dest="pad", action="store_true",
                    help="fill missing bases with N: centre sequences shorter than the window (--sequences), "
                         "and windows running past a contig end (--bed); default: those are errors")
     p.add_argument("--no-rc-average", dest="rc_average", action="store_false",
                    help="score the forward strand only; default: average forward and reverse complement")
-    p.add_argument("--batch-size", type=positive_int, metavar="N", help="windows per forward pass; default: 256")
+    p.add_argument("--batch-size", type=positive_int, metavar="N", default=api_default(API, "batch_size"),
+                   help="windows per forward pass; default: %(default)s")
     add_common_device_args(p)
     p.add_argument("--threads", type=positive_int, help="CPU threads for torch; default: torch's choice")
     p.set_defaults(func=run, command="predict")
@@ -67,12 +71,11 @@ def run(args: argparse.Namespace) -> int:
     """Call `danq_pipeline.predict_io.write_predictions` and print where the results went."""
     from danq_pipeline.predict_io import write_predictions
 
-    given = {"batch_size": args.batch_size} if args.batch_size else {}
     with one_line_warnings("predict"):
         out = write_predictions(args.model, args.out_prefix, fasta=args.fasta, bed=args.bed, sequences=args.sequences,
                                 bigwig=args.bigwig, targets=args.targets, target_class=args.target_class,
                                 stride=args.stride, pad=args.pad, device=args.device, precision=args.precision,
-                                rc_average=args.rc_average, threads=args.threads, **given)
+                                rc_average=args.rc_average, batch_size=args.batch_size, threads=args.threads)
     files = [str(p) for p in (out["tsv"], out["h5"]) if p is not None]
     if out["bigwig"]:
         files.append(f"{len(out['bigwig'])} bigWig(s) in {args.bigwig}")
