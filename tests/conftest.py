@@ -15,10 +15,16 @@ DEMO_FASTA = DEMO / "genome" / "hg19_chr22_1-22000000.fa.gz"
 VENV_BIN = Path(sys.executable).parent
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def repo() -> Path:
-    """The repository root."""
+    """The repository root (tests take it from here, never `from conftest import`)."""
     return REPO
+
+
+@pytest.fixture(scope="session")
+def venv_bin() -> Path:
+    """The bin folder of the interpreter running the tests (its snakemake, ruff, danq)."""
+    return VENV_BIN
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO
 from eval_fixtures import gc_windows, tiny_checkpoint, tiny_targets, write_windows
 
 from danq_pipeline.dataset import WindowsH5
@@ -211,7 +210,7 @@ def _corrupt_chunk(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _build(d: Path) -> None:
+def _build(repo: Path, d: Path) -> None:
     """Every input the corpus names: tiny genome, sheets, peaks, VCFs, model and windows files."""
     rng = np.random.default_rng(3)
     chroms = {"chrT1": _random_dna(rng, 3000), "chrT2": _random_dna(rng, 2000)}
@@ -255,17 +254,17 @@ def _build(d: Path) -> None:
     for name, change in WORKFLOW_CONFIGS.items():
         work = d / "wf" / name
         work.mkdir(parents=True)
-        (work / "data").symlink_to(REPO / "data")
-        config = yaml.safe_load((REPO / ".test" / "config.yaml").read_text())
+        (work / "data").symlink_to(repo / "data")
+        config = yaml.safe_load((repo / ".test" / "config.yaml").read_text())
         for key, value in change.items():
             config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
         (work / "config.yaml").write_text(yaml.safe_dump(config))
 
 
-def _expand(case: Case, d: Path) -> tuple[list[str], Path]:
+def _expand(case: Case, d: Path, repo: Path) -> tuple[list[str], Path]:
     """The command line of `case` (after `danq`, or a whole snakemake command) and its output path."""
     out = d / "out" / case.id
-    return shlex.split(case.argv.format(d=d, out=out, repo=REPO)), out
+    return shlex.split(case.argv.format(d=d, out=out, repo=repo)), out
 
 
 @dataclass(frozen=True)
@@ -306,11 +305,12 @@ def _cold(argv: list[str], d: Path, env: dict[str, str], name: str) -> Result:
 
 
 @pytest.fixture(scope="module")
-def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Result]]:
+def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           repo: Path) -> tuple[Path, dict[str, Result]]:
     """Build the inputs once and run every selected case (`-k` picks a few): the workflow cases
     (snakemake processes) in a thread while the fork server runs the danq commands in turn."""
     d = tmp_path_factory.mktemp("bad_inputs")
-    _build(d)
+    _build(repo, d)
     (d / "out").mkdir()
     (d / "logs").mkdir()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -318,7 +318,7 @@ def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     chosen = {item.callspec.params["case"].id for item in request.session.items
               if "case" in getattr(getattr(item, "callspec", None), "params", {})}
     cases = [c for c in CASES if c.id in chosen]
-    argvs = {c.id: _expand(c, d)[0] for c in cases}
+    argvs = {c.id: _expand(c, d, repo)[0] for c in cases}
     cold = os.environ.get("DANQ_CORPUS_COLD") == "1"
     with ThreadPoolExecutor(1) as pool:
         pending = {c.id: pool.submit(_cold, argvs[c.id], d, env, c.id) for c in cases
@@ -342,7 +342,7 @@ def test_corpus_covers_every_stage() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_is_one_clear_line(case: Case, corpus) -> None:
+def test_bad_input_is_one_clear_line(case: Case, corpus, repo: Path) -> None:
     d, runs = corpus
     run = runs[case.id]
     lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
@@ -353,7 +353,7 @@ def test_bad_input_is_one_clear_line(case: Case, corpus) -> None:
     assert "error" in lines[0], shown
     for needle in case.needles:
         assert needle in lines[0], shown
-    _, out = _expand(case, d)
+    _, out = _expand(case, d, repo)
     left = sorted(p.name for p in out.parent.glob(out.name + "*"))
     assert not left, f"left under the output name: {left}"
     if case.stage == "workflow":

@@ -11,18 +11,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
-PROFILE = REPO / "profiles" / "local-cluster"
 SUBMITTED = re.compile(r"Submitted job (\d+) with external jobid '(\d+)'")
 FINISHED = re.compile(r"Finished jobid: (\d+) \(Rule: (\w+)\)")
 
 
-def _rule_blocks() -> dict[str, str]:
+def _rule_blocks(repo: Path) -> dict[str, str]:
     """Every `rule name:` block of the Snakefile and rules/*.smk, as {name: text}, including
     rules only some configs include (import_deepsea, gather_variants)."""
     blocks: dict[str, str] = {}
-    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+    for path in [repo / "Snakefile", *sorted((repo / "rules").glob("*.smk"))]:
         text = path.read_text()
         heads = list(re.finditer(r"^(\s*)rule (\w+):\n", text, re.M))
         for i, head in enumerate(heads):
@@ -37,10 +35,10 @@ def _rule_blocks() -> dict[str, str]:
     return blocks
 
 
-def test_every_submitted_rule_declares_threads_and_memory() -> None:
+def test_every_submitted_rule_declares_threads_and_memory(repo: Path) -> None:
     """A scheduler reserves what a rule declares: each rule run as a job (all but the local
     target `all`) says its threads and mem_mb."""
-    blocks = _rule_blocks()
+    blocks = _rule_blocks(repo)
     assert {"prepare", "train", "evaluate", "report", "score_variants", "gather_variants",
             "motifs", "ism", "import_deepsea", "all"} <= set(blocks)
     missing = [name for name, body in blocks.items() if name != "all"
@@ -48,10 +46,10 @@ def test_every_submitted_rule_declares_threads_and_memory() -> None:
     assert not missing, f"rules without threads: or resources: mem_mb=: {missing}"
 
 
-def _workdir(tmp_path: Path) -> Path:
+def _workdir(repo: Path, tmp_path: Path) -> Path:
     """The tiny scenario's config and a link to the demo data (as tests/test_workflow.py)."""
-    (tmp_path / "data").symlink_to(REPO / "data")
-    shutil.copy(REPO / ".test" / "config.yaml", tmp_path / "config.yaml")
+    (tmp_path / "data").symlink_to(repo / "data")
+    shutil.copy(repo / ".test" / "config.yaml", tmp_path / "config.yaml")
     return tmp_path
 
 
@@ -63,11 +61,12 @@ def _job_properties(work: Path, rule: str, jobid: str) -> dict:
 
 
 @pytest.mark.slow
-def test_tiny_scenario_runs_as_cluster_jobs(tmp_path: Path, tool_env: dict) -> None:
+def test_tiny_scenario_runs_as_cluster_jobs(repo: Path, tmp_path: Path, tool_env: dict) -> None:
     """Each rule runs as its own process (no shared state beyond declared files), is submitted
     with threads and mem_mb, and leaves its own log under logs/."""
-    work = _workdir(tmp_path)
-    cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), "--profile", str(PROFILE)]
+    work = _workdir(repo, tmp_path)
+    cmd = ["snakemake", "-s", str(repo / "Snakefile"), "-d", str(work), "--profile",
+           str(repo / "profiles" / "local-cluster")]
     plan = subprocess.run([*cmd, "-n"], env=tool_env, capture_output=True, text=True, timeout=120)
     assert plan.returncode == 0, plan.stderr[-3000:]
     planned = {m.group(1) for m in re.finditer(r"^rule (\w+):", plan.stdout, re.M)} - {"all"}

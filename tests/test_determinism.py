@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 TARGETS = ("results/evaluate/metrics.tsv", "results/model/history.tsv")
 
@@ -26,25 +25,25 @@ def _burn(stop) -> None:
             x = (x * 1_103_515_245 + 12_345) % 2**31
 
 
-def _run_scenario(work: Path, env: dict) -> dict[str, bytes]:
+def _run_scenario(repo: Path, work: Path, env: dict) -> dict[str, bytes]:
     work.mkdir()
-    (work / "data").symlink_to(REPO / "data")
-    shutil.copy(REPO / ".test" / "config.yaml", work / "config.yaml")
-    cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), "--cores", "2", *TARGETS]
+    (work / "data").symlink_to(repo / "data")
+    shutil.copy(repo / ".test" / "config.yaml", work / "config.yaml")
+    cmd = ["snakemake", "-s", str(repo / "Snakefile"), "-d", str(work), "--cores", "2", *TARGETS]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return {name: (work / name).read_bytes() for name in TARGETS}
 
 
 @pytest.mark.slow
-def test_same_results_on_an_idle_and_a_busy_machine(tmp_path: Path, tool_env: dict) -> None:
-    idle = _run_scenario(tmp_path / "idle", tool_env)
+def test_same_results_on_an_idle_and_a_busy_machine(repo: Path, tmp_path: Path, tool_env: dict) -> None:
+    idle = _run_scenario(repo, tmp_path / "idle", tool_env)
     stop = mp.Event()
     burners = [mp.Process(target=_burn, args=(stop,), daemon=True) for _ in range(2)]
     for b in burners:
         b.start()
     try:
-        busy = _run_scenario(tmp_path / "busy", tool_env)
+        busy = _run_scenario(repo, tmp_path / "busy", tool_env)
     finally:
         stop.set()
         for b in burners:

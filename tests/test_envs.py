@@ -6,10 +6,10 @@ Conda channels are unreachable in CI, so this keeps envs/*.yaml in step by test,
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import tomllib
 import yaml
-from conftest import REPO
 
 # PyPI name -> conda package name, where they differ
 CONDA_NAME = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
@@ -17,8 +17,8 @@ CONDA_NAME = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
 NOT_FOR_PREPARE = {"torch", "scikit-learn", "scipy", "pysam", "matplotlib", "logomaker", "pyjaspar", "pybigwig"}
 
 
-def _requirements() -> dict[str, str]:
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+def _requirements(repo: Path) -> dict[str, str]:
+    deps = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["dependencies"]
     out = {}
     for dep in deps:
         name, bound = re.match(r"([A-Za-z0-9_.-]+)\s*>=\s*([\w.]+)", dep).groups()
@@ -26,8 +26,8 @@ def _requirements() -> dict[str, str]:
     return out
 
 
-def _env(name: str) -> dict[str, str]:
-    spec = yaml.safe_load((REPO / "envs" / name).read_text())
+def _env(repo: Path, name: str) -> dict[str, str]:
+    spec = yaml.safe_load((repo / "envs" / name).read_text())
     out = {}
     for dep in spec["dependencies"]:
         m = re.match(r"([A-Za-z0-9_.-]+)\s*(?:>=|=)?\s*([\w.]*)", dep)
@@ -39,30 +39,30 @@ def _version(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
 
 
-def test_every_dependency_lower_bounded() -> None:
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+def test_every_dependency_lower_bounded(repo: Path) -> None:
+    deps = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["dependencies"]
     assert all(">=" in d and "==" not in d and "<" not in d for d in deps), deps
 
 
-def test_danq_env_matches_pyproject() -> None:
-    env = _env("danq.yaml")
-    for name, bound in _requirements().items():
+def test_danq_env_matches_pyproject(repo: Path) -> None:
+    env = _env(repo, "danq.yaml")
+    for name, bound in _requirements(repo).items():
         conda = CONDA_NAME.get(name, name)
         assert conda in env, f"envs/danq.yaml lacks {conda} (pyproject needs {name}>={bound})"
         assert _version(env[conda]) >= _version(bound), f"envs/danq.yaml {conda} {env[conda]} < {bound}"
 
 
-def test_prepare_env_matches_pyproject() -> None:
-    env = _env("prepare.yaml")
+def test_prepare_env_matches_pyproject(repo: Path) -> None:
+    env = _env(repo, "prepare.yaml")
     assert "pytorch" not in env, "the prepare env must stay torch-free"
-    for name, bound in _requirements().items():
+    for name, bound in _requirements(repo).items():
         if name in NOT_FOR_PREPARE:
             continue
         assert name in env, f"envs/prepare.yaml lacks {name}"
         assert _version(env[name]) >= _version(bound)
 
 
-def test_every_rule_env_exists() -> None:
-    for smk in (REPO / "rules").glob("*.smk"):
+def test_every_rule_env_exists(repo: Path) -> None:
+    for smk in (repo / "rules").glob("*.smk"):
         for env in re.findall(r'"\.\./(envs/[\w.-]+\.yaml)"', smk.read_text()):
-            assert (REPO / env).exists(), f"{smk.name} names missing {env}"
+            assert (repo / env).exists(), f"{smk.name} names missing {env}"

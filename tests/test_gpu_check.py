@@ -7,14 +7,17 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import REPO
-
-SCRIPT = REPO / "bench" / "gpu" / "check.sh"
+import pytest
 
 
-def test_dry_run_writes_every_stage(tmp_path: Path, tool_env: dict) -> None:
+@pytest.fixture
+def script(repo: Path) -> Path:
+    return repo / "bench" / "gpu" / "check.sh"
+
+
+def test_dry_run_writes_every_stage(script: Path, tmp_path: Path, tool_env: dict) -> None:
     out = tmp_path / "out"
-    run = subprocess.run(["bash", str(SCRIPT), str(out), "--dry-run"], env=tool_env, capture_output=True,
+    run = subprocess.run(["bash", str(script), str(out), "--dry-run"], env=tool_env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     r = json.loads((out / "results.json").read_text())
@@ -39,15 +42,15 @@ def test_dry_run_writes_every_stage(tmp_path: Path, tool_env: dict) -> None:
     assert ddp["max_abs_train_loss_diff"] < 1e-3 and ddp["max_abs_weight_diff"] < 1e-3
 
 
-def test_bad_usage_is_one_line(tmp_path: Path, tool_env: dict) -> None:
-    run = subprocess.run(["bash", str(SCRIPT), str(tmp_path), "--fast"], env=tool_env, capture_output=True,
+def test_bad_usage_is_one_line(script: Path, tmp_path: Path, tool_env: dict) -> None:
+    run = subprocess.run(["bash", str(script), str(tmp_path), "--fast"], env=tool_env, capture_output=True,
                          text=True, timeout=30)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "--fast" in run.stderr
     assert not (tmp_path / "results.json").exists()
 
 
-def test_without_a_gpu_it_says_use_dry_run(tmp_path: Path, tool_env: dict) -> None:
-    run = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "out")], env={**tool_env, "CUDA_VISIBLE_DEVICES": ""},
+def test_without_a_gpu_it_says_use_dry_run(script: Path, tmp_path: Path, tool_env: dict) -> None:
+    run = subprocess.run(["bash", str(script), str(tmp_path / "out")], env={**tool_env, "CUDA_VISIBLE_DEVICES": ""},
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "--dry-run" in run.stderr
     assert not (tmp_path / "out" / "results.json").exists()

@@ -14,12 +14,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, VENV_BIN
 
 import danq_pipeline as dq
 from danq_pipeline.cli import build_parser
 
-README = REPO / "README.md"
+# read while tests are collected (the parametrize lists below), before any fixture exists
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def readme_blocks(language: str) -> list[str]:
@@ -46,37 +46,38 @@ def test_readme_shows_the_commands_these_tests_check() -> None:
 
 
 @pytest.mark.parametrize("argv", readme_commands("make"), ids=" ".join)
-def test_make_targets_exist(argv: list[str], tool_env: dict) -> None:
-    run = subprocess.run(["make", "-n", *argv[1:]], cwd=REPO, env=tool_env, capture_output=True, text=True)
+def test_make_targets_exist(argv: list[str], repo: Path, tool_env: dict) -> None:
+    run = subprocess.run(["make", "-n", *argv[1:]], cwd=repo, env=tool_env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
 
 
-def _snakemake_argv(argv: list[str]) -> list[str]:
+def _snakemake_argv(argv: list[str], repo: Path, venv_bin: Path) -> list[str]:
     """The README's `.venv/bin/snakemake ...` with this virtualenv's snakemake and the repo's Snakefile."""
-    return [str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), *argv[1:]]
+    return [str(venv_bin / "snakemake"), "-s", str(repo / "Snakefile"), *argv[1:]]
 
 
-def demo_workdir(path: Path) -> Path:
+def demo_workdir(repo: Path, path: Path) -> Path:
     """A folder laid out like the repo root for the workflow: config.yaml, data/, and my.yaml
     (the README's 'copy config.yaml and edit', unedited)."""
-    (path / "data").symlink_to(REPO / "data")
-    shutil.copy(REPO / "config.yaml", path / "config.yaml")
-    shutil.copy(REPO / "config.yaml", path / "my.yaml")
+    (path / "data").symlink_to(repo / "data")
+    shutil.copy(repo / "config.yaml", path / "config.yaml")
+    shutil.copy(repo / "config.yaml", path / "my.yaml")
     return path
 
 
 @pytest.mark.parametrize("argv", [a for a in readme_commands("snakemake") if "--report" not in a], ids=" ".join)
-def test_snakemake_commands_dry_run(argv: list[str], tmp_path: Path, tool_env: dict) -> None:
-    run = subprocess.run([*_snakemake_argv(argv), "-n"], cwd=demo_workdir(tmp_path), env=tool_env,
+def test_snakemake_commands_dry_run(argv: list[str], repo: Path, venv_bin: Path, tmp_path: Path,
+                                    tool_env: dict) -> None:
+    run = subprocess.run([*_snakemake_argv(argv, repo, venv_bin), "-n"], cwd=demo_workdir(repo, tmp_path), env=tool_env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "score_variants" in run.stdout and "report" in run.stdout
 
 
-def run_readme_report_command(workdir: Path, env: dict) -> subprocess.CompletedProcess:
+def run_readme_report_command(repo: Path, venv_bin: Path, workdir: Path, env: dict) -> subprocess.CompletedProcess:
     """Run the README's `snakemake ... --report` line, as written, in a finished run's folder."""
     (argv,) = [a for a in readme_commands("snakemake") if "--report" in a]
-    return subprocess.run(_snakemake_argv(argv), cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(_snakemake_argv(argv, repo, venv_bin), cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize("argv", readme_commands("danq"), ids=lambda a: a[1])

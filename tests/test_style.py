@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
-from conftest import REPO
 
-
-def test_ruff_is_clean(tool_env) -> None:
-    run = subprocess.run(["ruff", "check", "danq_pipeline", "tests", "bench"], cwd=REPO,
+def test_ruff_is_clean(repo: Path, tool_env) -> None:
+    run = subprocess.run(["ruff", "check", "danq_pipeline", "tests", "bench"], cwd=repo,
                          capture_output=True, text=True, env=tool_env)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_snakefmt_is_clean(tool_env) -> None:
-    run = subprocess.run(["snakefmt", "--check", "--no-format-shell", "Snakefile", "rules/"], cwd=REPO,
+def test_snakefmt_is_clean(repo: Path, tool_env) -> None:
+    run = subprocess.run(["snakefmt", "--check", "--no-format-shell", "Snakefile", "rules/"], cwd=repo,
                          capture_output=True, text=True, env=tool_env)
     assert run.returncode == 0, run.stdout + run.stderr
