@@ -19,7 +19,7 @@ from danq_pipeline import __version__
 from danq_pipeline.errors import DanQError
 
 # subcommand modules, in the order `danq --help` lists them
-SUBCOMMANDS = ("prepare", "train", "evaluate", "report", "predict", "score_variants", "background", "gather_variants", "ism", "motifs", "import_deepsea")
+SUBCOMMANDS = ("prepare", "train", "evaluate", "report", "predict", "score_variants", "background", "gather_variants", "ism", "motifs", "attribute", "modisco", "import_deepsea")
 
 DESCRIPTION = """\
 DanQ regulatory-function prediction, from a genome FASTA and peak files to variant effects.
