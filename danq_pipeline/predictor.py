@@ -17,8 +17,8 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch

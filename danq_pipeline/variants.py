@@ -37,10 +37,10 @@ from danq_pipeline.background import (
     read_background,
     write_background,
 )
-from danq_pipeline.dataset import select_targets
 from danq_pipeline.encode import N_CODE, decode
 from danq_pipeline.errors import DanQError, DanQWarning, located
 from danq_pipeline.genome import Genome
+from danq_pipeline.targets import select_targets
 from danq_pipeline.training_defaults import DEFAULT_PRECISION
 from danq_pipeline.variant_io import (
     DEFAULT_MAX_COLUMNS,
