@@ -18,9 +18,8 @@ import torch
 
 from danq_pipeline.encode import one_hot
 from danq_pipeline.ism import mutants, saturation_mutagenesis, sequence_input
-from danq_pipeline.model import TrainedModel
+from danq_pipeline.model import TrainedModel, build_model
 from danq_pipeline.predictor import as_predictor
-from danq_pipeline.model import build_model
 
 
 def naive(model, codes: np.ndarray, pos: np.ndarray, alt: np.ndarray) -> np.ndarray:

@@ -64,9 +64,8 @@ def uniformity(p: np.ndarray) -> dict[str, float]:
 
 def against(model, background_vcf: Path, query_vcf: Path, work: Path, name: str, **kw) -> dict:
     """Build a background from one VCF, score another against it; uniformity of the p-values."""
-    from danq_pipeline.variants import build_background
     from danq_pipeline.variant_io import read_variant_scores
-    from danq_pipeline.variants import write_variant_scores
+    from danq_pipeline.variants import build_background, write_variant_scores
 
     bg_path = work / f"{name}.background.h5"
     bg = build_background(model, FASTA, background_vcf, bg_path, device="cpu", progress=False, **kw)
