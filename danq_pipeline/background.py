@@ -74,7 +74,8 @@ def effect_size(diff: np.ndarray, logodds: np.ndarray, measure: str = DEFAULT_ME
         return np.abs(diff).astype(np.float32)
     if measure == "abslogodds":
         return np.abs(logodds).astype(np.float32)
-    raise DanQError(f"--measure {measure!r}: unknown effect measure; use one of {', '.join(MEASURES)}")
+    raise DanQError(f"`measure` {measure!r}: unknown effect measure; use one of {', '.join(MEASURES)}",
+                    params="measure")
 
 
 def model_checksum(model: TrainedModel) -> str:
@@ -230,7 +231,7 @@ class BackgroundBuilder:
     def __init__(self, n_targets: int, *, sample_size: int = DEFAULT_SAMPLE_SIZE,
                  tail_size: int = DEFAULT_TAIL_SIZE, seed: int = 0) -> None:
         if sample_size < 1 or tail_size < 1:
-            raise DanQError("--sample-size and --tail-size must be at least 1")
+            raise DanQError("`sample_size` and `tail_size` must be at least 1", params=("sample_size", "tail_size"))
         self.T, self.R, self.K = n_targets, sample_size, tail_size
         self.n = 0
         self._rng = np.random.default_rng(seed)

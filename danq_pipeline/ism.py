@@ -87,8 +87,9 @@ def sequence_input(sequence: str, seq_len: int) -> IsmInput:
     seq = "".join(sequence.split())
     bad = sorted(set(seq.upper()) - set("ACGTN"))
     if not seq or bad:
-        raise DanQError(f"--sequence: only A, C, G, T, N allowed (found {''.join(bad) or 'nothing'})")
-    _check_length(len(seq), seq_len, "--sequence")
+        raise DanQError(f"`sequence`: only A, C, G, T, N allowed (found {''.join(bad) or 'nothing'})",
+                        params="sequence")
+    _check_length(len(seq), seq_len, "`sequence`")
     a = (seq_len - len(seq)) // 2
     codes = np.full(seq_len, N_CODE, dtype=np.uint8)
     codes[a:a + len(seq)] = encode(seq)
@@ -98,7 +99,7 @@ def sequence_input(sequence: str, seq_len: int) -> IsmInput:
 def _check_length(n: int, seq_len: int, what: str) -> None:
     if n > seq_len:
         raise DanQError(f"{what} is {n} bp, longer than the model's {seq_len}-bp window; "
-                        f"mutate at most {seq_len} bp at a time (split the region)")
+                        f"mutate at most {seq_len} bp at a time (split the region)", params="sequence")
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -240,7 +241,7 @@ def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fas
     and returns the result.
     """
     if (region is None) == (sequence is None):
-        raise DanQError("give either --region (with --fasta) or --sequence")
+        raise DanQError("give either `region` (with `fasta`) or `sequence`", params=("region", "fasta", "sequence"))
     _io.ensure_writable(f"{out_prefix}.h5", "out_prefix")
     predictor = as_predictor(model_path, device=device, precision=precision, batch_size=batch_size,
                              rc_average=False)
@@ -248,7 +249,7 @@ def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fas
     seq_len = model.window
     if region is not None:
         if fasta is None:
-            raise DanQError("--region needs --fasta (the genome the model was trained on)")
+            raise DanQError("`region` needs `fasta` (the genome the model was trained on)", params=("region", "fasta"))
         from danq_pipeline.genome import Genome
 
         inp = region_input(Genome(fasta), region, seq_len)

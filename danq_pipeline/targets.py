@@ -64,16 +64,18 @@ def select_targets(targets: pd.DataFrame, names: list[str] | str | None = None,
     if names:
         unknown = sorted(set(names) - set(targets["name"].astype(str)))
         if unknown:
-            raise DanQError(f"--targets: unknown target name(s) {', '.join(unknown)}; the model has "
-                            f"{', '.join(targets['name'].astype(str)[:8])}{'...' if len(targets) > 8 else ''}")
+            raise DanQError(f"`targets`: unknown target name(s) {', '.join(unknown)}; the model has "
+                            f"{', '.join(targets['name'].astype(str)[:8])}{'...' if len(targets) > 8 else ''}", params="targets")
         keep |= targets["name"].astype(str).isin(names).to_numpy()
     if classes:
         bad = sorted(set(classes) - set(TARGET_CLASSES))
         if bad:
-            raise DanQError(f"--target-class: unknown target class(es) {', '.join(bad)}; choose from {', '.join(TARGET_CLASSES)}")
+            raise DanQError(f"`target_class`: unknown target class(es) {', '.join(bad)}; choose from "
+                            f"{', '.join(TARGET_CLASSES)}", params="target_class")
         keep |= targets["class"].isin(classes).to_numpy()
     if not keep.any():
-        raise DanQError("no target matches --targets/--target-class; check the names and classes")
+        raise DanQError("no target matches `targets`/`target_class`; check the names and classes",
+                        params=("targets", "target_class"))
     return np.flatnonzero(keep)
 
 

@@ -283,7 +283,7 @@ def write_variant_scores(model: ModelLike, fasta: str | os.PathLike, vcf: str | 
     """
     from danq_pipeline.predictor import predictor_from_kwargs
 
-    ensure_writable(output_paths(out_prefix)["tsv"], "--out-prefix")
+    ensure_writable(output_paths(out_prefix)["tsv"], "out_prefix")
     predictor = predictor_from_kwargs(model, kwargs)
     model_obj = predictor.model
     genome = Genome(fasta, index_dir=kwargs.pop("index_dir", None))
@@ -331,7 +331,7 @@ def build_background(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.P
     """
     from danq_pipeline.predictor import predictor_from_kwargs
 
-    ensure_writable(out, "--out")
+    ensure_writable(out, "out")
     effect_size(np.zeros((0, 0)), np.zeros((0, 0)), measure)  # refuse an unknown measure before scoring
     predictor = predictor_from_kwargs(model, kwargs)
     model_obj = predictor.model

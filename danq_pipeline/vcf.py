@@ -169,7 +169,7 @@ def parse_chunk(chunk: str | tuple[int, int] | None) -> tuple[int, int] | None:
         return chunk
     m = re.fullmatch(r"(\d+)/(\d+)", str(chunk).strip())
     if not m or not (1 <= int(m.group(1)) <= int(m.group(2))):
-        raise DanQError(f"--chunk {chunk!r}: expected K/N with 1 <= K <= N, e.g. 2/8")
+        raise DanQError(f"`chunk` {chunk!r}: expected K/N with 1 <= K <= N, e.g. 2/8", params="chunk")
     return int(m.group(1)), int(m.group(2))
 
 
