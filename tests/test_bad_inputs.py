@@ -56,6 +56,7 @@ ISM = f"ism {MODEL} --device cpu"
 MOTIFS = f"motifs {MODEL} --data {{d}}/test.h5 --device cpu"
 PREP = "prepare --fasta {d}/genome.fa --targets {d}/targets.tsv --quiet"
 SNAKE = "snakemake -s {repo}/Snakefile -n --cores 1 -d {d}/wf/"
+PRED = f"predict {MODEL} --fasta {{d}}/genome.fa --device cpu --threads 1"
 
 CASES = [
     # prepare: FASTA, targets sheet, peak files, regions, geometry, outputs
@@ -178,6 +179,21 @@ CASES = [
        "--out-dir", "afile is a file"),
     _c("deepsea-chunk-zero", "import-deepsea", "import-deepsea --valid {d}/x.mat --chunk-windows 0 --out-dir {out}",
        "--chunk-windows"),
+    # predict
+    _c("predict-bed-missing", "predict", f"{PRED} --bed {{d}}/no.bed --out-prefix {{out}}", "no.bed"),
+    _c("predict-bed-bad-line", "predict", f"{PRED} --bed {{d}}/bad.bed --out-prefix {{out}}", "bad.bed", ":2:"),
+    _c("predict-window-past-contig-end", "predict", f"{PRED} --bed {{d}}/edge.bed --out-prefix {{out}}",
+       "edge.bed:1:", "--pad-short"),
+    _c("predict-unknown-target", "predict", f"{PRED} --bed {{d}}/peaks.bed --targets nope --out-prefix {{out}}",
+       "--targets", "nope"),
+    _c("predict-stride-above-window", "predict", f"{PRED} --bed {{d}}/peaks.bed --stride 61 --out-prefix {{out}}",
+       "--stride 61"),
+    _c("predict-sequence-too-long", "predict", "predict --model {d}/model.pt --sequences {d}/genome.fa "
+       "--device cpu --out-prefix {out}", "genome.fa", "longer than the model's 60-bp window"),
+    _c("predict-bigwig-with-sequences", "predict", "predict --model {d}/model.pt --sequences {d}/genome.fa "
+       "--bigwig {out}", "--bigwig", "--bed"),
+    _c("predict-out-prefix-under-file", "predict", f"{PRED} --bed {{d}}/peaks.bed --out-prefix {{d}}/afile/p",
+       "--out-prefix", "afile is a file"),
     # the workflow's config (snakemake dry run)
     _c("config-unknown-key", "workflow", SNAKE + "unknown_key", "bogus_key"),
     _c("config-genome-missing", "workflow", SNAKE + "genome_missing", "genome.fasta", "no/such/genome.fa"),
@@ -218,6 +234,7 @@ def _build(repo: Path, d: Path) -> None:
     (d / "notfasta.fa").write_text("ACGTACGT\nthis is not a FASTA file\n")
     (d / "peaks.bed").write_text("chrT1\t100\t400\nchrT2\t50\t300\n")
     (d / "bad.bed").write_text("chrT1\t100\t400\nchrT1\tten\t300\n")
+    (d / "edge.bed").write_text("chrT2\t1990\t2000\tend\n")  # its 60-bp window runs past chrT2's 2000 bp
     head = "name\tfile\tclass\n"
     (d / "targets.tsv").write_text(head + "p1\tpeaks.bed\tTF\n")
     (d / "sheet_nocls.tsv").write_text("name\tfile\np1\tpeaks.bed\n")
@@ -337,7 +354,7 @@ def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def test_corpus_covers_every_stage() -> None:
     stages = {c.stage for c in CASES}
     assert stages == {"prepare", "train", "evaluate", "score-variants", "gather-variants", "ism", "motifs",
-                      "report", "import-deepsea", "workflow"}
+                      "report", "import-deepsea", "predict", "workflow"}
     assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
 
 
