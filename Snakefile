@@ -21,6 +21,8 @@ include: "rules/common.smk"
 wildcard_constraints:
     vcf=r"[A-Za-z0-9_.-]+",
     region=r"[A-Za-z0-9_.-]+",
+    target=r"[A-Za-z0-9_-]+",
+    split=r"train|valid|test",
 
 
 if "deepsea" in config:
@@ -36,6 +38,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/variants.smk"
 include: "rules/interpret.smk"
+include: "rules/attribute.smk"
 include: "rules/predict.smk"
 
 

@@ -245,6 +245,38 @@ def motif_headline(table: pd.DataFrame, motif: str = "CTCF") -> str:
     return text + f" Closest {motif} match: filter {best['filter']} ({best['best_match_id']}, E = {best['evalue']:.2g}, {verdict})."
 
 
+MODISCO_COLUMNS = ("pattern", "metacluster", "n_seqlets", "width", "ic", "best_match_name", "best_match_id",
+                   "evalue", "significant", "second_match_name")
+
+
+def _section_modisco(dirs: list[Path]) -> str:
+    """Patterns TF-MoDISco found in each target's attribution maps, their best JASPAR match and
+    support (seqlets), with their logos; a target whose patterns.tsv is missing is named, not shown."""
+    parts = ["<h2>Motifs discovered from attributions (TF-MoDISco)</h2>",
+             "<p class='cap'>Per target: patterns found by modisco-lite in the expected-gradient maps of its "
+             "positive windows (pos: raise the prediction, neg: lower it), support = seqlets, and the best "
+             "JASPAR match by TOMTOM's statistic (significant: E &lt; 0.05).</p>"]
+    for d in dirs:
+        table_path = d / "patterns.tsv"
+        if not table_path.exists():
+            parts.append(f"<p class='note'>{html.escape(str(table_path))} not found.</p>")
+            continue
+        table = _read_tsv(table_path)
+        target = str(table["target"].iloc[0]) if len(table) and "target" in table else d.name
+        n_win = f", {int(table['n_windows'].iloc[0])} windows" if len(table) and "n_windows" in table else ""
+        parts.append(f"<h3>{html.escape(target)}: {len(table)} patterns{n_win}</h3>")
+        if not len(table):
+            continue
+        parts.append(f"<div class='scroll'>{html_table(table[[c for c in MODISCO_COLUMNS if c in table]])}</div>")
+        for row in table.head(MAX_LOGOS).to_dict("records"):
+            logo = d / "logos" / f"{row['pattern']}.png"
+            if logo.exists():
+                parts.append(f"<figure style='display:inline-block;width:300px;margin:4px'>"
+                             f"{_img(_data_uri(logo.read_bytes()), str(row['pattern']))}<figcaption class='cap'>"
+                             f"{html.escape(str(row['pattern']))} ({row['n_seqlets']} seqlets)</figcaption></figure>")
+    return "\n".join(parts)
+
+
 def _section_variants(paths: list[Path], top: int = 20) -> str:
     parts = ["<h2>Variant effects</h2>"]
     for path in paths:
@@ -300,7 +332,8 @@ def _section_significance(frame: pd.DataFrame, h5_path: Path, top: int) -> str:
 
 def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
                  history: str | os.PathLike | None = None, motifs_dir: str | os.PathLike | None = None,
-                 variants: tuple[str | os.PathLike, ...] = (), title: str = "danq-pipeline report") -> Path:
+                 variants: tuple[str | os.PathLike, ...] = (), modisco_dirs: tuple[str | os.PathLike, ...] = (),
+                 title: str = "danq-pipeline report") -> Path:
     """Write one self-contained HTML report from an evaluation directory (and optional extras).
 
     Everything (figures, logos, training curves) is embedded as data: URIs, so the file
@@ -325,6 +358,8 @@ def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
     sections += [_section_figures(eval_dir), _section_targets(metrics)]
     if motifs_dir is not None:
         sections.append(_section_motifs(Path(motifs_dir)))
+    if modisco_dirs:
+        sections.append(_section_modisco([Path(d) for d in modisco_dirs]))
     if variants:
         sections.append(_section_variants([Path(v) for v in variants]))
     doc = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

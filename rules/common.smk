@@ -148,6 +148,15 @@ def motif_outputs():
     )
 
 
+def attribution_targets():
+    """Targets whose attributions and TF-MoDISco motifs the workflow makes (default: none)."""
+    return list(config["interpret"].get("attribution_targets", []))
+
+
+def modisco_outputs():
+    return [f"results/modisco/{t}/patterns.tsv" for t in attribution_targets()]
+
+
 def ism_outputs():
     return [f"results/ism/{region_slug(r)}.h5" for r in ism_regions()]
 
@@ -167,6 +176,7 @@ def final_outputs():
         *variant_outputs(),
         *motif_outputs(),
         *ism_outputs(),
+        *modisco_outputs(),
         *predict_outputs(),
     ]
 

@@ -46,6 +46,7 @@ rule report:
         history=HISTORY,
         motifs=motif_outputs(),
         variants=[p for p in variant_outputs() if p.endswith(".tsv")],
+        modisco=modisco_outputs(),
     output:
         report(
             "results/report/report.html",
@@ -65,10 +66,13 @@ rule report:
         variants=opt(
             "--variants", " ".join(p for p in variant_outputs() if p.endswith(".tsv"))
         ),
+        modisco=opt(
+            "--modisco-dirs", " ".join(os.path.dirname(p) for p in modisco_outputs())
+        ),
     shell:
         """
         PYTHONPATH={params.src:q} python -m danq_pipeline report \
             --evaluate-dir $(dirname {input.metrics:q}) --history {input.history:q} \
-            {params.motifs} {params.variants} --out {output:q} \
+            {params.motifs} {params.variants} {params.modisco} --out {output:q} \
             > {log:q} 2>&1
         """

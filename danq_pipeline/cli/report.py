@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--motifs-dir", metavar="DIR", help="output directory of `danq motifs`; default: none")
     p.add_argument("--variants", nargs="+", default=[], metavar="TSV",
                    help="variant score tables from `danq score-variants`; default: none")
+    p.add_argument("--modisco-dirs", nargs="+", default=[], metavar="DIR",
+                   help="output directories of `danq modisco` (one per target); default: none")
     p.add_argument("--title", default=api_default("danq_pipeline.report:write_report", "title"), help="report title; default: %(default)s")
     p.set_defaults(func=run, command="report")
 
@@ -37,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
     from danq_pipeline.report import write_report
 
     out = write_report(args.evaluate_dir, args.out, history=args.history, motifs_dir=args.motifs_dir,
-                       variants=tuple(args.variants), title=args.title)
+                       variants=tuple(args.variants), modisco_dirs=tuple(args.modisco_dirs), title=args.title)
     print(f"danq report: wrote {out}", file=sys.stderr)
     return 0
