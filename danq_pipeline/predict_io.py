@@ -18,7 +18,8 @@ Windows and tiles (0-based, half-open coordinates; L = the model's window, s = `
 * Tracks (bigWig): each tile's value covers the s bp at its window's centre,
   ``[window_start + (L - s) // 2, window_start + (L - s) // 2 + s)`` (for L = 1000, s = 200:
   bases 400-599 of the window, DeepSEA's labelled bin). Tiles of one region are s bp apart,
-  so their bins abut; where input regions overlap, the earlier bin keeps the shared bases.
+  so their bins abut, from (L - s) // 2 bp (or less) inside the region's start to as far
+  inside its end; where input regions overlap, the earlier bin keeps the shared bases.
 """
 
 from __future__ import annotations
@@ -404,8 +405,10 @@ def write_tracks(model: ModelLike, fasta: str | os.PathLike, bed: str | os.PathL
     """One bigWig per selected target over the regions, a value every `stride` bp.
 
     Each window's probability covers the `stride` bp at its centre (module docstring);
-    regions longer than the window are tiled, so a region list such as whole contigs gives a
-    continuous track. The header is the FASTA's contigs and lengths. Returns the paths.
+    regions longer than the window are tiled, so each gets a continuous track from its first
+    window's bin to its last's, up to (window - stride) // 2 bp inside its ends (widen the
+    regions by that much to cover them whole). The header is the FASTA's contigs and lengths.
+    Returns the paths.
     """
     written = write_predictions(model, None, fasta=fasta, bed=bed, bigwig=out_dir, targets=targets,
                                 target_class=target_class, stride=stride, pad=pad, device=device,

@@ -28,7 +28,8 @@ Windows: a region up to the window length (L, 1000 bp for DanQ) gets one window 
          window is one TSV row. Windows past a contig end are an error unless --pad-short.
 Tracks:  each window's value covers the --stride bp at its centre (bases (L - stride) // 2 ..
          + stride of the window: 400-599 for 1000/200, DeepSEA's bin); the bigWig header is the
-         FASTA's contigs. Give whole contigs or large regions for a continuous track.
+         FASTA's contigs. A long region's track is continuous but starts and ends up to
+         (L - stride) // 2 bp inside it (400 bp): widen the BED by that much to cover it all.
 Probabilities average the forward and reverse-complement strands unless --no-rc-average.
 Progress: a bar on a terminal; plain lines every 30 s when stderr is a file."""
 
