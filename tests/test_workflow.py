@@ -52,6 +52,9 @@ def test_full_workflow_on_tiny_scenario(repo: Path, venv_bin: Path, tmp_path: Pa
     assert (res / "variants" / "dbsnp_common.vcf.gz").exists()
     assert (res / "motifs" / "motif_matches.tsv").exists()
     assert list((res / "ism").glob("*.h5"))
+    predicted = pd.read_csv(res / "predict" / "regions.tsv", sep="\t")  # 1 + 21 windows (5-kb region, stride 200)
+    assert len(predicted) == 22 and list(predicted.columns[-2:]) == ["ATAC_neuron", "CTCF"]
+    assert sorted(p.name for p in (res / "predict" / "tracks").glob("*.bw")) == ["ATAC_neuron.bw", "CTCF.bw"]
     # the README's Snakemake report command, as written, works on the finished run
     report = run_readme_report_command(repo, venv_bin, work, tool_env)
     assert report.returncode == 0, report.stderr[-3000:]
