@@ -160,11 +160,11 @@ class Predictor:
             alts = np.concatenate([alts, reverse_complement_codes(alts)])
             alt_ref = np.concatenate([alt_ref, alt_ref + len(refs) // 2])
             spans = spans + [None if sp is None else (window - sp[1], window - sp[0]) for sp in spans]
-        ref_x, alt_x = self._one_hot(refs), self._one_hot(alts)
         with torch.inference_mode(), autocast_context(self.device, self._autocast):
-            if shared and supports(self._run):
-                ref_logits, alt_logits = self._shared_logits(ref_x, alt_x, alt_ref, spans)
+            if shared and supports(self._run):  # the shared pass reads base codes: no one-hot windows
+                ref_logits, alt_logits = self._shared_logits(self._codes(refs), self._codes(alts), alt_ref, spans)
             else:
+                ref_x, alt_x = self._one_hot(refs), self._one_hot(alts)
                 x = torch.cat([ref_x, alt_x])
                 logits = torch.cat([self._run(x[i:i + SHARED_CHUNK]) for i in range(0, len(x), SHARED_CHUNK)])
                 ref_logits, alt_logits = logits[: len(ref_x)], logits[len(ref_x):]
@@ -177,7 +177,10 @@ class Predictor:
 
     def _shared_logits(self, ref_x: torch.Tensor, alt_x: torch.Tensor, alt_ref: np.ndarray,
                        spans: list[tuple[int, int] | None]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Shared-compute logits for same-length ALTs; the plain forward for indel ALTs."""
+        """Shared-compute logits for same-length ALTs; the plain forward for indel ALTs.
+
+        ref_x, alt_x: uint8 base codes (n, L) on the device (only indel ALTs get one-hot encoded).
+        """
         if self._shared is None:
             self._shared = SharedDanQ(self._run)
         same = [i for i, sp in enumerate(spans) if sp is not None]
@@ -189,14 +192,18 @@ class Predictor:
         alt_logits[idx] = same_logits
         if other:
             oidx = torch.tensor(other, dtype=torch.long, device=alt_x.device)
-            alt_logits[oidx] = torch.cat([self._run(alt_x[oidx[i:i + SHARED_CHUNK]])
+            alt_logits[oidx] = torch.cat([self._run(to_one_hot(alt_x[oidx[i:i + SHARED_CHUNK]], self.device, self.dtype))
                                           for i in range(0, len(oidx), SHARED_CHUNK)]).to(alt_logits.dtype)
         return ref_logits, alt_logits
 
     # ------------------------------------------------------------------ plumbing
+    def _codes(self, codes: np.ndarray) -> torch.Tensor:
+        """Codes (n, L) -> uint8 tensor on the device."""
+        return torch.from_numpy(np.ascontiguousarray(codes, dtype=np.uint8)).to(self.device)
+
     def _one_hot(self, codes: np.ndarray) -> torch.Tensor:
         """Codes (n, L) -> one-hot (n, 4, L) on the device, in the running network's dtype."""
-        return to_one_hot(torch.from_numpy(np.ascontiguousarray(codes, dtype=np.uint8)), self.device, self.dtype)
+        return to_one_hot(self._codes(codes), self.device, self.dtype)
 
     def _forward(self, codes: np.ndarray) -> torch.Tensor:
         """Logits of one batch, in eval mode (a training network gets its mode back)."""

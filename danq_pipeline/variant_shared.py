@@ -14,6 +14,12 @@ changed LSTM outputs times their change (about half of the layer's columns). The
 the steps where ALT passes start); each ALT then costs about half a window. Indels shift the
 ALT window, so they go through the plain forward pass. tests/test_variants.py proves the
 logits equal the plain `DanQ.forward` (fp32, to float rounding).
+
+Inputs are uint8 base codes (0-3, 4 = N), not one-hot: on the CPU the convolution reads codes
+(k-mer table in fp32, an im2col GEMM on bf16 matrix units); converting one-hot back to codes
+cost 9% of a bf16 batch. A bf16 model gets float32 logits: the output layer runs in float32 on
+float32 dense pre-activations (ALT = REF's + its delta), so the logits are not rounded to
+bf16, the error that dominated bf16's diffs (bench/variants/profile_forward.py).
 """
 
 from __future__ import annotations
@@ -23,8 +29,14 @@ from typing import Any
 import torch
 from torch import nn
 
-SUB_BATCH = 8  # windows per convolution call on CPU
+SUB_BATCH = 8  # windows per convolution call on CPU (keeps the (n, L, F) outputs in cache)
 KMER = 4  # kernel taps per look-up-table group (5**4 k-mers incl. N)
+
+
+def _has_bf16_matrix_units() -> bool:
+    """True where oneDNN runs bf16 GEMMs on AMX tiles (there the GEMM convolution beats the table)."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x: absent means no
+    return bool(probe is not None and probe())
 
 
 def supports(model: Any) -> bool:
@@ -71,7 +83,16 @@ class SharedDanQ:
         self.bwd = _direction(model.lstm, "_reverse")
         self.K, self.P, self.S = model.conv.kernel_size[0], model.pool.kernel_size, model.n_steps
         self.P = self.P if isinstance(self.P, int) else self.P[0]
+        self.dtype = model.conv.weight.dtype
         self._fc_cols: dict[tuple[str, int], torch.Tensor] = {}
+        self._gemm_conv = self.dtype == torch.bfloat16 and _has_bf16_matrix_units()
+        self._head = model.out
+        if self.dtype != torch.float32:  # float32 logits: see the module docstring
+            self._head = nn.Linear(model.out.in_features, model.out.out_features, device=model.out.weight.device)
+            with torch.no_grad():
+                self._head.weight.copy_(model.out.weight)
+                self._head.bias.copy_(model.out.bias)
+            self._head.eval()
 
     def _fc_weight(self, direction: str, j: int) -> torch.Tensor:
         """Dense-layer columns of forward outputs at steps >= j, or backward outputs at steps <= j."""
@@ -81,7 +102,7 @@ class SharedDanQ:
                 self._fc_cols.clear()
             w = self.m.fc.weight.view(self.m.fc.out_features, self.S, 2, -1)
             part = w[:, j:, 0] if direction == "f" else w[:, :j + 1, 1]
-            self._fc_cols[key] = part.reshape(w.shape[0], -1).contiguous()
+            self._fc_cols[key] = part.reshape(w.shape[0], -1).t().contiguous()  # (columns, fc_hidden)
         return self._fc_cols[key]
 
     def steps(self, start: int, end: int) -> tuple[int, int]:
@@ -90,26 +111,33 @@ class SharedDanQ:
         last = min(end - 1, self.S * self.P - 1)
         return first // self.P, last // self.P
 
-    def _pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 4, L') one-hot -> (N, steps, F) pooled conv track, as DanQ.forward computes it.
+    def _pooled(self, codes: torch.Tensor) -> torch.Tensor:
+        """(N, L') uint8 base codes -> (N, steps, F) pooled conv track, as DanQ.forward computes it.
 
-        On CPU the convolution of a one-hot window is a table look-up: each group of `KMER`
-        adjacent kernel taps sees one of 5**KMER k-mers (N included), so a window position's
-        output is the sum of ceil(K / KMER) table rows (7 for K=26) instead of a 4*K-deep dot
-        product: 4x faster than oneDNN's conv in fp32 and 2x faster than the bf16 matmul.
-        The table is float32 (built in float64) whatever the model's dtype, so bf16 gets the
-        conv rounded once. Blocks of `SUB_BATCH` windows keep the (L, F) outputs in cache.
-        x must be one-hot as `loader.to_one_hot` makes it (an N column is all zeros).
+        On CPU the convolution never builds the one-hot window it stands for. In float32 it is
+        a table look-up: each group of `KMER` adjacent kernel taps sees one of 5**KMER k-mers
+        (N included), so a window position's output is the sum of ceil(K / KMER) table rows (7
+        for K=26) instead of a 4*K-deep dot product (4x faster than oneDNN's conv); the table is
+        float32 built in float64. In bf16 on AMX CPUs it is one GEMM of the one-hot's im2col
+        (1.5x faster than the table there). Both give the conv rounded once. Positions come
+        phase-major (window, pool phase, step), so the max-pool is a max over an outer axis.
+        Blocks of `SUB_BATCH` windows keep the (L, F) outputs in cache.
         """
-        if x.device.type != "cpu":
-            return torch.relu(self.m.pool(self.m.conv(x))).transpose(1, 2)
-        codes = _codes(x)
-        return torch.cat([self._kmer_conv_pool(codes[i:i + SUB_BATCH]).to(x.dtype)
-                          for i in range(0, len(x), SUB_BATCH)])
+        if codes.device.type != "cpu":
+            return torch.relu(self.m.pool(self.m.conv(_one_hot(codes, self.dtype)))).transpose(1, 2)
+        block = self._gemm_conv_pool if self._gemm_conv else self._kmer_conv_pool
+        return torch.cat([block(codes[i:i + SUB_BATCH]) for i in range(0, len(codes), SUB_BATCH)])
+
+    def _pool_phase_major(self, y: torch.Tensor, n: int, steps: int) -> torch.Tensor:
+        """Conv outputs (n * P * steps, F), rows phase-major -> relu(max-pool + bias) (n, steps, F)."""
+        y = y.view(n, self.P, -1).amax(1).view(n, steps, -1)
+        bias = self.m.conv.bias.float()  # max(y) + b == max(y + b): adding b is monotone
+        return torch.relu(y.float() + bias).to(self.dtype)
 
     def _kmer_conv_pool(self, codes: torch.Tensor) -> torch.Tensor:
-        """(n, L') base codes 0-4 -> (n, steps, F) relu(maxpool(conv)) in float32 via the k-mer table."""
+        """(n, L') base codes 0-4 -> (n, steps, F) relu(maxpool(conv)) via the k-mer table (float32 sums)."""
         table, groups = self._kmer_table()
+        codes = codes.long()
         n, length = codes.shape
         steps = (length - self.K + 1) // self.P
         span = groups * KMER
@@ -117,9 +145,20 @@ class SharedDanQ:
         width = length + span - KMER + 1
         kmer = sum(padded[:, d:d + width] * 5 ** (KMER - 1 - d) for d in range(KMER))
         idx = kmer.unfold(1, span, 1)[:, :steps * self.P, ::KMER] + self._group_offsets
+        idx = idx.reshape(n, steps, self.P, groups).transpose(1, 2)  # phase-major
         y = torch.nn.functional.embedding_bag(idx.reshape(-1, groups), table, mode="sum")
-        bias = self.m.conv.bias.float()  # max(y) + b == max(y + b): adding b is monotone
-        return torch.relu(y.view(n, steps, self.P, -1).amax(2) + bias)
+        return self._pool_phase_major(y, n, steps)
+
+    def _gemm_conv_pool(self, codes: torch.Tensor) -> torch.Tensor:
+        """(n, L') base codes 0-4 -> (n, steps, F) relu(maxpool(conv)): im2col of the one-hot @ (4K, F)."""
+        if getattr(self, "_conv_w", None) is None:
+            self._conv_w = self.m.conv.weight.detach().reshape(self.m.conv.out_channels, -1).t().contiguous()
+        n, length = codes.shape
+        steps = (length - self.K + 1) // self.P
+        x = _one_hot(codes[:, :steps * self.P + self.K - 1], self.dtype)          # (n, 4, L'')
+        cols = x.unfold(2, self.K, 1).reshape(n, 4, steps, self.P, self.K)
+        cols = cols.permute(0, 3, 2, 1, 4).reshape(-1, 4 * self.K)               # rows (n, P, steps)
+        return self._pool_phase_major(cols @ self._conv_w, n, steps)
 
     def _kmer_table(self) -> tuple[torch.Tensor, int]:
         """(groups * 5**KMER, F) float32: row g*5**KMER + code = conv taps g*KMER.. summed for that k-mer."""
@@ -138,12 +177,13 @@ class SharedDanQ:
         return self._table, len(self._group_offsets)
 
     def _logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Output logits from the dense layer's pre-activation z."""
-        return self.m.out(torch.relu(z))
+        """Output logits from the dense layer's pre-activation z (float32 for a bf16 model)."""
+        return self._head(torch.relu(z))
 
     def __call__(self, ref_x: torch.Tensor, alt_x: torch.Tensor, alt_ref: torch.Tensor,
                  spans: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits of ref_x (N, 4, L) and alt_x (M, 4, L); alt i equals ref alt_ref[i] outside spans[i]."""
+        """Logits of REF windows ref_x (N, L) and ALT windows alt_x (M, L), uint8 base codes on the
+        model's device; alt i equals ref alt_ref[i] outside spans[i]. Float32 logits for a bf16 model."""
         keys = [self.steps(s, e) for s, e in spans]
         pooled = self._pooled(ref_x)
         f_out, f_states = _run_segments(self.fwd, pooled, sorted({j0 for j0, j1 in keys if j0 <= j1}))
@@ -151,6 +191,8 @@ class SharedDanQ:
         b_rev, b_states = _run_segments(self.bwd, pooled.flip(1), rev_cuts)
         b_out = b_rev.flip(1)
         z_ref = self.m.fc(torch.cat([f_out, b_out], -1).flatten(1))
+        if self._head is not self.m.out:  # bf16 copy: float32 pre-activations and logits
+            z_ref = z_ref.float()
         ref_logits = self._logits(z_ref)
         alt_logits = ref_logits.new_empty((len(spans), ref_logits.shape[1]))
         for key in dict.fromkeys(keys):
@@ -168,7 +210,7 @@ class SharedDanQ:
                    b_states: dict) -> torch.Tensor:
         """Dense pre-activation of ALT windows x that change pool steps j0..j1 of REF windows `base`."""
         j0, j1 = key
-        local = self._pooled(x[:, :, j0 * self.P:(j1 + 1) * self.P + self.K - 1])
+        local = self._pooled(x[:, j0 * self.P:(j1 + 1) * self.P + self.K - 1])
         # the ALT track is the REF's with steps j0..j1 replaced: copy only what each direction reads
         f_init = _select(f_states[j0], base)
         f_new, _ = self.fwd(torch.cat([local, pooled[base, j1 + 1:]], 1), f_init)
@@ -176,14 +218,14 @@ class SharedDanQ:
         b_new, _ = self.bwd(torch.cat([pooled[base, :j0], local], 1).flip(1), b_init)
         df = (f_new - f_out[base, j0:]).flatten(1)
         db = (b_new.flip(1) - b_out[base, :j1 + 1]).flatten(1)
-        return z_ref[base] + df @ self._fc_weight("f", j0).T.to(df.dtype) + db @ self._fc_weight("b", j1).T.to(db.dtype)
+        delta = df @ self._fc_weight("f", j0).to(df.dtype) + db @ self._fc_weight("b", j1).to(db.dtype)
+        return z_ref[base] + delta.to(z_ref.dtype)
 
 
-def _codes(x: torch.Tensor) -> torch.Tensor:
-    """(N, 4, L) one-hot -> (N, L) int64 codes 0-3, 4 where the column is all zeros (N)."""
-    codes = x.argmax(1)
-    codes[x.amax(1) == 0] = 4
-    return codes
+def _one_hot(codes: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(N, L) base codes -> (N, 4, L) one-hot in dtype; code 4 (N) becomes all zeros (as loader.to_one_hot)."""
+    bases = torch.arange(4, dtype=codes.dtype, device=codes.device).view(1, 4, 1)
+    return (codes.unsqueeze(1) == bases).to(dtype)
 
 
 def _select(state: tuple[torch.Tensor, torch.Tensor] | None, rows: torch.Tensor):

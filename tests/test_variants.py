@@ -441,7 +441,7 @@ def test_shared_path_equals_plain_forward_at_every_span():
         alts[i, s:e] = (alts[i, s:e] + 1 + i % 3) % 4
     with torch.inference_mode():
         rx, ax = to_one_hot(torch.from_numpy(refs), torch.device("cpu")), to_one_hot(torch.from_numpy(alts), torch.device("cpu"))
-        ref_l, alt_l = SharedDanQ(model)(rx, ax, torch.from_numpy(alt_ref), spans)
+        ref_l, alt_l = SharedDanQ(model)(torch.from_numpy(refs), torch.from_numpy(alts), torch.from_numpy(alt_ref), spans)
         torch.testing.assert_close(ref_l, model(rx), rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(alt_l, model(ax), rtol=1e-5, atol=1e-6)
     assert (alt_l[5] == ref_l[alt_ref[5]]).all(), "base 199 lies past the last pool step: DanQ never sees it"
@@ -533,10 +533,16 @@ def test_kmer_table_conv_equals_conv_pool_with_n_bases(length):
     x = to_one_hot(torch.from_numpy(codes), torch.device("cpu"))
     with torch.inference_mode():
         expected = torch.relu(model.pool(model.conv(x))).transpose(1, 2)
-        torch.testing.assert_close(SharedDanQ(model)._pooled(x), expected, rtol=1e-5, atol=1e-6)
-        half = SharedDanQ(copy.deepcopy(model).to(torch.bfloat16))._pooled(x.bfloat16())
-        assert half.dtype == torch.bfloat16
-        torch.testing.assert_close(half.float(), expected, rtol=2e-2, atol=2e-2)
+        torch.testing.assert_close(SharedDanQ(model)._pooled(torch.from_numpy(codes)), expected, rtol=1e-5, atol=1e-6)
+        half_model = copy.deepcopy(model).to(torch.bfloat16)
+        expected_half = torch.relu(half_model.pool(half_model.conv(x.bfloat16()))).transpose(1, 2).float()
+        for gemm in (False, True):  # the k-mer table, and the im2col GEMM that AMX CPUs use
+            shared = SharedDanQ(half_model)
+            shared._gemm_conv = gemm
+            half = shared._pooled(torch.from_numpy(codes))
+            assert half.dtype == torch.bfloat16
+            torch.testing.assert_close(half.float(), expected_half, rtol=1e-2, atol=1e-2)
+            torch.testing.assert_close(half.float(), expected, rtol=2e-2, atol=2e-2)
 
 
 # --------------------------------------------------------------------------- issue 12: tests that fail on real bugs

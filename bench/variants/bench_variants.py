@@ -113,7 +113,7 @@ def child_selene(args: argparse.Namespace) -> dict:
     from danq_pipeline.model import load_model
 
     torch.set_num_threads(args.threads)
-    danq = load_model(args.model, "cpu")
+    danq = load_model(args.model, "cpu").net
     model = NonStrandSpecific(nn.Sequential(danq, nn.Sigmoid()), mode="mean")
     weights = Path(args.out).with_suffix(".selene.pt")
     torch.save(model.state_dict(), weights)
