@@ -181,12 +181,11 @@ class Predictor:
 
         ref_x, alt_x: uint8 base codes (n, L) on the device (only indel ALTs get one-hot encoded).
         """
-        if self._shared is None:
-            self._shared = SharedDanQ(self._run)
+        runner = self._shared_runner()
         same = [i for i, sp in enumerate(spans) if sp is not None]
         other = [i for i, sp in enumerate(spans) if sp is None]
         idx = torch.tensor(same, dtype=torch.long, device=alt_x.device)
-        ref_logits, same_logits = self._shared(ref_x, alt_x[idx], torch.as_tensor(alt_ref[same], device=alt_x.device),
+        ref_logits, same_logits = runner(ref_x, alt_x[idx], torch.as_tensor(alt_ref[same], device=alt_x.device),
                                                [spans[i] for i in same])
         alt_logits = same_logits.new_empty((len(spans), same_logits.shape[1]))
         alt_logits[idx] = same_logits
@@ -197,6 +196,12 @@ class Predictor:
         return ref_logits, alt_logits
 
     # ------------------------------------------------------------------ plumbing
+    def _shared_runner(self) -> SharedDanQ:
+        """The shared-compute runner of the network that runs, made on first use."""
+        if self._shared is None:
+            self._shared = SharedDanQ(self._run)
+        return self._shared
+
     def _codes(self, codes: np.ndarray) -> torch.Tensor:
         """Codes (n, L) -> uint8 tensor on the device."""
         return torch.from_numpy(np.ascontiguousarray(codes, dtype=np.uint8)).to(self.device)
@@ -206,7 +211,14 @@ class Predictor:
         return to_one_hot(self._codes(codes), self.device, self.dtype)
 
     def _forward(self, codes: np.ndarray) -> torch.Tensor:
-        """Logits of one batch, in eval mode (a training network gets its mode back)."""
+        """Logits of one batch, in eval mode (a training network gets its mode back).
+
+        A loaded DanQ on the CPU runs `SharedDanQ.window_logits`: the same network with a
+        convolution that reads base codes (k-mer table, or one GEMM for bf16 on AMX CPUs).
+        """
+        if not self.live and self.device.type == "cpu" and supports(self._run):
+            with torch.inference_mode():
+                return self._shared_runner().window_logits(self._codes(codes))
         net = self._run
         was_training = net.training
         net.eval()

@@ -180,6 +180,15 @@ class SharedDanQ:
         """Output logits from the dense layer's pre-activation z (float32 for a bf16 model)."""
         return self._head(torch.relu(z))
 
+    def window_logits(self, codes: torch.Tensor) -> torch.Tensor:
+        """Logits of whole windows (N, L) uint8 codes: DanQ.forward with this class's cheaper CPU
+        convolution (and float32 logits for a bf16 model)."""
+        pooled = self._pooled(codes)
+        f_out, _ = self.fwd(pooled)
+        b_out = self.bwd(pooled.flip(1))[0].flip(1)
+        z = self.m.fc(torch.cat([f_out, b_out], -1).flatten(1))
+        return self._logits(z.float() if self._head is not self.m.out else z)
+
     def __call__(self, ref_x: torch.Tensor, alt_x: torch.Tensor, alt_ref: torch.Tensor,
                  spans: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits of REF windows ref_x (N, L) and ALT windows alt_x (M, L), uint8 base codes on the
