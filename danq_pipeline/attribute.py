@@ -11,8 +11,9 @@ Two methods, both computed on a target's *logit*:
   (what the base would contribute were it there, TF-MoDISco's `hypothetical_contribs`); the
   actual map is that at the window's own base, so it sums to exactly captum's attributions.
 * ``grad_x_input``: gradient x input (reference: the all-zero input, so the hypothetical
-  contribution of base b is the gradient ``G[b, i]``). One backward pass per window; it is not
-  complete for a non-linear network, and its completeness error says by how much.
+  contribution of base b is the gradient ``G[b, i]``; as captum's `InputXGradient`, computed
+  here with one forward pass for all targets). It is not complete for a non-linear network,
+  and its completeness error says by how much.
 
 Completeness: for each map, ``error = sum(map) - (f(x) - mean_r f(r))`` in logit units; a map
 is flagged when ``|error| > tolerance * max(1, |f(x) - mean_r f(r)|)`` (default tolerance 0.05:
@@ -139,14 +140,15 @@ def attribute_batch(net, codes: np.ndarray, target_index: np.ndarray, *, method:
     x = torch.from_numpy(one_hot(codes)).to(dev)                                  # (B, 4, L)
     if method == "grad_x_input":
         refs = torch.zeros_like(x)[:, None]                                        # (B, 1, 4, L)
-        grads = torch.stack([_gradients(net, x, int(t), chunk) for t in target_index])[:, :, None]
+        grads, logit = _gradients(net, x, target_index, chunk)
+        grads = grads[:, :, None]
     else:
         refs = torch.from_numpy(one_hot(shuffled_references(codes, n_shuffles, seed))).to(dev)
         grads = torch.stack([_path_gradients(net, x, refs, int(t), n_steps, chunk) for t in target_index])
+        logit = _logits(net, x, chunk)[:, target_index].T                          # (T, B)
     # grads (T, B, S, 4, L): per reference the gradient averaged along the path
     hyp = (grads - (refs[None] * grads).sum(dim=3, keepdim=True)).mean(dim=2)     # (T, B, 4, L)
     contrib = hyp * x[None]
-    logit = _logits(net, x, chunk)[:, target_index].T                              # (T, B)
     b, s = refs.shape[:2]
     ref_logit = _logits(net, refs.reshape(b * s, *x.shape[1:]), chunk)[:, target_index]
     ref_logit = ref_logit.reshape(b, s, -1).mean(axis=1).T
@@ -187,14 +189,19 @@ def _path_gradients(net, x, refs, target: int, n_steps: int, chunk: int):
     return g.reshape(b, s, *x.shape[1:])
 
 
-def _gradients(net, x, target: int, chunk: int):
-    """d logit_target / d x at x, (B, 4, L) (captum's Saliency without the absolute value)."""
+def _gradients(net, x, target_index: np.ndarray, chunk: int):
+    """d logit_t / d x at x for every target t, from one forward pass per chunk (one backward
+    per target): gradients (T, B, 4, L) and logits (T, B)."""
     import torch
-    from captum.attr import Saliency
 
-    sal = Saliency(net)
-    return torch.cat([sal.attribute(x[a:a + chunk].clone().requires_grad_(), target=target, abs=False).detach()
-                      for a in range(0, len(x), chunk)])
+    grads, logits = [], []
+    for a in range(0, len(x), chunk):
+        xi = x[a:a + chunk].clone().requires_grad_()
+        out = net(xi)
+        logits.append(out.detach()[:, target_index].float().cpu().numpy().T)
+        grads.append(torch.stack([torch.autograd.grad(out[:, int(t)].sum(), xi, retain_graph=k < len(target_index) - 1)[0]
+                                  for k, t in enumerate(target_index)]))
+    return torch.cat(grads, dim=1), np.concatenate(logits, axis=1)
 
 
 def _logits(net, x, chunk: int) -> np.ndarray:
@@ -298,9 +305,9 @@ def windows_from_h5(path: str | os.PathLike, rows: str | None = None, positives_
     return Windows(codes, coords, idx.astype(np.int64), labels[idx], data.targets["name"].astype(str).tolist())
 
 
-def windows_from_bed(bed: str | os.PathLike, fasta: str | os.PathLike, seq_len: int,
+def windows_from_bed(bed: str | os.PathLike, fasta: str | os.PathLike, window: int,
                      max_windows: int | None = None) -> Windows:
-    """The `seq_len` window centred on each BED region (genomic context; N past contig ends)."""
+    """The `window` window centred on each BED region (genomic context; N past contig ends)."""
     from danq_pipeline.genome import Genome
     from danq_pipeline.intervals import read_peaks
 
@@ -311,15 +318,15 @@ def windows_from_bed(bed: str | os.PathLike, fasta: str | os.PathLike, seq_len: 
     genome = Genome(fasta)
     for chrom in table["chrom"].unique():
         genome.check_contig(str(chrom), source=str(bed))
-    starts = ((table["start"] + table["end"]) // 2 - seq_len // 2).to_numpy(dtype=np.int64)
-    codes = np.stack([genome.fetch_codes(str(c), int(s), int(s) + seq_len, pad=True)
+    starts = ((table["start"] + table["end"]) // 2 - window // 2).to_numpy(dtype=np.int64)
+    codes = np.stack([genome.fetch_codes(str(c), int(s), int(s) + window, pad=True)
                       for c, s in zip(table["chrom"], starts, strict=True)])
     coords = pd.DataFrame({"chrom": table["chrom"].astype(str).to_numpy(), "start": starts,
-                           "end": starts + seq_len})
+                           "end": starts + window})
     return Windows(codes, coords, np.full(len(codes), -1, dtype=np.int64))
 
 
-def windows_from_sequences(path: str | os.PathLike, seq_len: int) -> Windows:
+def windows_from_sequences(path: str | os.PathLike, window: int) -> Windows:
     """Sequences from a FASTA or a plain file (one per line), each centred in the window, padded with N."""
     from danq_pipeline.ism import sequence_input
 
@@ -333,9 +340,9 @@ def windows_from_sequences(path: str | os.PathLike, seq_len: int) -> Windows:
         seqs = [line.strip() for line in text.splitlines() if line.strip()]
     if not seqs:
         raise DanQError(f"`sequences` {path}: no sequences; write one per line or as FASTA", params="sequences")
-    codes = np.stack([sequence_input(s, seq_len).codes for s in seqs])
+    codes = np.stack([sequence_input(s, window).codes for s in seqs])
     coords = pd.DataFrame({"chrom": "sequence", "start": np.zeros(len(seqs), dtype=np.int64),
-                           "end": np.full(len(seqs), seq_len, dtype=np.int64)})
+                           "end": np.full(len(seqs), window, dtype=np.int64)})
     return Windows(codes, coords, np.full(len(seqs), -1, dtype=np.int64))
 
 
@@ -491,18 +498,18 @@ def run_attribute(model_path: str | os.PathLike, out: str | os.PathLike, *, data
     _io.ensure_writable(out, "out")
     loaded = load_model(model_path, device=None)          # the one checkpoint load of this module
     net = getattr(loaded, "net", loaded)                  # TrainedModel.net, or the bare DanQ of older load_model
-    model_targets, seq_len = loaded.targets, int(net.kwargs["seq_len"])
+    model_targets, window = loaded.targets, int(net.kwargs["window"])
     index = select_targets(model_targets, targets)
     if data is not None:
         windows = windows_from_h5(data, rows, positives_of, max_windows)
     elif bed is not None:
         if fasta is None:
             raise DanQError("`bed` needs `fasta` (the genome the model was trained on)", params=("bed", "fasta"))
-        windows = windows_from_bed(bed, fasta, seq_len, max_windows)
+        windows = windows_from_bed(bed, fasta, window, max_windows)
     else:
-        windows = windows_from_sequences(sequences, seq_len)
-    if windows.codes.shape[1] != seq_len:
-        raise DanQError(f"{data}: windows are {windows.codes.shape[1]} bp but the model takes {seq_len} bp; "
+        windows = windows_from_sequences(sequences, window)
+    if windows.codes.shape[1] != window:
+        raise DanQError(f"{data}: windows are {windows.codes.shape[1]} bp but the model takes {window} bp; "
                         "use windows prepared for this model")
     return write_attributions(net, windows, model_targets, index, out, method=method, n_shuffles=n_shuffles,
                               n_steps=n_steps, seed=seed, tolerance=tolerance, dtype=dtype,

@@ -51,7 +51,7 @@ def test_dinuc_shuffle_keeps_every_dinucleotide_and_is_seeded() -> None:
 
 def _tiny_net(seed: int = 0, length: int = 60, n_targets: int = 2) -> DanQ:
     torch.manual_seed(seed)
-    return DanQ(n_targets=n_targets, seq_len=length, n_filters=8, kernel_size=7, pool_size=4, lstm_hidden=6,
+    return DanQ(n_targets=n_targets, window=length, n_filters=8, kernel_size=7, pool_size=4, lstm_hidden=6,
                 fc_hidden=8).eval()
 
 
@@ -77,12 +77,13 @@ def test_expected_gradients_equal_captum_averaged_over_references_and_are_comple
 def test_grad_x_input_is_the_gradient_at_the_window_base() -> None:
     net = _tiny_net(1)
     codes = np.random.default_rng(1).integers(0, 4, size=(3, 60)).astype(np.uint8)
-    att = attribute_batch(net, codes, np.array([0]), method="grad_x_input")
+    att = attribute_batch(net, codes, np.array([1, 0]), method="grad_x_input", chunk=2)
     x = torch.from_numpy(one_hot(codes)).requires_grad_()
     (grad,) = torch.autograd.grad(net(x)[:, 0].sum(), x)
-    np.testing.assert_allclose(att.contrib[0], (grad * x).detach().numpy(), atol=1e-6)
-    np.testing.assert_allclose(att.hypothetical[0], grad.numpy(), atol=1e-6)
-    np.testing.assert_allclose(att.ref_logit[0], net(torch.zeros(1, 4, 60))[0, 0].item(), atol=1e-6)
+    np.testing.assert_allclose(att.contrib[1], (grad * x).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(att.hypothetical[1], grad.numpy(), atol=1e-6)
+    np.testing.assert_allclose(att.logit[1], net(x)[:, 0].detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(att.ref_logit[1], net(torch.zeros(1, 4, 60))[0, 0].item(), atol=1e-6)
 
 
 def test_parse_rows() -> None:
@@ -120,7 +121,7 @@ def planted(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("planted")
     codes, label, _ = _planted(2400, seed=0)
     torch.manual_seed(0)
-    net = DanQ(n_targets=1, seq_len=LENGTH, n_filters=16, kernel_size=19, pool_size=5, lstm_hidden=16,
+    net = DanQ(n_targets=1, window=LENGTH, n_filters=16, kernel_size=19, pool_size=5, lstm_hidden=16,
                fc_hidden=32, dropout_conv=0.0, dropout_lstm=0.0)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     x, y = torch.from_numpy(one_hot(codes)), torch.from_numpy(label.astype(np.float32))[:, None]
@@ -134,7 +135,7 @@ def planted(tmp_path_factory) -> dict:
     targets = targets_frame(["CTCF"], ["TF"])
     save_checkpoint(out / "ctcf.pt", net, targets)
     test_codes, test_label, site = _planted(600, seed=1)
-    with WindowsWriter(out / "test.h5", window_size=LENGTH, targets=targets, contigs=["chrP"], split="test") as w:
+    with WindowsWriter(out / "test.h5", window=LENGTH, targets=targets, contigs=["chrP"], split="test") as w:
         w.append(test_codes, test_label[:, None], np.zeros(600, dtype=np.int32),
                  np.arange(600, dtype=np.int64) * LENGTH)
     return {"dir": out, "net": net.eval(), "codes": test_codes, "label": test_label, "site": site}
