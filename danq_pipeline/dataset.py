@@ -12,7 +12,7 @@ This module owns the schema; docs/formats.md describes it for users. Layout::
     /targets/name     str   (T,)    names (not necessarily unique)
     /targets/class    str   (T,)    DNase | TF | histone
     /targets/source   str   (T,)    peak file the target came from ("" when unknown)
-    attrs: format="danq-windows", format_version, split, alphabet="ACGT", window_size,
+    attrs: format="danq-windows", format_version, split, alphabet="ACGT", window,
            bin_size, genome, genome_checksum, package_version, params (JSON),
            rc_pairs (bool: second half holds the reverse complements of the first half)
 
@@ -49,20 +49,20 @@ class WindowsWriter:
     nothing is left under the final name.
     """
 
-    def __init__(self, path: str | os.PathLike, *, window_size: int, targets: pd.DataFrame,
+    def __init__(self, path: str | os.PathLike, *, window: int, targets: pd.DataFrame,
                  contigs: list[str], split: str, attrs: dict[str, Any] | None = None,
                  chunk_rows: int = 256, compression: str | None = "gzip",
                  compression_opts: int | None = 1) -> None:
         self.path = Path(path)
         self._atomic = atomic_path(self.path)
-        self.window_size = int(window_size)
+        self.window = int(window)
         self.n_targets = len(targets)
         self._n = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._h5 = h5py.File(self._atomic.tmp, "w")
         comp = dict(compression=compression, compression_opts=compression_opts if compression == "gzip" else None)
-        self._h5.create_dataset("sequences", (0, self.window_size), maxshape=(None, self.window_size),
-                                dtype="u1", chunks=(chunk_rows, self.window_size), shuffle=False, **comp)
+        self._h5.create_dataset("sequences", (0, self.window), maxshape=(None, self.window),
+                                dtype="u1", chunks=(chunk_rows, self.window), shuffle=False, **comp)
         self._h5.create_dataset("labels", (0, self.n_targets), maxshape=(None, self.n_targets), dtype="u1",
                                 chunks=(max(chunk_rows, 1024), max(self.n_targets, 1)), **comp)
         g = self._h5.create_group("windows")
@@ -71,7 +71,7 @@ class WindowsWriter:
         self._h5.create_dataset("contigs", data=np.array(list(contigs), dtype=object), dtype=_STR)
         write_targets_h5(self._h5, targets)
         base = {"format": FORMAT, "format_version": FORMAT_VERSION, "split": split, "alphabet": ALPHABET,
-                "window_size": self.window_size, "package_version": __version__, "rc_pairs": False}
+                "window_size": self.window, "package_version": __version__, "rc_pairs": False}
         for key, value in {**base, **(attrs or {})}.items():
             self._h5.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else value
 
@@ -87,7 +87,7 @@ class WindowsWriter:
             ds.resize(b, axis=0)
             ds[a:b] = arr
         w = self._h5["windows"]
-        for name, arr in (("chrom", chrom_index), ("start", start), ("end", np.asarray(start) + self.window_size)):
+        for name, arr in (("chrom", chrom_index), ("start", start), ("end", np.asarray(start) + self.window)):
             w[name].resize((b,))
             w[name][a:b] = arr
         self._n = b
@@ -124,7 +124,7 @@ class WindowsH5:
             with h5py.File(self.path, "r") as h5:
                 attrs = dict(h5.attrs)
                 self._len = int(h5["sequences"].shape[0])
-                self.window_size = int(h5["sequences"].shape[1])
+                self.window = int(h5["sequences"].shape[1])
                 self.n_targets = int(h5["labels"].shape[1])
                 self.targets = read_targets_h5(h5)
                 self.contigs = list(h5["contigs"].asstr()[:])

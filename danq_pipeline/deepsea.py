@@ -352,7 +352,7 @@ def import_split(
     block = _block_size(chunk_windows, ds.block_quantum)
     with WindowsWriter(
         out,
-        window_size=WINDOW,
+        window=WINDOW,
         targets=deepsea_targets(),
         contigs=[UNKNOWN_CONTIG],
         split=ds.split,

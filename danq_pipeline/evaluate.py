@@ -58,8 +58,8 @@ class EvaluationResult(NamedTuple):
 
 def check_compatible(model: TrainedModel, data: WindowsH5, model_path: Any) -> None:
     """Refuse a test file whose targets or window length differ from the checkpoint's."""
-    if data.window_size != model.window:
-        raise DanQError(f"{data.path}: windows are {data.window_size} bp but {model_path} was trained on "
+    if data.window != model.window:
+        raise DanQError(f"{data.path}: windows are {data.window} bp but {model_path} was trained on "
                         f"{model.window} bp windows; prepare the test file with the training window size")
     check_same_targets(model.targets, data.targets, data.path, "prepare it from the same targets sheet",
                        expected_from=model_path)
@@ -352,7 +352,7 @@ def _run_info(model: Any, test: WindowsH5, train: Any, baseline: bool, base: Any
         "computed reverse complement average" if rc_average else "forward strand only"
     return {"model": str(model), "data": str(test.path), "train": str(train) if train else None,
             "rc_pairs": test.rc_pairs, "rc_average": rc_average, "strand_mode": mode,
-            "n_windows": len(test), "n_targets": test.n_targets, "window_size": test.window_size,
+            "n_windows": len(test), "n_targets": test.n_targets, "window_size": test.window,
             "scored_rows": "first half (forward windows)" if test.rc_pairs else "all",
             "baseline": base.info | {"seconds": round(base.seconds, 2)} if base is not None else None,
             "baseline_missing_reason": why, "reference": str(reference) if reference else None,

@@ -69,37 +69,37 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- inputs
 
 
-def region_input(genome, region: str, seq_len: int) -> IsmInput:
-    """The window of `seq_len` bp centred on `region`, with the region as the mutated span.
+def region_input(genome, region: str, window: int) -> IsmInput:
+    """The window of `window` bp centred on `region`, with the region as the mutated span.
 
     `region` is typed as samtools/UCSC display it (1-based, inclusive), like every region the
     package reads; see `regions.parse_region`.
     """
     chrom, start, end = parse_region(region, genome.lengths, source="region")
-    _check_length(end - start, seq_len, f"region {region}")
-    w0 = start - (seq_len - (end - start)) // 2
-    codes = genome.fetch_codes(chrom, w0, w0 + seq_len, pad=True)
+    _check_length(end - start, window, f"region {region}")
+    w0 = start - (window - (end - start)) // 2
+    codes = genome.fetch_codes(chrom, w0, w0 + window, pad=True)
     return IsmInput(codes, (start - w0, end - w0), chrom, start)
 
 
-def sequence_input(sequence: str, seq_len: int) -> IsmInput:
-    """A given sequence centred in a window of `seq_len` bp padded with N."""
+def sequence_input(sequence: str, window: int) -> IsmInput:
+    """A given sequence centred in a window of `window` bp padded with N."""
     seq = "".join(sequence.split())
     bad = sorted(set(seq.upper()) - set("ACGTN"))
     if not seq or bad:
         raise DanQError(f"`sequence`: only A, C, G, T, N allowed (found {''.join(bad) or 'nothing'})",
                         params="sequence")
-    _check_length(len(seq), seq_len, "`sequence`")
-    a = (seq_len - len(seq)) // 2
-    codes = np.full(seq_len, N_CODE, dtype=np.uint8)
+    _check_length(len(seq), window, "`sequence`")
+    a = (window - len(seq)) // 2
+    codes = np.full(window, N_CODE, dtype=np.uint8)
     codes[a:a + len(seq)] = encode(seq)
     return IsmInput(codes, (a, a + len(seq)), "sequence", 0)
 
 
-def _check_length(n: int, seq_len: int, what: str) -> None:
-    if n > seq_len:
-        raise DanQError(f"{what} is {n} bp, longer than the model's {seq_len}-bp window; "
-                        f"mutate at most {seq_len} bp at a time (split the region)", params="sequence")
+def _check_length(n: int, window: int, what: str) -> None:
+    if n > window:
+        raise DanQError(f"{what} is {n} bp, longer than the model's {window}-bp window; "
+                        f"mutate at most {window} bp at a time (split the region)", params="sequence")
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -246,21 +246,21 @@ def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fas
     predictor = as_predictor(model_path, device=device, precision=precision, batch_size=batch_size,
                              rc_average=False)
     model = predictor.model
-    seq_len = model.window
+    window = model.window
     if region is not None:
         if fasta is None:
             raise DanQError("`region` needs `fasta` (the genome the model was trained on)", params=("region", "fasta"))
         from danq_pipeline.genome import Genome
 
-        inp = region_input(Genome(fasta), region, seq_len)
+        inp = region_input(Genome(fasta), region, window)
     else:
-        inp = sequence_input(sequence, seq_len)
+        inp = sequence_input(sequence, window)
     index = select_targets(model.targets, targets, target_classes)
     res = saturation_mutagenesis(predictor, inp, target_index=index, progress=progress)
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     write_h5(res, f"{prefix}.h5", attrs={"model": str(model_path), "region": region or "",
-                                          "window_size": seq_len})
+                                          "window_size": window})
     write_tsv(res, f"{prefix}.tsv")
     cols = plot_targets(res, plot_n)
     plot_heatmap(res, f"{prefix}.heatmap.png", cols)

@@ -33,7 +33,7 @@ PAPER_JASPAR_RELEASE = "JASPAR2016"
 PAPER_RC_MOTIFS = ("MA0035", "MA0138", "MA0139", "MA0140", "MA0141", "MA0142")
 PAPER_MOTIF_MARGIN = 3
 
-# name -> DanQ keyword arguments (n_targets and seq_len come from the data)
+# name -> DanQ keyword arguments (n_targets and window come from the data)
 PRESETS: dict[str, dict[str, Any]] = {
     # the paper: 320 x 26 conv, pool 13, BiLSTM 320+320, dense 925
     "danq": dict(n_filters=320, kernel_size=26, pool_size=13, lstm_hidden=320, fc_hidden=925,
@@ -50,14 +50,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 class DanQ(nn.Module):
     """Conv motif layer -> ReLU -> max-pool -> dropout -> BiLSTM -> dropout -> dense -> logits."""
 
-    def __init__(self, n_targets: int = 919, seq_len: int = 1000, n_filters: int = 320,
+    def __init__(self, n_targets: int = 919, window: int = 1000, n_filters: int = 320,
                  kernel_size: int = 26, pool_size: int = 13, lstm_hidden: int = 320,
                  fc_hidden: int = 925, dropout_conv: float = 0.2, dropout_lstm: float = 0.5) -> None:
         super().__init__()
-        n_steps = (seq_len - kernel_size + 1) // pool_size
+        n_steps = (window - kernel_size + 1) // pool_size
         if n_steps < 1:
-            raise DanQError(f"window of {seq_len} bp is too short for kernel {kernel_size} and pool {pool_size}")
-        self.kwargs = dict(n_targets=n_targets, seq_len=seq_len, n_filters=n_filters, kernel_size=kernel_size,
+            raise DanQError(f"window of {window} bp is too short for kernel {kernel_size} and pool {pool_size}")
+        self.kwargs = dict(n_targets=n_targets, window=window, n_filters=n_filters, kernel_size=kernel_size,
                            pool_size=pool_size, lstm_hidden=lstm_hidden, fc_hidden=fc_hidden,
                            dropout_conv=dropout_conv, dropout_lstm=dropout_lstm)
         self.n_steps = n_steps
@@ -86,7 +86,7 @@ class DanQ(nn.Module):
         return torch.relu(self.pool(self.conv(x)))
 
 
-def build_model(preset: str, n_targets: int, seq_len: int, recipe: str = DEFAULT_RECIPE,
+def build_model(preset: str, n_targets: int, window: int, recipe: str = DEFAULT_RECIPE,
                 **overrides: Any) -> DanQ:
     """A `DanQ` from a preset name plus keyword overrides, initialised as `recipe` says.
 
@@ -95,7 +95,7 @@ def build_model(preset: str, n_targets: int, seq_len: int, recipe: str = DEFAULT
     """
     if preset not in PRESETS:
         raise DanQError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    model = DanQ(n_targets=n_targets, seq_len=seq_len, **{**PRESETS[preset], **overrides})
+    model = DanQ(n_targets=n_targets, window=window, **{**PRESETS[preset], **overrides})
     init_weights(model, recipe)
     if preset == "danq-jaspar":
         jaspar_init(model)
@@ -202,6 +202,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return ckpt
 
 
+def model_kwargs(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's DanQ arguments; files written before the window length was named
+    `window` call it `seq_len`."""
+    kwargs = dict(ckpt["model_kwargs"])
+    if "seq_len" in kwargs:
+        kwargs["window"] = kwargs.pop("seq_len")
+    return kwargs
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     """A checkpoint's network with its target table and provenance (everything but weights)."""
@@ -213,13 +222,13 @@ class TrainedModel:
     @property
     def window(self) -> int:
         """Window length in bp the network reads."""
-        return int(self.net.kwargs["seq_len"])
+        return int(self.net.kwargs["window"])
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu") -> TrainedModel:
     """Rebuild a checkpoint's network (eval mode, on `device`) with its targets and provenance."""
     ckpt = load_checkpoint(path)
-    model = DanQ(**ckpt["model_kwargs"])
+    model = DanQ(**model_kwargs(ckpt))
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as err:

@@ -132,7 +132,7 @@ def filter_pfms(predictor: Predictor, data: WindowsH5, *, max_windows: int | Non
 def _scan(predictor: Predictor, data: WindowsH5, n: int, progress: bool,
           block: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes (n, L), maximum activation (n, F) and its position (n, F) of the first `n` windows."""
-    codes = np.empty((n, data.window_size), dtype=np.uint8)
+    codes = np.empty((n, data.window), dtype=np.uint8)
     best, pos = [], []
     for a in _progress(range(0, n, block), progress, "filters"):
         b = min(a + block, n)

@@ -419,7 +419,7 @@ def _write_all(setup: _Setup, out_dir: Path, *, params: dict, genome_name: str, 
     with contextlib.ExitStack() as stack:
         # the tables are renamed last, after the three split files (contexts leave in reverse order)
         tables = {name: stack.enter_context(atomic_path(out_dir / name)) for name in TABLES}
-        writers = {s: stack.enter_context(WindowsWriter(paths[s], window_size=window, targets=targets,
+        writers = {s: stack.enter_context(WindowsWriter(paths[s], window=window, targets=targets,
                                                         contigs=setup.contigs, split=s, attrs=attrs))
                    for s in SPLITS}
         for ci, chrom in enumerate(tqdm(setup.contigs, desc="contigs", unit="contig", disable=None if progress else True)):

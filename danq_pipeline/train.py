@@ -252,8 +252,8 @@ def _open_data(train: str | os.PathLike, valid: str | os.PathLike) -> tuple[Wind
         raise DanQError(f"{train}: no training windows; check the prepare step's holdout settings")
     if len(va) == 0:
         raise DanQError(f"{valid}: no validation windows; check the prepare step's holdout settings")
-    if tr.window_size != va.window_size:
-        raise DanQError(f"{valid}: windows of {va.window_size} bp but {train} has {tr.window_size} bp; "
+    if tr.window != va.window:
+        raise DanQError(f"{valid}: windows of {va.window} bp but {train} has {tr.window} bp; "
                         "prepare both with the same window size")
     check_same_targets(tr.targets, va.targets, valid, "prepare both from the same targets sheet",
                        expected_from=train)
@@ -277,7 +277,7 @@ class _Run:
     def prepare(self, resume: bool) -> None:
         """Build model and optimizer; load the resume state when asked and present."""
         s = self.s
-        self.model = build_model(s.preset, len(self.train_h5.targets), self.train_h5.window_size,
+        self.model = build_model(s.preset, len(self.train_h5.targets), self.train_h5.window,
                                  recipe=s.recipe, **s.model_overrides).to(self.dist.device)
         self.optimizer = make_optimizer(s.recipe, self.model.parameters(), s.lr)
         if resume and self.last.exists():
@@ -447,7 +447,7 @@ class _Run:
 
     def _common_extra(self) -> dict[str, Any]:
         return {"preset": self.s.preset, "training": asdict(self.s), "epoch": self.state.epoch + 1,
-                "step": self.state.step, "window_size": self.train_h5.window_size}
+                "step": self.state.step, "window_size": self.train_h5.window}
 
     def _save_best(self, valid_loss: float, auroc: float) -> None:
         extra = {**self._common_extra(), "valid_loss": valid_loss, "valid_mean_auroc": auroc}

@@ -420,7 +420,7 @@ def _read_chunk(h5_path: Path) -> tuple[tuple[int, int] | None, dict[str, Any]]:
         raise DanQError(f"{h5_path}: not a danq variant-scores HDF5; give score-variants output prefixes")
     # 'K/N'; '(K, N)' from files written before the attribute was normalised
     m = re.fullmatch(r"\(?\s*(\d+)\s*[/,]\s*(\d+)\s*\)?", str(attrs.get("chunk", "")))
-    same = {k: attrs.get(k) for k in ("model", "vcf", "seq_len", "rc_average", "background_vcf_checksum")}
+    same = {k: attrs.get(k) for k in ("model", "vcf", "window", "rc_average", "background_vcf_checksum")}
     return ((int(m.group(1)), int(m.group(2))) if m else None), same
 
 

@@ -73,18 +73,18 @@ _BASES_RE = re.compile(r"^[ACGTN]+$")
 _LOGIT_EPS = 1e-12
 
 
-def variant_window(pos: int, seq_len: int) -> tuple[int, int]:
-    """0-based half-open window [start, end) of `seq_len` bp for the 1-based VCF position `pos`.
+def variant_window(pos: int, window: int) -> tuple[int, int]:
+    """0-based half-open window [start, end) of `window` bp for the 1-based VCF position `pos`.
 
-    The base at VCF POS (0-based ``pos - 1``) sits at window index ``seq_len // 2 - 1``.
+    The base at VCF POS (0-based ``pos - 1``) sits at window index ``window // 2 - 1``.
     """
-    start = (pos - 1) - (seq_len // 2 - 1)
-    return start, start + seq_len
+    start = (pos - 1) - (window // 2 - 1)
+    return start, start + window
 
 
-def alt_offset(seq_len: int, ref_len: int, alt_len: int) -> int:
+def alt_offset(window: int, ref_len: int, alt_len: int) -> int:
     """Index of the ALT allele's first base in the ALT window (re-centred for indels)."""
-    return seq_len // 2 - 1 + (ref_len - alt_len) // 2
+    return window // 2 - 1 + (ref_len - alt_len) // 2
 
 
 @dataclass
@@ -99,25 +99,25 @@ class AlleleWindows:
 # --------------------------------------------------------------------------- windows
 
 
-def allele_windows(genome: Genome, rec: VcfRecord, seq_len: int, max_n_fraction: float) -> AlleleWindows:
+def allele_windows(genome: Genome, rec: VcfRecord, window: int, max_n_fraction: float) -> AlleleWindows:
     """Check a record against the genome and build its REF window and the ok ALT windows."""
     n = len(rec.alts)
     if rec.chrom not in genome.lengths:
         return AlleleWindows(["unknown_contig"] * n)
-    (start, end), r = variant_window(rec.pos, seq_len), len(rec.ref)
+    (start, end), r = variant_window(rec.pos, window), len(rec.ref)
     p0 = rec.pos - 1  # 0-based first REF base
     if p0 < 0 or p0 + r > genome.lengths[rec.chrom] or r == 0:
         return AlleleWindows(["out_of_bounds"] * n)
-    ok_alt = [_BASES_RE.match(a.upper()) is not None and max(len(a), r) <= seq_len // 2 for a in rec.alts]
-    offsets = [alt_offset(seq_len, r, len(a)) for a in rec.alts]
+    ok_alt = [_BASES_RE.match(a.upper()) is not None and max(len(a), r) <= window // 2 for a in rec.alts]
+    offsets = [alt_offset(window, r, len(a)) for a in rec.alts]
     lo = min([start] + [p0 - o for o, good in zip(offsets, ok_alt, strict=True) if good])
-    hi = max([end] + [p0 + r + seq_len - o - len(a)
+    hi = max([end] + [p0 + r + window - o - len(a)
                       for o, a, good in zip(offsets, rec.alts, ok_alt, strict=True) if good])
     codes = genome.fetch_codes(rec.chrom, lo, hi, pad=True)
     ref_ok = decode(codes[p0 - lo:p0 - lo + r]) == re.sub(r"[^ACGT]", "N", rec.ref)
     ref_win = codes[start - lo:end - lo]
     out = AlleleWindows([], ref=ref_win)
-    ref_n_rich = np.count_nonzero(ref_win == N_CODE) > max_n_fraction * seq_len
+    ref_n_rich = np.count_nonzero(ref_win == N_CODE) > max_n_fraction * window
     for i, alt in enumerate(rec.alts):
         if not ok_alt[i]:
             out.statuses.append("unsupported_allele")
@@ -128,8 +128,8 @@ def allele_windows(genome: Genome, rec: VcfRecord, seq_len: int, max_n_fraction:
         if not ref_ok:
             out.statuses.append("ref_mismatch")
             continue
-        win = _alt_window(codes, lo, p0, r, alt.upper(), offsets[i], seq_len)
-        if ref_n_rich or np.count_nonzero(win == N_CODE) > max_n_fraction * seq_len:
+        win = _alt_window(codes, lo, p0, r, alt.upper(), offsets[i], window)
+        if ref_n_rich or np.count_nonzero(win == N_CODE) > max_n_fraction * window:
             out.statuses.append("n_rich")
             continue
         out.statuses.append("ok")
@@ -138,12 +138,12 @@ def allele_windows(genome: Genome, rec: VcfRecord, seq_len: int, max_n_fraction:
 
 
 def _alt_window(codes: np.ndarray, lo: int, p0: int, ref_len: int, alt: str, offset: int,
-                seq_len: int) -> np.ndarray:
+                window: int) -> np.ndarray:
     """ALT window: genome left flank, ALT allele at `offset`, genome right flank (after REF)."""
     from danq_pipeline.encode import encode
 
     left = codes[p0 - offset - lo:p0 - lo]
-    right_len = seq_len - offset - len(alt)
+    right_len = window - offset - len(alt)
     right = codes[p0 + ref_len - lo:p0 + ref_len - lo + right_len]
     return np.concatenate([left, encode(alt), right])
 
@@ -160,17 +160,17 @@ def _logit(p: np.ndarray) -> np.ndarray:
 def score_block(predictor: Predictor, genome: Genome, records: list[VcfRecord], *, max_n_fraction: float,
                 shared: bool = True, strict: bool = False, vcf_path: Any = None) -> VariantBatch:
     """Score a block of records (every ALT allele gets a row; only ok rows are computed)."""
-    seq_len, n_targets = predictor.window, predictor.n_targets
+    window, n_targets = predictor.window, predictor.n_targets
     rows, refs, alts, alt_ref, spans, alt_rows, ref_of_row = [], [], [], [], [], [], []
     for rec in records:
-        aw = allele_windows(genome, rec, seq_len, max_n_fraction)
+        aw = allele_windows(genome, rec, window, max_n_fraction)
         if strict and "ref_mismatch" in aw.statuses:
             have = genome.fetch(rec.chrom, rec.pos - 1, rec.pos - 1 + len(rec.ref))
             raise located(vcf_path, rec.line, f"REF {rec.ref} does not match the FASTA ({have}) at "
                           f"{rec.vcf_chrom}:{rec.pos}", "check the genome build, or drop --strict to report it as a status")
         if aw.alts:
             refs.append(aw.ref)
-        c = seq_len // 2 - 1
+        c = window // 2 - 1
         for i, (alt, status) in enumerate(zip(rec.alts, aw.statuses, strict=True)):
             if status == "ok":
                 alt_rows.append(len(rows))
@@ -302,10 +302,10 @@ def write_variant_scores(model: ModelLike, fasta: str | os.PathLike, vcf: str | 
     with open_vcf(vcf) as vf:
         header = str(vf.header) if write_vcf else None
     attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
-             "fasta": str(fasta), "vcf": str(vcf), "seq_len": model_obj.window, "precision": predictor.precision,
+             "fasta": str(fasta), "vcf": str(vcf), "window": model_obj.window, "precision": predictor.precision,
              "rc_average": predictor.rc_average, "chunk": chunk_text(kwargs.get("chunk")),
-             "window_convention": "first REF base at 0-based index seq_len//2 - 1; ALT re-centred: "
-                                  "seq_len//2 - 1 + floor((len(REF) - len(ALT)) / 2)"}
+             "window_convention": "first REF base at 0-based index window//2 - 1; ALT re-centred: "
+                                  "window//2 - 1 + floor((len(REF) - len(ALT)) / 2)"}
     if bg is not None:
         attrs.update(background=str(background), background_vcf_checksum=str(bg.attrs.get("vcf_checksum", "")),
                      background_measure=bg.measure, background_n=int(bg.n),
@@ -348,7 +348,7 @@ def build_background(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.P
                         "FASTA's build with scorable SNVs (see the status column of score-variants)")
     attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
              "model_checksum": model_checksum(model_obj), "vcf": str(vcf), "vcf_checksum": file_digest(vcf),
-             "fasta": str(fasta), "seq_len": model_obj.window,
+             "fasta": str(fasta), "window": model_obj.window,
              "rc_average": predictor.rc_average, "status_counts": counts,
              "sample_size": sample_size, "tail_size": tail_size, "seed": seed}
     bg = builder.finish(measure, model_obj.targets, attrs)

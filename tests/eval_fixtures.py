@@ -41,7 +41,7 @@ def write_windows(path: Path, codes: np.ndarray, labels: np.ndarray, targets: pd
         codes = np.concatenate([codes, reverse_complement_codes(codes)])
         labels = np.concatenate([labels, labels])
     n, length = codes.shape
-    with WindowsWriter(path, window_size=length, targets=targets, contigs=["chrT"], split=path.stem,
+    with WindowsWriter(path, window=length, targets=targets, contigs=["chrT"], split=path.stem,
                        attrs={"rc_pairs": rc_pairs}) as w:
         w.append(codes, labels, np.zeros(n, dtype=np.int32), np.arange(n, dtype=np.int64) * length)
     return path

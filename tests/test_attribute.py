@@ -178,6 +178,16 @@ def test_attributions_peak_on_planted_sites_agree_with_ism_and_modisco_names_ctc
 
     assert read_meme(out / "patterns.meme")[0].alt_name == "CTCF"
 
+    # the report's TF-MoDISco section shows the target's patterns and their match
+    from danq_pipeline.evaluate import evaluate_model
+    from danq_pipeline.report import write_report
+
+    evaluate_model(d / "ctcf.pt", d / "test.h5", d / "ev", baseline=False, figures=False, progress=False,
+                   device="cpu")
+    page = write_report(d / "ev", d / "report.html", modisco_dirs=(out, d / "absent")).read_text()
+    assert "Motifs discovered from attributions" in page and "CTCF: " in page
+    assert "absent/patterns.tsv not found" in page
+
 
 def test_attribute_errors_are_one_line_and_leave_no_output(planted: dict, tmp_path: Path, capsys) -> None:
     d: Path = planted["dir"]

@@ -66,7 +66,7 @@ def positions(n: int, seed: int) -> list[int]:
 
 def checkpoint(path: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
-    model = DanQ(n_targets=3, seq_len=L, n_filters=8, kernel_size=9, pool_size=13, lstm_hidden=4, fc_hidden=8)
+    model = DanQ(n_targets=3, window=L, n_filters=8, kernel_size=9, pool_size=13, lstm_hidden=4, fc_hidden=8)
     save_checkpoint(path, model, TARGETS)
     return path
 

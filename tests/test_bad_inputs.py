@@ -385,7 +385,7 @@ def test_corrupt_chunk_is_reported_with_rows(tmp_path: Path) -> None:
     good = write_windows(tmp_path / "good.h5", *gc_windows(600, len(targets), seed=1), targets)
     bad = WindowsH5(_corrupt_chunk(good, tmp_path / "bad.h5"))
     codes, _ = bad.read_codes(0, 256)  # the first chunk is intact
-    assert codes.shape == (256, bad.window_size)
+    assert codes.shape == (256, bad.window)
     with pytest.raises(DanQError, match=r"bad\.h5: dataset /sequences rows 256-511 cannot be read.*danq prepare"):
         bad.read_codes(0, 600)  # the message names the damaged chunk's rows, not the whole request
 

@@ -186,7 +186,7 @@ def test_import_bundle_roundtrip(tmp_path, compressed, chunked):
         w = WindowsH5(out[split])
         got, labels = w.read_codes(0, len(w))
         assert np.array_equal(got, codes) and np.array_equal(labels, y), split
-        assert w.rc_pairs and w.attrs["split"] == split and w.window_size == 1000
+        assert w.rc_pairs and w.attrs["split"] == split and w.window == 1000
         coords = w.coordinates()
         assert set(coords["chrom"]) == {"unknown"} and (coords["start"] == -1).all()
     assert not list((tmp_path / "w").glob("*.part"))

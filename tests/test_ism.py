@@ -52,7 +52,7 @@ def _predictor(net: nn.Module, batch_size: int = 256) -> Predictor:
 def test_count_model_gives_exact_log_odds_and_diffs():
     # one GATA at sequence positions 10-13 in a C background: no single substitution makes a new one
     seq = "C" * 10 + MOTIF + "C" * 6
-    inp = sequence_input(seq, seq_len=30)
+    inp = sequence_input(seq, window=30)
     res = saturation_mutagenesis(_predictor(CountModel(), batch_size=7), inp)
     assert res.alt_logit.shape == (20, 4, 2)
     np.testing.assert_array_equal(res.ref_logit, [1.0, 0.0])
@@ -67,7 +67,7 @@ def test_count_model_gives_exact_log_odds_and_diffs():
 
 
 def test_table_has_three_rows_per_base_and_target_and_skips_n():
-    inp = sequence_input("ACGNT", seq_len=9)
+    inp = sequence_input("ACGNT", window=9)
     res = saturation_mutagenesis(_predictor(CountModel()), inp)
     table = ism_table(res)
     assert len(table) == 4 * 3 * 2                 # N is not mutated
@@ -103,15 +103,15 @@ def test_region_is_centred_in_its_genomic_context(tmp_path):
     seq = "".join(np.random.default_rng(1).choice(list("ACGT"), 100))
     fasta.write_text(">chr1\n" + seq + "\n")
     genome = Genome(fasta)
-    inp = region_input(genome, "chr1:41-50", seq_len=30)   # 1-based inclusive = 0-based bases 40..49
+    inp = region_input(genome, "chr1:41-50", window=30)   # 1-based inclusive = 0-based bases 40..49
     assert inp.span == (10, 20) and inp.start == 40
     assert "".join("ACGTN"[c] for c in inp.codes) == seq[30:60]
-    edge = region_input(genome, "chr1:96-100", seq_len=30)  # window runs past the contig end: N
+    edge = region_input(genome, "chr1:96-100", window=30)  # window runs past the contig end: N
     assert edge.codes[inp.span[1]:].max() == 4 and edge.span == (12, 17)
     with pytest.raises(DanQError, match="longer than the model"):
-        region_input(genome, "chr1:1-40", seq_len=30)
+        region_input(genome, "chr1:1-40", window=30)
     with pytest.raises(DanQError, match="not in the FASTA"):
-        region_input(genome, "chrX:1-10", seq_len=30)
+        region_input(genome, "chrX:1-10", window=30)
 
 
 def test_region_parsing_and_target_selection():

@@ -31,29 +31,29 @@ def _targets(n: int) -> pd.DataFrame:
     return targets_frame([f"t{i}" for i in range(n)], ["TF"] * n)
 
 
-@pytest.mark.parametrize("seq_len", [101, 200, 500, 1000])
+@pytest.mark.parametrize("window", [101, 200, 500, 1000])
 @pytest.mark.parametrize("preset", ["small", "danq"])
-def test_output_shape_for_several_window_lengths(preset: str, seq_len: int) -> None:
-    model = build_model(preset, n_targets=7, seq_len=seq_len).eval()
+def test_output_shape_for_several_window_lengths(preset: str, window: int) -> None:
+    model = build_model(preset, n_targets=7, window=window).eval()
     k, p = PRESETS[preset]["kernel_size"], PRESETS[preset]["pool_size"]
-    assert model.n_steps == (seq_len - k + 1) // p
+    assert model.n_steps == (window - k + 1) // p
     with torch.no_grad():
-        out = model(torch.zeros(3, 4, seq_len))
+        out = model(torch.zeros(3, 4, window))
     assert out.shape == (3, 7)
 
 
 def test_paper_preset_has_the_paper_parameter_count() -> None:
-    n = sum(p.numel() for p in build_model("danq", n_targets=919, seq_len=1000).parameters())
+    n = sum(p.numel() for p in build_model("danq", n_targets=919, window=1000).parameters())
     assert 46.8e6 < n < 47.0e6, n  # the paper's DanQ: about 46.9M parameters
 
 
 def test_too_short_window_is_a_user_error() -> None:
     with pytest.raises(DanQError, match="too short"):
-        build_model("danq", n_targets=2, seq_len=30)
+        build_model("danq", n_targets=2, window=30)
 
 
 def test_returns_logits_not_probabilities() -> None:
-    model = build_model("small", n_targets=4, seq_len=200).eval()
+    model = build_model("small", n_targets=4, window=200).eval()
     with torch.no_grad():
         model.out.bias.fill_(-5.0)
         out = model(torch.zeros(2, 4, 200))
@@ -61,7 +61,7 @@ def test_returns_logits_not_probabilities() -> None:
 
 
 def test_pool_before_relu_equals_relu_before_pool() -> None:
-    model = build_model("small", n_targets=3, seq_len=200).eval()
+    model = build_model("small", n_targets=3, window=200).eval()
     x = torch.nn.functional.one_hot(torch.randint(0, 4, (5, 200)), 4).float().transpose(1, 2)
     with torch.no_grad():
         h = model.pool(torch.relu(model.conv(x))).transpose(1, 2)  # the paper's order
@@ -72,7 +72,7 @@ def test_pool_before_relu_equals_relu_before_pool() -> None:
 
 def test_prediction_does_not_depend_on_batch_mates() -> None:
     """Selene's DanQ ran its LSTM across the batch; here a window's output is its own."""
-    model = build_model("small", n_targets=3, seq_len=200).eval()
+    model = build_model("small", n_targets=3, window=200).eval()
     x = torch.nn.functional.one_hot(torch.randint(0, 4, (6, 200)), 4).float().transpose(1, 2)
     with torch.no_grad():
         together = model(x)
@@ -85,7 +85,7 @@ def test_prediction_does_not_depend_on_batch_mates() -> None:
 def test_jaspar_init_of_another_release_writes_ctcf_forward_and_reverse() -> None:
     from danq_pipeline.model import jaspar_motif_matrices
 
-    model = DanQ(n_targets=2, seq_len=200, n_filters=600, kernel_size=30, pool_size=15, lstm_hidden=8, fc_hidden=8)
+    model = DanQ(n_targets=2, window=200, n_filters=600, kernel_size=30, pool_size=15, lstm_hidden=8, fc_hidden=8)
     n = jaspar_init(model, release="JASPAR2014", generator=torch.Generator().manual_seed(3))
     matrices = jaspar_motif_matrices("JASPAR2014")
     assert n == min(len(matrices), 600)
@@ -102,7 +102,7 @@ def test_jaspar_init_of_another_release_writes_ctcf_forward_and_reverse() -> Non
 
 
 def test_danq_jaspar_preset_is_initialised_from_jaspar() -> None:
-    model = build_model("danq-jaspar", n_targets=2, seq_len=200)
+    model = build_model("danq-jaspar", n_targets=2, window=200)
     bias = model.conv.bias.detach()
     assert (bias[:2] <= 0).all() and (bias[:2] >= -1).all()
     # PFM - 0.25 columns sum to exactly 0 over A,C,G,T, which random init never does
@@ -111,7 +111,7 @@ def test_danq_jaspar_preset_is_initialised_from_jaspar() -> None:
 
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
-    model = build_model("small", n_targets=3, seq_len=200).eval()
+    model = build_model("small", n_targets=3, window=200).eval()
     path = tmp_path / "m.pt"
     save_checkpoint(path, model, _targets(3), {"preset": "small"})
     loaded = load_model(path, "cpu")
@@ -126,7 +126,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
 
 
 def test_truncated_foreign_and_mismatched_checkpoints_are_refused(tmp_path: Path) -> None:
-    model = build_model("small", n_targets=3, seq_len=200)
+    model = build_model("small", n_targets=3, window=200)
     good = tmp_path / "good.pt"
     save_checkpoint(good, model, _targets(3))
     truncated = tmp_path / "truncated.pt"
@@ -144,6 +144,11 @@ def test_truncated_foreign_and_mismatched_checkpoints_are_refused(tmp_path: Path
     with pytest.raises(DanQError, match="do not match the recorded architecture"):
         load_model(mismatched)
     np.testing.assert_array_equal(load_checkpoint(good)["targets"]["name"], ["t0", "t1", "t2"])
+    older = tmp_path / "older.pt"  # written before the window length was called `window`
+    ckpt = torch.load(good, weights_only=True)
+    ckpt["model_kwargs"]["seq_len"] = ckpt["model_kwargs"].pop("window")
+    torch.save(ckpt, older)
+    assert load_model(older).window == load_model(good).window
 
 
 class _RunsCode:
@@ -195,5 +200,5 @@ def test_checkpoints_hold_only_tensors_and_plain_containers(tmp_path: Path) -> N
 
 def _saved(tmp_path: Path) -> Path:
     path = tmp_path / "good.pt"
-    save_checkpoint(path, build_model("small", n_targets=3, seq_len=200), _targets(3), {"preset": "small"})
+    save_checkpoint(path, build_model("small", n_targets=3, window=200), _targets(3), {"preset": "small"})
     return path

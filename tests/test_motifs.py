@@ -50,7 +50,7 @@ def _windows(path, rng, site: str = SITE, every: int = 2, at: int = AT):
         p = rng.integers(at, L - K + at)
         codes[i, p:p + len(site)] = encode(site)
     t = targets_frame(["a", "b"], ["TF", "DNase"])
-    with WindowsWriter(path, window_size=L, targets=t, contigs=["chr1"], split="test") as w:
+    with WindowsWriter(path, window=L, targets=t, contigs=["chr1"], split="test") as w:
         w.append(codes, np.zeros((N, 2), np.uint8), np.zeros(N, np.int32), np.arange(N) * L)
     return codes, t
 

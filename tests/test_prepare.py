@@ -89,7 +89,7 @@ def test_sequences_are_the_genome_and_summary_counts(tiny):
     h5 = WindowsH5(tiny["dir"] / "out" / "train.h5")
     codes, _ = h5.read_codes(0, len(h5))
     assert np.array_equal(codes[1], encode(tiny["chr1"][2200:2800])), "lowercase is the same base"
-    assert h5.window_size == 600 and h5.attrs["bin_size"] == 200
+    assert h5.window == 600 and h5.attrs["bin_size"] == 200
     assert h5.attrs["counts"] == {"train": 3, "valid": 1, "test": 1}
     assert h5.attrs["genome_checksum"].startswith("md5:") and h5.attrs["params"]["window"] == 600
     assert h5.targets["name"].tolist() == ["A", "A", "site", "merged"], "duplicate names kept apart"

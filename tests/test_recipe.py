@@ -55,7 +55,7 @@ def test_optimizer_state_survives_a_state_dict_round_trip() -> None:
 
 def _paper_model() -> DanQ:
     torch.manual_seed(0)
-    model = DanQ(n_targets=5, seq_len=300, n_filters=40, kernel_size=26, pool_size=13, lstm_hidden=24, fc_hidden=30)
+    model = DanQ(n_targets=5, window=300, n_filters=40, kernel_size=26, pool_size=13, lstm_hidden=24, fc_hidden=30)
     keras_init(model)
     return model
 
@@ -97,7 +97,7 @@ def test_init_bounds_match_keras() -> None:
 
 def test_torch_recipe_keeps_pytorch_init() -> None:
     torch.manual_seed(0)
-    model = build_model("small", n_targets=3, seq_len=200, recipe="torch")
+    model = build_model("small", n_targets=3, window=200, recipe="torch")
     bound = 1 / math.sqrt(4 * 19)  # PyTorch's Conv1d default: U(+-1/sqrt(fan_in))
     assert model.conv.weight.abs().max() > 0.05 and model.conv.weight.abs().max() <= bound
     assert model.conv.bias.abs().sum() > 0
@@ -125,7 +125,7 @@ def test_danq_jaspar_initialises_the_authors_525_filters() -> None:
     ctcf, ctcf_rc = labels.index("MA0139.1"), labels.index("MA0139.1 (reverse complement)")
     assert ctcf == 98 and ctcf_rc == 521  # the script's index 98, and the third of its six appended RCs
     torch.manual_seed(1)
-    model = build_model("danq-jaspar", n_targets=2, seq_len=200)
+    model = build_model("danq-jaspar", n_targets=2, window=200)
     weight, bias = model.conv.weight.detach().double(), model.conv.bias.detach()
     for f, (_, pfm) in enumerate(matrices):
         w = pfm.shape[1]

@@ -61,7 +61,7 @@ def test_mismatched_train_and_valid_targets_are_refused(data, tmp_path: Path) ->
     from danq_pipeline.targets import targets_frame
 
     other = tmp_path / "other.h5"
-    with WindowsWriter(other, window_size=100, targets=targets_frame(["x"], ["TF"]), contigs=["c"], split="v") as w:
+    with WindowsWriter(other, window=100, targets=targets_frame(["x"], ["TF"]), contigs=["c"], split="v") as w:
         w.append(torch.zeros(2, 100, dtype=torch.uint8).numpy(), torch.zeros(2, 1, dtype=torch.uint8).numpy(),
                  [0, 0], [0, 100])
     with pytest.raises(DanQError, match=r"other.h5: its 1 targets differ from the 3 targets of .*same targets sheet"):

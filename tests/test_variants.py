@@ -60,7 +60,7 @@ class ToyModel(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.kwargs = {"seq_len": L}
+        self.kwargs = {"window": L}
         self.targets = targets_frame(["gc", "a_minus_t", "center_A", "c_minus_g"], ["DNase", "TF", "histone", "TF"])
         self.dummy = nn.Parameter(torch.zeros(1))
 
@@ -319,9 +319,9 @@ def test_malformed_vcf_names_file_and_line(tmp_path, fasta):
 # --------------------------------------------------------------------------- outputs, CLI, chunks
 
 
-def _checkpoint(path: Path, seq_len: int = L, n_targets: int = 3) -> Path:
+def _checkpoint(path: Path, window: int = L, n_targets: int = 3) -> Path:
     torch.manual_seed(0)
-    model = DanQ(n_targets=n_targets, seq_len=seq_len, n_filters=8, kernel_size=9, pool_size=13,
+    model = DanQ(n_targets=n_targets, window=window, n_filters=8, kernel_size=9, pool_size=13,
                  lstm_hidden=4, fc_hidden=8)
     names = ["DNase_x", "CTCF", "H3K4me3"][:n_targets]
     save_checkpoint(path, model, targets_frame(names, ["DNase", "TF", "histone"][:n_targets]))
@@ -430,7 +430,7 @@ def test_shared_path_equals_plain_forward_at_every_span():
     from danq_pipeline.variant_shared import SharedDanQ
 
     torch.manual_seed(1)
-    model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
+    model = DanQ(n_targets=5, window=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
                  fc_hidden=12).eval()
     rng = np.random.default_rng(0)
     refs = rng.integers(0, 4, (3, 200)).astype(np.uint8)
@@ -503,7 +503,7 @@ def test_bf16_copy_equals_cast_model_and_leaves_fp32_alone():
     from danq_pipeline.predictor import as_predictor, bf16_copy
 
     torch.manual_seed(2)
-    model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
+    model = DanQ(n_targets=5, window=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
                  fc_hidden=12).eval()
     expected = copy.deepcopy(model).to(torch.bfloat16)
     fast = bf16_copy(model)
@@ -526,7 +526,7 @@ def test_kmer_table_conv_equals_conv_pool_with_n_bases(length):
     from danq_pipeline.variant_shared import SharedDanQ
 
     torch.manual_seed(3)
-    model = DanQ(n_targets=5, seq_len=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
+    model = DanQ(n_targets=5, window=200, n_filters=16, kernel_size=11, pool_size=7, lstm_hidden=8,
                  fc_hidden=12).eval()
     codes = np.random.default_rng(1).integers(0, 5, (11, length)).astype(np.uint8)  # 4 = N, ~1 in 5
     codes[0] = 4
@@ -585,7 +585,7 @@ def test_bf16_close_to_fp32(fasta, genome_seq, tmp_path, shared, rc_average):
 def _pool_model(path: Path, pool: int) -> Path:
     """A `_checkpoint`-like DanQ (kernel 9) with the given pool size."""
     torch.manual_seed(4)
-    model = DanQ(n_targets=3, seq_len=L, n_filters=8, kernel_size=9, pool_size=pool, lstm_hidden=4, fc_hidden=8)
+    model = DanQ(n_targets=3, window=L, n_filters=8, kernel_size=9, pool_size=pool, lstm_hidden=4, fc_hidden=8)
     save_checkpoint(path, model, targets_frame(["DNase_x", "CTCF", "H3K4me3"], ["DNase", "TF", "histone"]))
     return path
 

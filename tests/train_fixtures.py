@@ -33,6 +33,6 @@ def planted_windows(path: Path, n: int, length: int = 100, seed: int = 0) -> Pat
                 labels[i, t] = 1
     labels[:, 2] = labels[:, 0] | labels[:, 1]
     targets = targets_frame(["motifA", "motifB", "either"], ["TF", "TF", "DNase"])
-    with WindowsWriter(path, window_size=length, targets=targets, contigs=["chrT"], split=path.stem) as w:
+    with WindowsWriter(path, window=length, targets=targets, contigs=["chrT"], split=path.stem) as w:
         w.append(codes, labels, np.zeros(n, dtype=np.int32), np.arange(n, dtype=np.int64) * length)
     return path

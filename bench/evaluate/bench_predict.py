@@ -34,7 +34,7 @@ def make_inputs(tmp: Path, n: int, length: int, n_targets: int, preset: str) -> 
     rng = np.random.default_rng(0)
     targets = targets_frame([f"t{i}" for i in range(n_targets)], ["TF"] * n_targets)
     data = tmp / "test.h5"
-    with WindowsWriter(data, window_size=length, targets=targets, contigs=["chrB"], split="test") as w:
+    with WindowsWriter(data, window=length, targets=targets, contigs=["chrB"], split="test") as w:
         w.append(rng.integers(0, 4, (n, length), dtype=np.uint8), (rng.random((n, n_targets)) < 0.05).astype(np.uint8),
                  np.zeros(n, np.int32), np.arange(n, dtype=np.int64) * length)
     model = tmp / "model.pt"

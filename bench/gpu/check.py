@@ -68,7 +68,7 @@ def write_windows(path: Path, n: int, split: str, seed: int, length: int = LENGT
 
     rng = np.random.default_rng(seed)
     targets = targets_frame([f"t{i}" for i in range(N_TARGETS)], ["TF"] * N_TARGETS)
-    with WindowsWriter(path, window_size=length, targets=targets, contigs=["chrS"], split=split) as w:
+    with WindowsWriter(path, window=length, targets=targets, contigs=["chrS"], split=split) as w:
         for a in range(0, n, 4096):
             k = min(4096, n - a)
             w.append(rng.integers(0, 4, (k, length), dtype=np.uint8),

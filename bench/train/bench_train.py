@@ -54,7 +54,7 @@ def write_windows(path: Path, n: int, length: int = 1000) -> Path:
     """Random windows with DeepSEA-like label density (~2.5%), 919 targets."""
     rng = np.random.default_rng(0)
     targets = targets_frame([f"t{i}" for i in range(N_TARGETS)], ["TF"] * N_TARGETS)
-    with WindowsWriter(path, window_size=length, targets=targets, contigs=["chrB"], split="train") as w:
+    with WindowsWriter(path, window=length, targets=targets, contigs=["chrB"], split="train") as w:
         for a in range(0, n, 4096):
             k = min(4096, n - a)
             w.append(rng.integers(0, 4, (k, length), dtype=np.uint8), (rng.random((k, N_TARGETS)) < 0.025),
@@ -83,7 +83,7 @@ class Stepper:
                  recipe: str = "paper") -> None:
         self.model, self.device, self.bf16 = model.to(device).train(), device, bf16
         self.opt = make_optimizer(recipe, model.parameters(), 1e-3)
-        self.codes = torch.randint(0, 4, (batch_size, model.kwargs["seq_len"]), dtype=torch.uint8)
+        self.codes = torch.randint(0, 4, (batch_size, model.kwargs["window"]), dtype=torch.uint8)
         self.y = (torch.rand(batch_size, model.kwargs["n_targets"]) < 0.025).float().to(device)
 
     def run(self, steps: int) -> float:
@@ -176,7 +176,7 @@ def count_flops(model: DanQ, batch_size: int = 10) -> tuple[float, dict[str, flo
     aten = torch.ops.aten
     custom = {aten.mkldnn_rnn_layer: _rnn_fwd, aten.mkldnn_rnn_layer_backward: _rnn_bwd}
     counter = FlopCounterMode(display=False, custom_mapping=custom)
-    x = torch.nn.functional.one_hot(torch.randint(0, 4, (batch_size, model.kwargs["seq_len"])), 4)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (batch_size, model.kwargs["window"])), 4)
     with counter:
         model(x.float().transpose(1, 2)).sum().backward()
     per_op = {str(k): v / batch_size for k, v in counter.get_flop_counts()["Global"].items()}

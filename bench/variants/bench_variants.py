@@ -71,7 +71,7 @@ def make_model(path: Path, preset: str) -> None:
 
     torch.manual_seed(0)
     if preset == "tiny":
-        model = DanQ(n_targets=919, seq_len=1000, n_filters=8, kernel_size=9, pool_size=13, lstm_hidden=4,
+        model = DanQ(n_targets=919, window=1000, n_filters=8, kernel_size=9, pool_size=13, lstm_hidden=4,
                      fc_hidden=8)
     else:
         model = build_model(preset, 919, 1000)

@@ -219,7 +219,7 @@ def macs_per_allele(kw: dict[str, int], j0: int, j1: int) -> dict[str, float]:
     """Multiply-accumulates of one strand-averaged SNV: 4 full windows (Selene) vs the shared pass."""
     F, K, P, H, D, T = (kw[k] for k in ("n_filters", "kernel_size", "pool_size", "lstm_hidden", "fc_hidden",
                                         "n_targets"))
-    S = (kw["seq_len"] - K + 1) // P
+    S = (kw["window"] - K + 1) // P
     conv_step = P * 4 * K * F
     lstm_step = 4 * H * (F + H)
     window = S * conv_step + 2 * S * lstm_step + S * 2 * H * D + D * T
@@ -331,7 +331,7 @@ def roofline(threads: int) -> None:
     """MACs per allele vs measured GEMM rates: the best possible alleles/s."""
     from danq_pipeline.model import PRESETS
 
-    kw = {**PRESETS["danq"], "n_targets": 919, "seq_len": 1000}
+    kw = {**PRESETS["danq"], "n_targets": 919, "window": 1000}
     j0, j1 = 36, 38  # an SNV at window index 499 (both strands), K=26, P=13
     macs = macs_per_allele(kw, j0, j1)
     print(f"\n## roofline ({threads} thread(s), load average {os.getloadavg()[0]:.1f})")
