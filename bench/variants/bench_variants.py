@@ -113,11 +113,12 @@ def child_selene(args: argparse.Namespace) -> dict:
     from danq_pipeline.model import load_model
 
     torch.set_num_threads(args.threads)
-    danq = load_model(args.model, "cpu").net
+    trained = load_model(args.model, "cpu")
+    danq = trained.net
     model = NonStrandSpecific(nn.Sequential(danq, nn.Sigmoid()), mode="mean")
     weights = Path(args.out).with_suffix(".selene.pt")
     torch.save(model.state_dict(), weights)
-    analysis = AnalyzeSequences(model, str(weights), sequence_length=1000, features=list(danq.targets["name"]),
+    analysis = AnalyzeSequences(model, str(weights), sequence_length=1000, features=list(trained.targets["name"]),
                                 batch_size=args.batch_size, use_cuda=False, reference_sequence=Genome(str(FASTA)))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
