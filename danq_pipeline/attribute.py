@@ -153,6 +153,7 @@ def attribute_batch(net, codes: np.ndarray, target_index: np.ndarray, *, method:
     ref_logit = _logits(net, refs.reshape(b * s, *x.shape[1:]), chunk)[:, target_index]
     ref_logit = ref_logit.reshape(b, s, -1).mean(axis=1).T
     hyp_np, contrib_np = hyp.cpu().numpy(), contrib.cpu().numpy()
+    net.eval()                                                                     # undo _prepare_net's RNN mode
     error = contrib_np.sum(axis=(2, 3)) - (logit - ref_logit)
     return Attributions(contrib_np, hyp_np, logit, ref_logit, error)
 
