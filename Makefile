@@ -1,7 +1,7 @@
 # danq-pipeline: the two commands a new user needs.
 #   make demo   set everything up, then run the whole workflow on the embedded chr22 demo data
 #   make test   set everything up, then run the whole test suite
-# GPU users: override the torch requirement, e.g.  make demo TORCH_SPEC='torch>=2.1'
+# GPU users: override the torch requirement, e.g.  make demo TORCH_SPEC='torch>=2.3'
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
