@@ -14,7 +14,8 @@ import yaml
 # PyPI name -> conda package name, where they differ
 CONDA_NAME = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
 # packages the prepare env may leave out (the prepare step never imports them)
-NOT_FOR_PREPARE = {"torch", "scikit-learn", "scipy", "pysam", "matplotlib", "logomaker", "pyjaspar", "pybigwig"}
+NOT_FOR_PREPARE = {"torch", "scikit-learn", "scipy", "pysam", "matplotlib", "logomaker", "pyjaspar", "pybigwig",
+                   "captum", "modisco-lite"}
 
 
 def _requirements(repo: Path) -> dict[str, str]:
