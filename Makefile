@@ -29,6 +29,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check danq_pipeline tests bench
+	$(BIN)/ruff format --check danq_pipeline tests bench
 	$(BIN)/snakefmt --check --no-format-shell Snakefile rules/
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint --configfile .test/config.yaml
 

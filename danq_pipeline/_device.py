@@ -17,7 +17,9 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DanQError(f"device {device!r} was asked for but no CUDA GPU is visible; use --device cpu")
+        raise DanQError(
+            f"device {device!r} was asked for but no CUDA GPU is visible; use --device cpu"
+        )
     return dev
 
 

@@ -40,7 +40,9 @@ class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(out) 
     def __init__(self, path: str | os.PathLike, *, unique: bool = False) -> None:
         self.path = Path(path)
         if unique:
-            fd, name = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".part", dir=self.path.parent)
+            fd, name = tempfile.mkstemp(
+                prefix=self.path.name + ".", suffix=".part", dir=self.path.parent
+            )
             os.close(fd)
             self.tmp = Path(name)
         else:
@@ -76,8 +78,9 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
     write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
-def write_tsv(frame: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.6g",
-              na_rep: str = "") -> None:
+def write_tsv(
+    frame: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.6g", na_rep: str = ""
+) -> None:
     """Write `frame` as a tab-separated table with a header, atomically (folder created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,20 +104,28 @@ def ensure_writable(path: str | os.PathLike, param: str, *, folder: bool = False
     name = param if param.startswith("-") else f"`{param}`"
     if path.exists():
         if folder and not path.is_dir():
-            raise DanQError(f"{name} {path}: is a file, not a folder; give a folder path", params=param)
+            raise DanQError(
+                f"{name} {path}: is a file, not a folder; give a folder path", params=param
+            )
         if not folder and path.is_dir():
             raise DanQError(f"{name} {path}: is a folder; give a file path", params=param)
     probe = path if (folder and path.is_dir()) else path.parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        raise DanQError(f"{name} {path}: cannot write there, {probe} is a file, not a folder; "
-                        f"choose another {name}", params=param)
+        raise DanQError(
+            f"{name} {path}: cannot write there, {probe} is a file, not a folder; "
+            f"choose another {name}",
+            params=param,
+        )
     try:
         fd, name = tempfile.mkstemp(dir=probe, prefix=".danq-write-probe-")
     except OSError as err:
-        raise DanQError(f"{name} {path}: cannot create files in {probe} ({err.strerror}); choose a "
-                        f"folder you can write to, or change its permissions", params=param) from None
+        raise DanQError(
+            f"{name} {path}: cannot create files in {probe} ({err.strerror}); choose a "
+            f"folder you can write to, or change its permissions",
+            params=param,
+        ) from None
     os.close(fd)
     os.unlink(name)
     return path

@@ -86,7 +86,9 @@ def shuffled_references(codes: np.ndarray, n_shuffles: int, seed: int) -> np.nda
     """
     out = np.empty((len(codes), n_shuffles, codes.shape[1]), dtype=np.uint8)
     for k, row in enumerate(codes):
-        rng = np.random.default_rng([seed, int(np.dot(row.astype(np.int64), np.arange(1, len(row) + 1)))])
+        rng = np.random.default_rng(
+            [seed, int(np.dot(row.astype(np.int64), np.arange(1, len(row) + 1)))]
+        )
         for s in range(n_shuffles):
             out[k, s] = dinuc_shuffle(row, rng)
     return out
@@ -110,9 +112,18 @@ class Attributions(NamedTuple):
     error: np.ndarray
 
 
-def attribute_batch(net, codes: np.ndarray, target_index: np.ndarray, *, method: str = "expected_gradients",
-                    n_shuffles: int = 10, n_steps: int = 16, seed: int = 0, chunk: int = 1024,
-                    device=None) -> Attributions:
+def attribute_batch(
+    net,
+    codes: np.ndarray,
+    target_index: np.ndarray,
+    *,
+    method: str = "expected_gradients",
+    n_shuffles: int = 10,
+    n_steps: int = 16,
+    seed: int = 0,
+    chunk: int = 1024,
+    device=None,
+) -> Attributions:
     """Attribution maps of windows `codes` (B, L) for the target columns `target_index`.
 
     This is the one place that runs the network for attributions (gradients are needed, so
@@ -134,26 +145,31 @@ def attribute_batch(net, codes: np.ndarray, target_index: np.ndarray, *, method:
     from danq_pipeline._device import resolve_device
 
     if method not in METHODS:
-        raise DanQError(f"`method`: unknown method {method!r}; choose one of {', '.join(METHODS)}", params="method")
+        raise DanQError(
+            f"`method`: unknown method {method!r}; choose one of {', '.join(METHODS)}",
+            params="method",
+        )
     dev = resolve_device(device)
     net = _prepare_net(net, dev)
-    x = torch.from_numpy(one_hot(codes)).to(dev)                                  # (B, 4, L)
+    x = torch.from_numpy(one_hot(codes)).to(dev)  # (B, 4, L)
     if method == "grad_x_input":
-        refs = torch.zeros_like(x)[:, None]                                        # (B, 1, 4, L)
+        refs = torch.zeros_like(x)[:, None]  # (B, 1, 4, L)
         grads, logit = _gradients(net, x, target_index, chunk)
         grads = grads[:, :, None]
     else:
         refs = torch.from_numpy(one_hot(shuffled_references(codes, n_shuffles, seed))).to(dev)
-        grads = torch.stack([_path_gradients(net, x, refs, int(t), n_steps, chunk) for t in target_index])
-        logit = _logits(net, x, chunk)[:, target_index].T                          # (T, B)
+        grads = torch.stack(
+            [_path_gradients(net, x, refs, int(t), n_steps, chunk) for t in target_index]
+        )
+        logit = _logits(net, x, chunk)[:, target_index].T  # (T, B)
     # grads (T, B, S, 4, L): per reference the gradient averaged along the path
-    hyp = (grads - (refs[None] * grads).sum(dim=3, keepdim=True)).mean(dim=2)     # (T, B, 4, L)
+    hyp = (grads - (refs[None] * grads).sum(dim=3, keepdim=True)).mean(dim=2)  # (T, B, 4, L)
     contrib = hyp * x[None]
     b, s = refs.shape[:2]
     ref_logit = _logits(net, refs.reshape(b * s, *x.shape[1:]), chunk)[:, target_index]
     ref_logit = ref_logit.reshape(b, s, -1).mean(axis=1).T
     hyp_np, contrib_np = hyp.cpu().numpy(), contrib.cpu().numpy()
-    net.eval()                                                                     # undo _prepare_net's RNN mode
+    net.eval()  # undo _prepare_net's RNN mode
     error = contrib_np.sum(axis=(2, 3)) - (logit - ref_logit)
     return Attributions(contrib_np, hyp_np, logit, ref_logit, error)
 
@@ -184,9 +200,18 @@ def _path_gradients(net, x, refs, target: int, n_steps: int, chunk: int):
     base = refs.reshape(b * s, *x.shape[1:])
     ig = IntegratedGradients(net, multiply_by_inputs=False)
     step = max(1, chunk // n_steps)
-    g = torch.cat([ig.attribute(inputs[a:a + step], baselines=base[a:a + step], target=target, n_steps=n_steps,
-                                internal_batch_size=len(inputs[a:a + step]) * n_steps).detach()
-                   for a in range(0, b * s, step)])
+    g = torch.cat(
+        [
+            ig.attribute(
+                inputs[a : a + step],
+                baselines=base[a : a + step],
+                target=target,
+                n_steps=n_steps,
+                internal_batch_size=len(inputs[a : a + step]) * n_steps,
+            ).detach()
+            for a in range(0, b * s, step)
+        ]
+    )
     return g.reshape(b, s, *x.shape[1:])
 
 
@@ -197,11 +222,19 @@ def _gradients(net, x, target_index: np.ndarray, chunk: int):
 
     grads, logits = [], []
     for a in range(0, len(x), chunk):
-        xi = x[a:a + chunk].clone().requires_grad_()
+        xi = x[a : a + chunk].clone().requires_grad_()
         out = net(xi)
         logits.append(out.detach()[:, target_index].float().cpu().numpy().T)
-        grads.append(torch.stack([torch.autograd.grad(out[:, int(t)].sum(), xi, retain_graph=k < len(target_index) - 1)[0]
-                                  for k, t in enumerate(target_index)]))
+        grads.append(
+            torch.stack(
+                [
+                    torch.autograd.grad(
+                        out[:, int(t)].sum(), xi, retain_graph=k < len(target_index) - 1
+                    )[0]
+                    for k, t in enumerate(target_index)
+                ]
+            )
+        )
     return torch.cat(grads, dim=1), np.concatenate(logits, axis=1)
 
 
@@ -210,7 +243,11 @@ def _logits(net, x, chunk: int) -> np.ndarray:
     import torch
 
     with torch.no_grad():
-        return torch.cat([net(x[a:a + chunk]).float() for a in range(0, len(x), chunk)]).cpu().numpy()
+        return (
+            torch.cat([net(x[a : a + chunk]).float() for a in range(0, len(x), chunk)])
+            .cpu()
+            .numpy()
+        )
 
 
 def flagged(att: Attributions, tolerance: float) -> np.ndarray:
@@ -218,8 +255,9 @@ def flagged(att: Attributions, tolerance: float) -> np.ndarray:
     return np.abs(att.error) > tolerance * np.maximum(1.0, np.abs(att.logit - att.ref_logit))
 
 
-def ism_agreement(net, codes: np.ndarray, contrib: np.ndarray, target: int, *, chunk: int = 1024,
-                  device=None) -> np.ndarray:
+def ism_agreement(
+    net, codes: np.ndarray, contrib: np.ndarray, target: int, *, chunk: int = 1024, device=None
+) -> np.ndarray:
     """Per-window Pearson correlation between a map (N, 4, L) summed over bases and the ISM
     importance of each base (minus the mean logit change of its 3 substitutions, as
     `ism.importance`); N positions are left out. Returns (N,) correlations."""
@@ -272,42 +310,59 @@ def parse_rows(text: str | None, n: int) -> np.ndarray:
             else:
                 out.append(np.array([int(part)]))
         except ValueError:
-            raise DanQError(f"`rows`: cannot read {part!r}; write rows as 0-based numbers or ranges a:b "
-                            "(e.g. 0:500,1200)", params="rows") from None
+            raise DanQError(
+                f"`rows`: cannot read {part!r}; write rows as 0-based numbers or ranges a:b "
+                "(e.g. 0:500,1200)",
+                params="rows",
+            ) from None
     rows = np.concatenate(out) if out else np.arange(0)
     if len(rows) == 0 or rows.min() < 0 or rows.max() >= n:
-        raise DanQError(f"`rows`: {text!r} selects no rows or rows outside 0..{n - 1}; the file has {n} windows",
-                        params="rows")
+        raise DanQError(
+            f"`rows`: {text!r} selects no rows or rows outside 0..{n - 1}; the file has {n} windows",
+            params="rows",
+        )
     return rows
 
 
-def windows_from_h5(path: str | os.PathLike, rows: str | None = None, positives_of: str | None = None,
-                    max_windows: int | None = None) -> Windows:
+def windows_from_h5(
+    path: str | os.PathLike,
+    rows: str | None = None,
+    positives_of: str | None = None,
+    max_windows: int | None = None,
+) -> Windows:
     """Windows of a windows HDF5: `rows` (see `parse_rows`), then those positive for target
     `positives_of` (a name in the file), then the first `max_windows`."""
     from danq_pipeline.dataset import WindowsH5
 
     data = WindowsH5(path)
-    n = len(data) // 2 if data.rc_pairs else len(data)       # forward strand only
+    n = len(data) // 2 if data.rc_pairs else len(data)  # forward strand only
     idx = parse_rows(rows, n)
     labels = data.labels()
     if positives_of:
         names = data.targets["name"].astype(str).tolist()
         if positives_of not in names:
-            raise DanQError(f"`positives_of`: {path} has no target {positives_of!r} (it has "
-                            f"{', '.join(names[:8])}{'...' if len(names) > 8 else ''})", params="positives_of")
+            raise DanQError(
+                f"`positives_of`: {path} has no target {positives_of!r} (it has "
+                f"{', '.join(names[:8])}{'...' if len(names) > 8 else ''})",
+                params="positives_of",
+            )
         idx = idx[labels[idx, names.index(positives_of)] > 0]
     idx = idx[:max_windows] if max_windows else idx
     if len(idx) == 0:
-        raise DanQError(f"{path}: no windows left after `rows`/`positives_of`; widen the selection",
-                        params=("rows", "positives_of"))
+        raise DanQError(
+            f"{path}: no windows left after `rows`/`positives_of`; widen the selection",
+            params=("rows", "positives_of"),
+        )
     codes, _ = data.read_rows(idx)
     coords = data.coordinates().iloc[idx].reset_index(drop=True)
-    return Windows(codes, coords, idx.astype(np.int64), labels[idx], data.targets["name"].astype(str).tolist())
+    return Windows(
+        codes, coords, idx.astype(np.int64), labels[idx], data.targets["name"].astype(str).tolist()
+    )
 
 
-def windows_from_bed(bed: str | os.PathLike, fasta: str | os.PathLike, window: int,
-                     max_windows: int | None = None) -> Windows:
+def windows_from_bed(
+    bed: str | os.PathLike, fasta: str | os.PathLike, window: int, max_windows: int | None = None
+) -> Windows:
     """The `window` window centred on each BED region (genomic context; N past contig ends)."""
     from danq_pipeline.genome import Genome
     from danq_pipeline.intervals import read_peaks
@@ -320,10 +375,15 @@ def windows_from_bed(bed: str | os.PathLike, fasta: str | os.PathLike, window: i
     for chrom in table["chrom"].unique():
         genome.check_contig(str(chrom), source=str(bed))
     starts = ((table["start"] + table["end"]) // 2 - window // 2).to_numpy(dtype=np.int64)
-    codes = np.stack([genome.fetch_codes(str(c), int(s), int(s) + window, pad=True)
-                      for c, s in zip(table["chrom"], starts, strict=True)])
-    coords = pd.DataFrame({"chrom": table["chrom"].astype(str).to_numpy(), "start": starts,
-                           "end": starts + window})
+    codes = np.stack(
+        [
+            genome.fetch_codes(str(c), int(s), int(s) + window, pad=True)
+            for c, s in zip(table["chrom"], starts, strict=True)
+        ]
+    )
+    coords = pd.DataFrame(
+        {"chrom": table["chrom"].astype(str).to_numpy(), "start": starts, "end": starts + window}
+    )
     return Windows(codes, coords, np.full(len(codes), -1, dtype=np.int64))
 
 
@@ -340,21 +400,42 @@ def windows_from_sequences(path: str | os.PathLike, window: int) -> Windows:
     else:
         seqs = [line.strip() for line in text.splitlines() if line.strip()]
     if not seqs:
-        raise DanQError(f"`sequences` {path}: no sequences; write one per line or as FASTA", params="sequences")
+        raise DanQError(
+            f"`sequences` {path}: no sequences; write one per line or as FASTA", params="sequences"
+        )
     codes = np.stack([sequence_input(s, window).codes for s in seqs])
-    coords = pd.DataFrame({"chrom": "sequence", "start": np.zeros(len(seqs), dtype=np.int64),
-                           "end": np.full(len(seqs), window, dtype=np.int64)})
+    coords = pd.DataFrame(
+        {
+            "chrom": "sequence",
+            "start": np.zeros(len(seqs), dtype=np.int64),
+            "end": np.full(len(seqs), window, dtype=np.int64),
+        }
+    )
     return Windows(codes, coords, np.full(len(seqs), -1, dtype=np.int64))
 
 
 # ----------------------------------------------------------------------------- writing
 
 
-def write_attributions(net, windows: Windows, targets: pd.DataFrame, target_index: np.ndarray,
-                       path: str | os.PathLike, *, method: str = "expected_gradients", n_shuffles: int = 10,
-                       n_steps: int = 16, seed: int = 0, tolerance: float = 0.05, dtype: str = "float16",
-                       batch_size: int = 64, chunk: int = 1024, device=None, progress: bool = False,
-                       attrs: dict | None = None) -> Path:
+def write_attributions(
+    net,
+    windows: Windows,
+    targets: pd.DataFrame,
+    target_index: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    method: str = "expected_gradients",
+    n_shuffles: int = 10,
+    n_steps: int = 16,
+    seed: int = 0,
+    tolerance: float = 0.05,
+    dtype: str = "float16",
+    batch_size: int = 64,
+    chunk: int = 1024,
+    device=None,
+    progress: bool = False,
+    attrs: dict | None = None,
+) -> Path:
     """Attribute `windows` in batches of `batch_size` and stream them into `path` (HDF5, atomic).
 
     `targets` is the model's target table; `target_index` the columns to explain. The file is
@@ -377,8 +458,17 @@ def write_attributions(net, windows: Windows, targets: pd.DataFrame, target_inde
             _write_header(h5, windows, targets.iloc[target_index], t, dtype, attrs or {})
             for a in range(0, n, batch_size):
                 b = min(a + batch_size, n)
-                att = attribute_batch(net, windows.codes[a:b], target_index, method=method, n_shuffles=n_shuffles,
-                                      n_steps=n_steps, seed=seed, chunk=chunk, device=device)
+                att = attribute_batch(
+                    net,
+                    windows.codes[a:b],
+                    target_index,
+                    method=method,
+                    n_shuffles=n_shuffles,
+                    n_steps=n_steps,
+                    seed=seed,
+                    chunk=chunk,
+                    device=device,
+                )
                 h5["contrib"][:, a:b] = att.contrib.astype(dtype)
                 h5["hypothetical"][:, a:b] = att.hypothetical.astype(dtype)
                 h5["logit"][:, a:b] = att.logit
@@ -386,9 +476,16 @@ def write_attributions(net, windows: Windows, targets: pd.DataFrame, target_inde
                 h5["completeness_error"][:, a:b] = att.error
                 h5["flagged"][:, a:b] = flagged(att, tolerance)
                 bar.update(b - a)
-            h5.attrs.update({"method": method, "n_shuffles": n_shuffles if method == "expected_gradients" else 0,
-                             "n_steps": n_steps if method == "expected_gradients" else 0, "seed": seed,
-                             "tolerance": tolerance, "n_flagged": int(h5["flagged"][:].sum())})
+            h5.attrs.update(
+                {
+                    "method": method,
+                    "n_shuffles": n_shuffles if method == "expected_gradients" else 0,
+                    "n_steps": n_steps if method == "expected_gradients" else 0,
+                    "seed": seed,
+                    "tolerance": tolerance,
+                    "n_flagged": int(h5["flagged"][:].sum()),
+                }
+            )
         os.replace(tmp, path)
     finally:
         bar.close()
@@ -396,7 +493,9 @@ def write_attributions(net, windows: Windows, targets: pd.DataFrame, target_inde
     return path
 
 
-def _write_header(h5, windows: Windows, targets: pd.DataFrame, t: int, dtype: str, attrs: dict) -> None:
+def _write_header(
+    h5, windows: Windows, targets: pd.DataFrame, t: int, dtype: str, attrs: dict
+) -> None:
     """Create every dataset (sized for all windows) and write the per-window tables."""
     import h5py
 
@@ -407,13 +506,22 @@ def _write_header(h5, windows: Windows, targets: pd.DataFrame, t: int, dtype: st
     strs = h5py.string_dtype("utf-8")
     chunks = (1, min(n, 64), 4, length)
     for name in ("contrib", "hypothetical"):
-        h5.create_dataset(name, shape=(t, n, 4, length), dtype=dtype, chunks=chunks, compression="gzip",
-                          compression_opts=1, shuffle=True)
+        h5.create_dataset(
+            name,
+            shape=(t, n, 4, length),
+            dtype=dtype,
+            chunks=chunks,
+            compression="gzip",
+            compression_opts=1,
+            shuffle=True,
+        )
     for name in ("logit", "ref_logit", "completeness_error"):
         h5.create_dataset(name, shape=(t, n), dtype="float32")
     h5.create_dataset("flagged", shape=(t, n), dtype=bool)
     h5.create_dataset("sequences", data=windows.codes, compression="gzip", compression_opts=1)
-    h5.create_dataset("windows/chrom", data=windows.coords["chrom"].astype(str).tolist(), dtype=strs)
+    h5.create_dataset(
+        "windows/chrom", data=windows.coords["chrom"].astype(str).tolist(), dtype=strs
+    )
     h5["windows/start"] = windows.coords["start"].to_numpy(dtype=np.int64)
     h5["windows/end"] = windows.coords["end"].to_numpy(dtype=np.int64)
     h5["windows/row"] = windows.rows
@@ -421,8 +529,17 @@ def _write_header(h5, windows: Windows, targets: pd.DataFrame, t: int, dtype: st
         h5["labels"] = windows.labels.astype(np.uint8)
         h5.create_dataset("label_names", data=list(windows.label_names), dtype=strs)
     write_targets_h5(h5, targets.reset_index(drop=True))
-    h5.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "alphabet": ALPHABET,
-                     "window_size": length, "package_version": __version__, "dtype": dtype, **attrs})
+    h5.attrs.update(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "alphabet": ALPHABET,
+            "window_size": length,
+            "package_version": __version__,
+            "dtype": dtype,
+            **attrs,
+        }
+    )
 
 
 class AttributionFile(NamedTuple):
@@ -449,21 +566,39 @@ def read_attributions(path: str | os.PathLike, target: str | None = None) -> Att
         raise DanQError(f"{path}: no such attribution file; make one with `danq attribute`")
     with h5py.File(path, "r") as h5:
         if h5.attrs.get("format") != FORMAT:
-            raise DanQError(f"{path}: not a danq attribution file (format={h5.attrs.get('format')!r})")
+            raise DanQError(
+                f"{path}: not a danq attribution file (format={h5.attrs.get('format')!r})"
+            )
         names = list(h5["targets/name"].asstr()[:])
         if target is None and len(names) > 1:
-            raise DanQError(f"{path}: holds {len(names)} targets ({', '.join(names)}); choose one with `target`",
-                            params="target")
+            raise DanQError(
+                f"{path}: holds {len(names)} targets ({', '.join(names)}); choose one with `target`",
+                params="target",
+            )
         name = names[0] if target is None else target
         if name not in names:
-            raise DanQError(f"`target`: {path} has no target {name!r} (it has {', '.join(names)})", params="target")
+            raise DanQError(
+                f"`target`: {path} has no target {name!r} (it has {', '.join(names)})",
+                params="target",
+            )
         k = names.index(name)
-        coords = pd.DataFrame({"chrom": h5["windows/chrom"].asstr()[:], "start": h5["windows/start"][:],
-                               "end": h5["windows/end"][:]})
-        return AttributionFile(h5["sequences"][:], h5["contrib"][k].astype(np.float32),
-                               h5["hypothetical"][k].astype(np.float32), coords,
-                               _target_labels(h5, name), h5["flagged"][k],
-                               name, dict(h5.attrs))
+        coords = pd.DataFrame(
+            {
+                "chrom": h5["windows/chrom"].asstr()[:],
+                "start": h5["windows/start"][:],
+                "end": h5["windows/end"][:],
+            }
+        )
+        return AttributionFile(
+            h5["sequences"][:],
+            h5["contrib"][k].astype(np.float32),
+            h5["hypothetical"][k].astype(np.float32),
+            coords,
+            _target_labels(h5, name),
+            h5["flagged"][k],
+            name,
+            dict(h5.attrs),
+        )
 
 
 def _target_labels(h5, name: str) -> np.ndarray | None:
@@ -477,12 +612,29 @@ def _target_labels(h5, name: str) -> np.ndarray | None:
 # ----------------------------------------------------------------------------- the `attribute` step
 
 
-def run_attribute(model_path: str | os.PathLike, out: str | os.PathLike, *, data: str | None = None,
-                  rows: str | None = None, positives_of: str | None = None, bed: str | None = None,
-                  fasta: str | None = None, sequences: str | None = None, targets: list[str] | None = None,
-                  method: str = "expected_gradients", n_shuffles: int = 10, n_steps: int = 16, seed: int = 0,
-                  tolerance: float = 0.05, dtype: str = "float16", max_windows: int | None = None,
-                  batch_size: int = 64, chunk: int = 1024, device=None, progress: bool = False) -> Path:
+def run_attribute(
+    model_path: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    data: str | None = None,
+    rows: str | None = None,
+    positives_of: str | None = None,
+    bed: str | None = None,
+    fasta: str | None = None,
+    sequences: str | None = None,
+    targets: list[str] | None = None,
+    method: str = "expected_gradients",
+    n_shuffles: int = 10,
+    n_steps: int = 16,
+    seed: int = 0,
+    tolerance: float = 0.05,
+    dtype: str = "float16",
+    max_windows: int | None = None,
+    batch_size: int = 64,
+    chunk: int = 1024,
+    device=None,
+    progress: bool = False,
+) -> Path:
     """Attribution maps of windows for one or more targets (`danq attribute`); returns the file.
 
     Windows come from exactly one of: `data` (a windows HDF5; `rows`, `positives_of` select),
@@ -492,27 +644,50 @@ def run_attribute(model_path: str | os.PathLike, out: str | os.PathLike, *, data
     from danq_pipeline.targets import select_targets
 
     if sum(x is not None for x in (data, bed, sequences)) != 1:
-        raise DanQError("give exactly one of `data` (windows HDF5), `bed` (with `fasta`) or `sequences`",
-                        params=("data", "bed", "fasta", "sequences"))
+        raise DanQError(
+            "give exactly one of `data` (windows HDF5), `bed` (with `fasta`) or `sequences`",
+            params=("data", "bed", "fasta", "sequences"),
+        )
     if method not in METHODS:
-        raise DanQError(f"`method`: unknown method {method!r}; choose one of {', '.join(METHODS)}", params="method")
+        raise DanQError(
+            f"`method`: unknown method {method!r}; choose one of {', '.join(METHODS)}",
+            params="method",
+        )
     _io.ensure_writable(out, "out")
-    loaded = load_model(model_path, device=None)          # the one checkpoint load of this module
-    net = getattr(loaded, "net", loaded)                  # TrainedModel.net, or the bare DanQ of older load_model
+    loaded = load_model(model_path, device=None)  # the one checkpoint load of this module
+    net = getattr(loaded, "net", loaded)  # TrainedModel.net, or the bare DanQ of older load_model
     model_targets, window = loaded.targets, int(net.kwargs["window"])
     index = select_targets(model_targets, targets)
     if data is not None:
         windows = windows_from_h5(data, rows, positives_of, max_windows)
     elif bed is not None:
         if fasta is None:
-            raise DanQError("`bed` needs `fasta` (the genome the model was trained on)", params=("bed", "fasta"))
+            raise DanQError(
+                "`bed` needs `fasta` (the genome the model was trained on)", params=("bed", "fasta")
+            )
         windows = windows_from_bed(bed, fasta, window, max_windows)
     else:
         windows = windows_from_sequences(sequences, window)
     if windows.codes.shape[1] != window:
-        raise DanQError(f"{data}: windows are {windows.codes.shape[1]} bp but the model takes {window} bp; "
-                        "use windows prepared for this model")
-    return write_attributions(net, windows, model_targets, index, out, method=method, n_shuffles=n_shuffles,
-                              n_steps=n_steps, seed=seed, tolerance=tolerance, dtype=dtype,
-                              batch_size=batch_size, chunk=chunk, device=device, progress=progress,
-                              attrs={"model": str(model_path), "source": str(data or bed or sequences)})
+        raise DanQError(
+            f"{data}: windows are {windows.codes.shape[1]} bp but the model takes {window} bp; "
+            "use windows prepared for this model"
+        )
+    return write_attributions(
+        net,
+        windows,
+        model_targets,
+        index,
+        out,
+        method=method,
+        n_shuffles=n_shuffles,
+        n_steps=n_steps,
+        seed=seed,
+        tolerance=tolerance,
+        dtype=dtype,
+        batch_size=batch_size,
+        chunk=chunk,
+        device=device,
+        progress=progress,
+        attrs={"model": str(model_path), "source": str(data or bed or sequences)},
+    )

@@ -60,13 +60,17 @@ MEASURES = ("diff_x_logodds", "absdiff", "abslogodds")
 DEFAULT_MEASURE = "diff_x_logodds"
 DEFAULT_SAMPLE_SIZE = 20_000
 DEFAULT_TAIL_SIZE = 1_000
-COMBINED_METHOD = ("minP: min over targets of the per-target p, as a p-value against the background's "
-                   "sampled alleles' min p (leave-one-out)")
+COMBINED_METHOD = (
+    "minP: min over targets of the per-target p, as a p-value against the background's "
+    "sampled alleles' min p (leave-one-out)"
+)
 TOP_P = 3  # targets listed in top_p_targets
 _STR = h5py.string_dtype("utf-8")
 
 
-def effect_size(diff: np.ndarray, logodds: np.ndarray, measure: str = DEFAULT_MEASURE) -> np.ndarray:
+def effect_size(
+    diff: np.ndarray, logodds: np.ndarray, measure: str = DEFAULT_MEASURE
+) -> np.ndarray:
     """Per-(allele, target) effect size (float32, NaN where the scores are NaN)."""
     if measure == "diff_x_logodds":
         return (np.abs(diff) * np.abs(logodds)).astype(np.float32)
@@ -74,8 +78,10 @@ def effect_size(diff: np.ndarray, logodds: np.ndarray, measure: str = DEFAULT_ME
         return np.abs(diff).astype(np.float32)
     if measure == "abslogodds":
         return np.abs(logodds).astype(np.float32)
-    raise DanQError(f"`measure` {measure!r}: unknown effect measure; use one of {', '.join(MEASURES)}",
-                    params="measure")
+    raise DanQError(
+        f"`measure` {measure!r}: unknown effect measure; use one of {', '.join(MEASURES)}",
+        params="measure",
+    )
 
 
 def model_checksum(model: TrainedModel) -> str:
@@ -152,7 +158,9 @@ class Background:
         return out
 
     @staticmethod
-    def _search(sorted_rows: np.ndarray, xt: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    def _search(
+        sorted_rows: np.ndarray, xt: np.ndarray, where: np.ndarray | None = None
+    ) -> np.ndarray:
         """Per target t, positions of xt[t] in sorted_rows[t] (only where `where`; 0 elsewhere)."""
         pos = np.zeros(xt.shape, np.int64)
         for t in range(len(xt)):  # the loop body is only the searches: all arithmetic is vectorised
@@ -179,8 +187,11 @@ class Background:
     def significance(self, diff: np.ndarray, logodds: np.ndarray) -> Significance:
         """p-values, combined p and the most significant targets of a block of scored alleles."""
         p = self.pvalues(effect_size(diff, logodds, self.measure))
-        return Significance(p.astype(np.float32), self.combined(p).astype(np.float32),
-                            top_targets(p, self.targets["name"].to_numpy()))
+        return Significance(
+            p.astype(np.float32),
+            self.combined(p).astype(np.float32),
+            top_targets(p, self.targets["name"].to_numpy()),
+        )
 
 
 @dataclass
@@ -228,10 +239,19 @@ class BackgroundBuilder:
     alleles added.
     """
 
-    def __init__(self, n_targets: int, *, sample_size: int = DEFAULT_SAMPLE_SIZE,
-                 tail_size: int = DEFAULT_TAIL_SIZE, seed: int = 0) -> None:
+    def __init__(
+        self,
+        n_targets: int,
+        *,
+        sample_size: int = DEFAULT_SAMPLE_SIZE,
+        tail_size: int = DEFAULT_TAIL_SIZE,
+        seed: int = 0,
+    ) -> None:
         if sample_size < 1 or tail_size < 1:
-            raise DanQError("`sample_size` and `tail_size` must be at least 1", params=("sample_size", "tail_size"))
+            raise DanQError(
+                "`sample_size` and `tail_size` must be at least 1",
+                params=("sample_size", "tail_size"),
+            )
         self.T, self.R, self.K = n_targets, sample_size, tail_size
         self.n = 0
         self._rng = np.random.default_rng(seed)
@@ -287,16 +307,20 @@ class BackgroundBuilder:
             return
         stacked = np.concatenate([self._tail, *self._pending])
         if len(stacked) > self.K:
-            stacked = np.partition(stacked, len(stacked) - self.K, axis=0)[len(stacked) - self.K:]
+            stacked = np.partition(stacked, len(stacked) - self.K, axis=0)[len(stacked) - self.K :]
         self._tail = stacked
         self._pending, self._n_pending = [], 0
 
-    def finish(self, measure: str, targets: pd.DataFrame, attrs: dict[str, Any] | None = None) -> Background:
+    def finish(
+        self, measure: str, targets: pd.DataFrame, attrs: dict[str, Any] | None = None
+    ) -> Background:
         """The Background: sorted tail and sample, and the sampled alleles' leave-one-out min p."""
         self._flush()
         tail = np.sort(self._tail, axis=0)
         rows = self._rows()
-        bg = Background(measure, self.n, tail, np.sort(rows, axis=0), np.empty(0), targets, dict(attrs or {}))
+        bg = Background(
+            measure, self.n, tail, np.sort(rows, axis=0), np.empty(0), targets, dict(attrs or {})
+        )
         if self.n:
             # leave-one-out: an allele's own effect is one of the counted n, so p = count / n
             minp = np.min(bg.count_ge(rows), axis=1) / self.n
@@ -314,15 +338,32 @@ def write_background(bg: Background, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             for name, data in (("tail", bg.tail), ("sample", bg.sample)):
-                h5.create_dataset(name, data=data.astype(np.float32), compression="gzip", compression_opts=4,
-                                  shuffle=True, chunks=(max(1, min(len(data), 1024)), max(1, data.shape[1]))
-                                  if data.size else None)
+                h5.create_dataset(
+                    name,
+                    data=data.astype(np.float32),
+                    compression="gzip",
+                    compression_opts=4,
+                    shuffle=True,
+                    chunks=(max(1, min(len(data), 1024)), max(1, data.shape[1]))
+                    if data.size
+                    else None,
+                )
             h5.create_dataset("sample_minp", data=np.asarray(bg.sample_minp, dtype=np.float64))
             write_targets_h5(h5, bg.targets)
-            base = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
-                    "measure": bg.measure, "n_alleles": int(bg.n), "combined_method": COMBINED_METHOD}
+            base = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "package_version": __version__,
+                "measure": bg.measure,
+                "n_alleles": int(bg.n),
+                "combined_method": COMBINED_METHOD,
+            }
             for key, value in {**bg.attrs, **base}.items():
-                h5.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
+                h5.attrs[key] = (
+                    json.dumps(value)
+                    if isinstance(value, (dict, list, tuple)) or value is None
+                    else value
+                )
     return path
 
 
@@ -334,15 +375,26 @@ def read_background(path: str | os.PathLike) -> Background:
     try:
         h5 = h5py.File(path, "r")
     except OSError:
-        raise DanQError(f"{path}: not a readable HDF5 file; rebuild it with `danq background`") from None
+        raise DanQError(
+            f"{path}: not a readable HDF5 file; rebuild it with `danq background`"
+        ) from None
     with h5:
         if h5.attrs.get("format") != FORMAT:
-            raise DanQError(f"{path}: not a danq background file (format={h5.attrs.get('format')!r}); "
-                            "build one with `danq background`")
+            raise DanQError(
+                f"{path}: not a danq background file (format={h5.attrs.get('format')!r}); "
+                "build one with `danq background`"
+            )
         attrs = {k: _attr(v) for k, v in h5.attrs.items()}
         targets = read_targets_h5(h5)
-        return Background(str(attrs["measure"]), int(attrs["n_alleles"]), h5["tail"][:], h5["sample"][:],
-                          h5["sample_minp"][:], targets, attrs)
+        return Background(
+            str(attrs["measure"]),
+            int(attrs["n_alleles"]),
+            h5["tail"][:],
+            h5["sample"][:],
+            h5["sample_minp"][:],
+            targets,
+            attrs,
+        )
 
 
 def _attr(value: Any) -> Any:
@@ -355,30 +407,42 @@ def _attr(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def check_background(bg: Background, path: str | os.PathLike, model_sum: str, *, rc_average: bool) -> None:
+def check_background(
+    bg: Background, path: str | os.PathLike, model_sum: str, *, rc_average: bool
+) -> None:
     """Refuse, in one line, a background that is empty or was built with another model or strand policy."""
     if bg.n == 0 or len(bg.sample_minp) == 0:
-        raise DanQError(f"{path}: the background holds no scored alleles; rebuild it with `danq background` "
-                        "from a VCF with scorable variants")
+        raise DanQError(
+            f"{path}: the background holds no scored alleles; rebuild it with `danq background` "
+            "from a VCF with scorable variants"
+        )
     if bg.attrs.get("model_checksum") != model_sum:
-        raise DanQError(f"{path}: built with another model ({bg.attrs.get('model')}, "
-                        f"{str(bg.attrs.get('model_checksum'))[:19]}...) than --model ({model_sum[:19]}...); "
-                        "rebuild it with `danq background --model` this model")
+        raise DanQError(
+            f"{path}: built with another model ({bg.attrs.get('model')}, "
+            f"{str(bg.attrs.get('model_checksum'))[:19]}...) than --model ({model_sum[:19]}...); "
+            "rebuild it with `danq background --model` this model"
+        )
     if bool(bg.attrs.get("rc_average", True)) != bool(rc_average):
         flag = "with" if bg.attrs.get("rc_average", True) else "without"
-        raise DanQError(f"{path}: built {flag} strand averaging; score with the same setting "
-                        "(--no-rc-average on both commands, or on neither)")
+        raise DanQError(
+            f"{path}: built {flag} strand averaging; score with the same setting "
+            "(--no-rc-average on both commands, or on neither)"
+        )
 
 
 class BackgroundCheck:
     """The model-checksum check run in a thread (sha256 of 190 MB of DanQ weights takes ~0.3 s),
     so scoring starts at once; `wait()` raises the one-line error, if any."""
 
-    def __init__(self, bg: Background, path: str | os.PathLike, model: TrainedModel, *, rc_average: bool) -> None:
+    def __init__(
+        self, bg: Background, path: str | os.PathLike, model: TrainedModel, *, rc_average: bool
+    ) -> None:
         if bg.n == 0 or len(bg.sample_minp) == 0:  # cheap checks first, before any work
             check_background(bg, path, "", rc_average=rc_average)
         self._error: DanQError | None = None
-        self._thread = threading.Thread(target=self._run, args=(bg, path, model, rc_average), daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(bg, path, model, rc_average), daemon=True
+        )
         self._thread.start()
 
     def _run(self, bg: Background, path: Any, model: TrainedModel, rc_average: bool) -> None:

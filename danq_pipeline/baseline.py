@@ -61,7 +61,7 @@ def kmer_spectrum(codes: np.ndarray, k: int = 5) -> np.ndarray:
     idx = np.zeros((n, m), dtype=np.int32)
     bad = np.zeros((n, m), dtype=bool)
     for j in range(k):
-        part = codes[:, j:j + m]
+        part = codes[:, j : j + m]
         idx = idx * 4 + np.minimum(part, 3)
         bad |= part > 3
     flat = (np.arange(n, dtype=np.int64)[:, None] * n_feat + column[idx])[~bad]
@@ -107,8 +107,16 @@ class KmerBaseline:
 C_GRID = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 
-def fit_kmer_baseline(train: WindowsH5, *, k: int = 5, max_train: int = 20000, c: float | None = None,
-                      max_iter: int = 200, tol: float = 1e-4, n_jobs: int | None = None) -> KmerBaseline:
+def fit_kmer_baseline(
+    train: WindowsH5,
+    *,
+    k: int = 5,
+    max_train: int = 20000,
+    c: float | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-4,
+    n_jobs: int | None = None,
+) -> KmerBaseline:
     """Fit one logistic regression per target on k-mer spectra of (a subsample of) `train`.
 
     The L2 strength `c` (scikit-learn's C) is, by default, chosen from `C_GRID` by the mean
@@ -133,14 +141,28 @@ def fit_kmer_baseline(train: WindowsH5, *, k: int = 5, max_train: int = 20000, c
         scores = choose_c(x, y, n_jobs=n_jobs, max_iter=max_iter, tol=tol)
         c = max(scores, key=lambda k_: (scores[k_], -k_)) if scores else 1e-2
     jobs = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_fit_one)(x, y[:, t], c, max_iter, tol) for t in range(y.shape[1]))
+        delayed(_fit_one)(x, y[:, t], c, max_iter, tol) for t in range(y.shape[1])
+    )
     coef = np.stack([j[0] for j in jobs], axis=1)
     intercept = np.array([j[1] for j in jobs])
     fitted = np.array([j[2] for j in jobs], dtype=bool)
-    info = {"train_file": str(train.path), "n_train": len(rows), "k": k, "C": c,
-            "C_selection_auroc": {str(key): round(v, 4) for key, v in scores.items()}}
-    return KmerBaseline(k=k, coef=coef, intercept=intercept, fitted=fitted, n_train=len(rows),
-                        scaler=scaler, seconds=time.perf_counter() - t0, info=info)
+    info = {
+        "train_file": str(train.path),
+        "n_train": len(rows),
+        "k": k,
+        "C": c,
+        "C_selection_auroc": {str(key): round(v, 4) for key, v in scores.items()},
+    }
+    return KmerBaseline(
+        k=k,
+        coef=coef,
+        intercept=intercept,
+        fitted=fitted,
+        n_train=len(rows),
+        scaler=scaler,
+        seconds=time.perf_counter() - t0,
+        info=info,
+    )
 
 
 def default_jobs() -> int:
@@ -149,11 +171,21 @@ def default_jobs() -> int:
     env = os.environ.get("OMP_NUM_THREADS", "")
     if env.isdigit() and int(env) > 0:
         return int(env)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
-def choose_c(x: np.ndarray, y: np.ndarray, *, grid: tuple[float, ...] = C_GRID, max_targets: int = 16,
-             n_jobs: int = 1, max_iter: int = 200, tol: float = 1e-4) -> dict[float, float]:
+def choose_c(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    grid: tuple[float, ...] = C_GRID,
+    max_targets: int = 16,
+    n_jobs: int = 1,
+    max_iter: int = 200,
+    tol: float = 1e-4,
+) -> dict[float, float]:
     """Mean held-out AUROC for each C in `grid` (fit on the first 80% of rows, scored on the rest).
 
     C values are tried from the smallest (strongest regularisation, cheapest fit) up and
@@ -164,14 +196,21 @@ def choose_c(x: np.ndarray, y: np.ndarray, *, grid: tuple[float, ...] = C_GRID, 
     from danq_pipeline.metrics import auroc_auprc
 
     cut = int(len(x) * 0.8)
-    ok = [t for t in range(y.shape[1]) if 0 < y[:cut, t].sum() < cut and 0 < y[cut:, t].sum() < len(x) - cut]
+    ok = [
+        t
+        for t in range(y.shape[1])
+        if 0 < y[:cut, t].sum() < cut and 0 < y[cut:, t].sum() < len(x) - cut
+    ]
     if not ok:
         return {}
-    chosen = [ok[i] for i in np.unique(np.linspace(0, len(ok) - 1, min(max_targets, len(ok))).astype(int))]
+    chosen = [
+        ok[i] for i in np.unique(np.linspace(0, len(ok) - 1, min(max_targets, len(ok))).astype(int))
+    ]
     out: dict[float, float] = {}
     for c in sorted(grid):  # weak to strong fits; stop at the first decline after the best
         fits = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_fit_one)(x[:cut], y[:cut, t], c, max_iter, tol) for t in chosen)
+            delayed(_fit_one)(x[:cut], y[:cut, t], c, max_iter, tol) for t in chosen
+        )
         logits = x[cut:] @ np.stack([f[0] for f in fits], axis=1) + np.array([f[1] for f in fits])
         out[c] = float(np.nanmean(auroc_auprc(y[cut:][:, chosen], logits)[0]))
         if len(out) > 1 and out[c] < max(out.values()):
@@ -179,7 +218,9 @@ def choose_c(x: np.ndarray, y: np.ndarray, *, grid: tuple[float, ...] = C_GRID, 
     return out
 
 
-def _fit_one(x: np.ndarray, y: np.ndarray, c: float, max_iter: int, tol: float) -> tuple[np.ndarray, float, bool]:
+def _fit_one(
+    x: np.ndarray, y: np.ndarray, c: float, max_iter: int, tol: float
+) -> tuple[np.ndarray, float, bool]:
     """(coef, intercept, fitted) of one target; a single-class target gets its log-odds only."""
     if y.all() or not y.any():
         rate = float(np.clip(y.mean() if len(y) else 0.5, 1e-6, 1 - 1e-6))

@@ -49,10 +49,19 @@ class WindowsWriter:
     nothing is left under the final name.
     """
 
-    def __init__(self, path: str | os.PathLike, *, window: int, targets: pd.DataFrame,
-                 contigs: list[str], split: str, attrs: dict[str, Any] | None = None,
-                 chunk_rows: int = 256, compression: str | None = "gzip",
-                 compression_opts: int | None = 1) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        window: int,
+        targets: pd.DataFrame,
+        contigs: list[str],
+        split: str,
+        attrs: dict[str, Any] | None = None,
+        chunk_rows: int = 256,
+        compression: str | None = "gzip",
+        compression_opts: int | None = 1,
+    ) -> None:
         self.path = Path(path)
         self._atomic = atomic_path(self.path)
         self.window = int(window)
@@ -60,23 +69,49 @@ class WindowsWriter:
         self._n = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._h5 = h5py.File(self._atomic.tmp, "w")
-        comp = dict(compression=compression, compression_opts=compression_opts if compression == "gzip" else None)
-        self._h5.create_dataset("sequences", (0, self.window), maxshape=(None, self.window),
-                                dtype="u1", chunks=(chunk_rows, self.window), shuffle=False, **comp)
-        self._h5.create_dataset("labels", (0, self.n_targets), maxshape=(None, self.n_targets), dtype="u1",
-                                chunks=(max(chunk_rows, 1024), max(self.n_targets, 1)), **comp)
+        comp = dict(
+            compression=compression,
+            compression_opts=compression_opts if compression == "gzip" else None,
+        )
+        self._h5.create_dataset(
+            "sequences",
+            (0, self.window),
+            maxshape=(None, self.window),
+            dtype="u1",
+            chunks=(chunk_rows, self.window),
+            shuffle=False,
+            **comp,
+        )
+        self._h5.create_dataset(
+            "labels",
+            (0, self.n_targets),
+            maxshape=(None, self.n_targets),
+            dtype="u1",
+            chunks=(max(chunk_rows, 1024), max(self.n_targets, 1)),
+            **comp,
+        )
         g = self._h5.create_group("windows")
         for name, dt in (("chrom", "i4"), ("start", "i8"), ("end", "i8")):
-            g.create_dataset(name, (0,), maxshape=(None,), dtype=dt, chunks=(max(chunk_rows, 4096),))
+            g.create_dataset(
+                name, (0,), maxshape=(None,), dtype=dt, chunks=(max(chunk_rows, 4096),)
+            )
         self._h5.create_dataset("contigs", data=np.array(list(contigs), dtype=object), dtype=_STR)
         write_targets_h5(self._h5, targets)
-        base = {"format": FORMAT, "format_version": FORMAT_VERSION, "split": split, "alphabet": ALPHABET,
-                "window_size": self.window, "package_version": __version__, "rc_pairs": False}
+        base = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "split": split,
+            "alphabet": ALPHABET,
+            "window_size": self.window,
+            "package_version": __version__,
+            "rc_pairs": False,
+        }
         for key, value in {**base, **(attrs or {})}.items():
             self._h5.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else value
 
-    def append(self, sequences: np.ndarray, labels: np.ndarray, chrom_index: np.ndarray,
-               start: np.ndarray) -> None:
+    def append(
+        self, sequences: np.ndarray, labels: np.ndarray, chrom_index: np.ndarray, start: np.ndarray
+    ) -> None:
         """Append a block: codes (n, L) uint8, labels (n, T), contig indices (n,), starts (n,)."""
         n = len(sequences)
         if n == 0:
@@ -87,7 +122,11 @@ class WindowsWriter:
             ds.resize(b, axis=0)
             ds[a:b] = arr
         w = self._h5["windows"]
-        for name, arr in (("chrom", chrom_index), ("start", start), ("end", np.asarray(start) + self.window)):
+        for name, arr in (
+            ("chrom", chrom_index),
+            ("start", start),
+            ("end", np.asarray(start) + self.window),
+        ):
             w[name].resize((b,))
             w[name][a:b] = arr
         self._n = b
@@ -129,9 +168,13 @@ class WindowsH5:
                 self.targets = read_targets_h5(h5)
                 self.contigs = list(h5["contigs"].asstr()[:])
         except (OSError, KeyError) as err:
-            raise DanQError(f"{self.path}: not a danq windows HDF5 file ({err}); re-create it with `danq prepare`") from None
+            raise DanQError(
+                f"{self.path}: not a danq windows HDF5 file ({err}); re-create it with `danq prepare`"
+            ) from None
         if attrs.get("format") != FORMAT:
-            raise DanQError(f"{self.path}: not a danq windows HDF5 file (format={attrs.get('format')!r})")
+            raise DanQError(
+                f"{self.path}: not a danq windows HDF5 file (format={attrs.get('format')!r})"
+            )
         self.attrs = {k: _maybe_json(v) for k, v in attrs.items()}
         self.rc_pairs = bool(self.attrs.get("rc_pairs", False))
         self._h5: h5py.File | None = None
@@ -166,8 +209,10 @@ class WindowsH5:
             return self._file()[name][start:stop]
         except (OSError, ValueError) as err:
             a, b = self._damaged_rows(name, start or 0, len(self) if stop is None else stop)
-            raise DanQError(f"{self.path}: dataset /{name} rows {a}-{b - 1} cannot be read, the file is damaged "
-                            f"({str(err).splitlines()[0]}); re-create it with `danq prepare` (or copy it again)") from None
+            raise DanQError(
+                f"{self.path}: dataset /{name} rows {a}-{b - 1} cannot be read, the file is damaged "
+                f"({str(err).splitlines()[0]}); re-create it with `danq prepare` (or copy it again)"
+            ) from None
 
     def _damaged_rows(self, name: str, start: int, stop: int) -> tuple[int, int]:
         """The first HDF5 chunk's rows within [start, stop) that fail to read (the whole range
@@ -193,7 +238,9 @@ class WindowsH5:
         pos = np.searchsorted(uniq, idx)
         return codes[pos], labels[pos]
 
-    def read(self, start: int, stop: int, reverse_complement: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def read(
+        self, start: int, stop: int, reverse_complement: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One-hot float32 (n, 4, L) and float32 labels (n, T) of rows [start, stop)."""
         codes, labels = self.read_codes(start, stop)
         if reverse_complement:
@@ -204,11 +251,18 @@ class WindowsH5:
         """Window table: chrom, start, end (0-based half-open), one row per window."""
         chrom = self._read("windows/chrom")
         if len(chrom) and (chrom.min() < 0 or chrom.max() >= len(self.contigs)):
-            raise DanQError(f"{self.path}: dataset /windows/chrom holds contig numbers outside /contigs, the file "
-                            "is damaged; re-create it with `danq prepare` (or copy it again)")
+            raise DanQError(
+                f"{self.path}: dataset /windows/chrom holds contig numbers outside /contigs, the file "
+                "is damaged; re-create it with `danq prepare` (or copy it again)"
+            )
         contigs = np.array(self.contigs, dtype=object)
-        return pd.DataFrame({"chrom": contigs[chrom], "start": self._read("windows/start"),
-                             "end": self._read("windows/end")})
+        return pd.DataFrame(
+            {
+                "chrom": contigs[chrom],
+                "start": self._read("windows/start"),
+                "end": self._read("windows/end"),
+            }
+        )
 
     def labels(self) -> np.ndarray:
         """All labels (N, T) uint8 (small enough to hold: 1 byte per window and target)."""

@@ -59,23 +59,33 @@ class EvaluationResult(NamedTuple):
 def check_compatible(model: TrainedModel, data: WindowsH5, model_path: Any) -> None:
     """Refuse a test file whose targets or window length differ from the checkpoint's."""
     if data.window != model.window:
-        raise DanQError(f"{data.path}: windows are {data.window} bp but {model_path} was trained on "
-                        f"{model.window} bp windows; prepare the test file with the training window size")
-    check_same_targets(model.targets, data.targets, data.path, "prepare it from the same targets sheet",
-                       expected_from=model_path)
+        raise DanQError(
+            f"{data.path}: windows are {data.window} bp but {model_path} was trained on "
+            f"{model.window} bp windows; prepare the test file with the training window size"
+        )
+    check_same_targets(
+        model.targets,
+        data.targets,
+        data.path,
+        "prepare it from the same targets sheet",
+        expected_from=model_path,
+    )
 
 
 def _block_plan(data: WindowsH5, block_rows: int) -> tuple[int, list[tuple[int, int]]]:
     """(rows scored, [(start, stop)]): the forward half for rc-pair files, else every row."""
     n = len(data)
     if data.rc_pairs and n % 2:
-        raise DanQError(f"{data.path}: marked rc_pairs but holds an odd number of windows ({n}); re-import it")
+        raise DanQError(
+            f"{data.path}: marked rc_pairs but holds an odd number of windows ({n}); re-import it"
+        )
     n_eval = n // 2 if data.rc_pairs else n
     return n_eval, [(a, min(a + block_rows, n_eval)) for a in range(0, n_eval, block_rows)]
 
 
-def iter_predictions(predictor: Predictor, data: WindowsH5, *, block_rows: int = BLOCK_ROWS,
-                     progress: bool = True) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
+def iter_predictions(
+    predictor: Predictor, data: WindowsH5, *, block_rows: int = BLOCK_ROWS, progress: bool = True
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
     """Yield (start, stop, p_forward_rows, p_partner_rows) blocks of probabilities.
 
     For an ordinary file the partner is None and each window's probability is the
@@ -92,8 +102,12 @@ def iter_predictions(predictor: Predictor, data: WindowsH5, *, block_rows: int =
         fwd = data.read_codes(a, b)[0]
         return fwd, (data.read_codes(a + half, b + half)[0] if data.rc_pairs else None)
 
-    with ThreadPoolExecutor(1) as pool, tqdm(total=len(data), unit="win", desc="predict",
-                                             disable=None if progress else True) as bar:
+    with (
+        ThreadPoolExecutor(1) as pool,
+        tqdm(
+            total=len(data), unit="win", desc="predict", disable=None if progress else True
+        ) as bar,
+    ):
         nxt = pool.submit(read, plan[0]) if plan else None
         for i, (a, b) in enumerate(plan):
             fwd, partner = nxt.result()
@@ -112,7 +126,9 @@ def _create_predictions(path: Path, data: WindowsH5, attrs: dict, with_baseline:
     h5 = h5py.File(path, "w")
     chunks = (max(1, min(n, BLOCK_ROWS)), max(1, min(t, 16)))
     for name in ("probabilities", "baseline") if with_baseline else ("probabilities",):
-        h5.create_dataset(name, (n, t), dtype="f4", chunks=chunks if n and t else None, fillvalue=np.nan)
+        h5.create_dataset(
+            name, (n, t), dtype="f4", chunks=chunks if n and t else None, fillvalue=np.nan
+        )
     write_targets_h5(h5, data.targets)
     coords = data.coordinates()
     index = {name: i for i, name in enumerate(data.contigs)}
@@ -120,9 +136,15 @@ def _create_predictions(path: Path, data: WindowsH5, attrs: dict, with_baseline:
     for name in ("start", "end"):
         h5.create_dataset(f"windows/{name}", data=coords[name].to_numpy(dtype=np.int64))
     h5.create_dataset("contigs", data=np.array(data.contigs, dtype=object), dtype=_STR)
-    for key, value in {"format": PREDICTIONS_FORMAT, "format_version": 1, "package_version": __version__,
-                       **attrs}.items():
-        h5.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) or value is None else value
+    for key, value in {
+        "format": PREDICTIONS_FORMAT,
+        "format_version": 1,
+        "package_version": __version__,
+        **attrs,
+    }.items():
+        h5.attrs[key] = (
+            json.dumps(value) if isinstance(value, (dict, list)) or value is None else value
+        )
     return h5
 
 
@@ -137,13 +159,15 @@ class _Rows:
         return self.ds[: self.stop, key[1]]
 
 
-def _write_predictions(h5: h5py.File, blocks: Iterator, half: int, name: str = "probabilities") -> None:
+def _write_predictions(
+    h5: h5py.File, blocks: Iterator, half: int, name: str = "probabilities"
+) -> None:
     """Store prediction blocks; partner blocks (rc-pair files) go to rows shifted by `half`."""
     ds = h5[name]
     for a, b, p, partner in blocks:
         ds[a:b] = p
         if partner is not None:
-            ds[a + half:b + half] = partner
+            ds[a + half : b + half] = partner
 
 
 def _baseline_blocks(base: Any, data: WindowsH5, n_eval: int, half: int) -> Iterator:
@@ -161,26 +185,36 @@ def _labels(data: WindowsH5, n_eval: int) -> np.ndarray:
     if data.rc_pairs:
         differ = int((labels[:n_eval] != labels[n_eval:]).any(axis=1).sum())
         if differ:
-            warnings.warn(f"{data.path}: {differ} windows have labels different from their reverse-complement "
-                          "partner; metrics use the first (forward) half", DanQWarning, stacklevel=2)
+            warnings.warn(
+                f"{data.path}: {differ} windows have labels different from their reverse-complement "
+                "partner; metrics use the first (forward) half",
+                DanQWarning,
+                stacklevel=2,
+            )
     return labels[:n_eval]
 
 
-def _fit_baseline(train: str | os.PathLike | None, test: WindowsH5, k: int, max_train: int,
-                  c: float | None) -> Any:
+def _fit_baseline(
+    train: str | os.PathLike | None, test: WindowsH5, k: int, max_train: int, c: float | None
+) -> Any:
     """Fit the k-mer baseline on `train` (checked to have the test file's targets)."""
     from danq_pipeline.baseline import fit_kmer_baseline
 
     tr = WindowsH5(train)
-    if tr.targets["id"].tolist() != test.targets["id"].tolist() or \
-            tr.targets["name"].tolist() != test.targets["name"].tolist():
-        raise DanQError(f"{tr.path}: its targets differ from those of {test.path}; give the training file of "
-                        "the same prepared dataset to --train")
+    if (
+        tr.targets["id"].tolist() != test.targets["id"].tolist()
+        or tr.targets["name"].tolist() != test.targets["name"].tolist()
+    ):
+        raise DanQError(
+            f"{tr.path}: its targets differ from those of {test.path}; give the training file of "
+            "the same prepared dataset to --train"
+        )
     return fit_kmer_baseline(tr, k=k, max_train=max_train, c=c)
 
 
-def _add_baseline(metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File | None, n_eval: int,
-                  base: Any) -> pd.DataFrame:
+def _add_baseline(
+    metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File | None, n_eval: int, base: Any
+) -> pd.DataFrame:
     """Add baseline_auroc / baseline_auprc (NaN when there is no baseline or it was not fitted)."""
     metrics = metrics.copy()
     if base is None:
@@ -193,7 +227,9 @@ def _add_baseline(metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File | Non
     auprc[unfit] = np.nan
     metrics["baseline_auroc"], metrics["baseline_auprc"] = auroc, auprc
     extra = np.where(unfit, "baseline not fitted: one class only in its training sample", "")
-    metrics["note"] = ["; ".join(x for x in pair if x) for pair in zip(metrics["note"], extra, strict=True)]
+    metrics["note"] = [
+        "; ".join(x for x in pair if x) for pair in zip(metrics["note"], extra, strict=True)
+    ]
     return metrics
 
 
@@ -209,12 +245,17 @@ def select_curve_targets(metrics: pd.DataFrame, top_n: int = 12) -> list[tuple[i
     n_best = (top_n + 1) // 2
     best = [(int(i), "best") for i in defined.index[:n_best]]
     rest = defined.index[n_best:]
-    worst = [(int(i), "worst") for i in rest[max(0, len(rest) - (top_n - n_best)):]]
+    worst = [(int(i), "worst") for i in rest[max(0, len(rest) - (top_n - n_best)) :]]
     return best + worst
 
 
-def curve_data(metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File, n_eval: int,
-               chosen: list[tuple[int, str]]) -> list[dict]:
+def curve_data(
+    metrics: pd.DataFrame,
+    labels: np.ndarray,
+    h5: h5py.File,
+    n_eval: int,
+    chosen: list[tuple[int, str]],
+) -> list[dict]:
     """ROC and PR curves (scikit-learn) of the chosen targets, model and baseline."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -222,10 +263,17 @@ def curve_data(metrics: pd.DataFrame, labels: np.ndarray, h5: h5py.File, n_eval:
     for i, group in chosen:
         y = labels[:, i] != 0
         row = metrics.iloc[i]
-        item = {"name": str(row["name"]), "id": int(row["id"]), "class": str(row["class"]), "group": group,
-                "auroc": float(row["auroc"]), "auprc": float(row["auprc"]),
-                "baseline_auroc": float(row["baseline_auroc"]), "baseline_auprc": float(row["baseline_auprc"]),
-                "positive_rate": float(row["auprc_random"])}
+        item = {
+            "name": str(row["name"]),
+            "id": int(row["id"]),
+            "class": str(row["class"]),
+            "group": group,
+            "auroc": float(row["auroc"]),
+            "auprc": float(row["auprc"]),
+            "baseline_auroc": float(row["baseline_auroc"]),
+            "baseline_auprc": float(row["baseline_auprc"]),
+            "positive_rate": float(row["auprc_random"]),
+        }
         for key in ("probabilities", "baseline"):
             if key not in h5:
                 continue
@@ -242,8 +290,18 @@ def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
     write_tsv(frame, path, float_format="%.6g", na_rep="NaN")
 
 
-METRIC_ORDER = ("id", "name", "class", "n_pos", "n_neg", "auroc", "auprc", "auprc_random",
-                "baseline_auroc", "baseline_auprc")
+METRIC_ORDER = (
+    "id",
+    "name",
+    "class",
+    "n_pos",
+    "n_neg",
+    "auroc",
+    "auprc",
+    "auprc_random",
+    "baseline_auroc",
+    "baseline_auprc",
+)
 
 
 def _order_columns(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -252,13 +310,25 @@ def _order_columns(metrics: pd.DataFrame) -> pd.DataFrame:
     return metrics[[*METRIC_ORDER, *ref, "note"]]
 
 
-def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,
-                   train: str | os.PathLike | None = None, baseline: bool = True, baseline_k: int = 5,
-                   baseline_max_train: int = 20000, baseline_c: float | None = None,
-                   reference: str | os.PathLike | None = None,
-                   rc_average: bool = True, batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = "auto",
-                   precision: str = DEFAULT_PRECISION, top_n: int = 12, figures: bool = True,
-                   progress: bool = True) -> EvaluationResult:
+def evaluate_model(
+    model: str | os.PathLike,
+    data: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    train: str | os.PathLike | None = None,
+    baseline: bool = True,
+    baseline_k: int = 5,
+    baseline_max_train: int = 20000,
+    baseline_c: float | None = None,
+    reference: str | os.PathLike | None = None,
+    rc_average: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str | None = "auto",
+    precision: str = DEFAULT_PRECISION,
+    top_n: int = 12,
+    figures: bool = True,
+    progress: bool = True,
+) -> EvaluationResult:
     """Evaluate checkpoint `model` on windows file `data`; write every output under `out_dir`.
 
     Parameters
@@ -289,29 +359,48 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
     ensure_writable(out_dir, "out_dir", folder=True)
     test = WindowsH5(data)
     if len(test) == 0:
-        raise DanQError(f"{test.path}: holds no windows; check the test holdout given to `danq prepare`")
+        raise DanQError(
+            f"{test.path}: holds no windows; check the test holdout given to `danq prepare`"
+        )
     check_precision(precision)
     trained = load_model(model, device=None)
     check_compatible(trained, test, model)
     ref = read_reference(reference) if reference is not None else None
     with output_folder(out_dir) as out:  # removed again if anything below fails
-        base = _fit_baseline(train, test, baseline_k, baseline_max_train, baseline_c) if (baseline and train) else None
-        info = _run_info(model, test, train, baseline, base, rc_average, reference) | {"precision": precision}
-        predictor = as_predictor(trained, device=device, precision=precision, batch_size=batch_size,
-                                 rc_average=rc_average)
+        base = (
+            _fit_baseline(train, test, baseline_k, baseline_max_train, baseline_c)
+            if (baseline and train)
+            else None
+        )
+        info = _run_info(model, test, train, baseline, base, rc_average, reference) | {
+            "precision": precision
+        }
+        predictor = as_predictor(
+            trained,
+            device=device,
+            precision=precision,
+            batch_size=batch_size,
+            rc_average=rc_average,
+        )
         metrics, curves, n_eval, seconds = _predict_and_score(
-            predictor, test, out, base, info, top_n=top_n if figures else 0, progress=progress)
+            predictor, test, out, base, info, top_n=top_n if figures else 0, progress=progress
+        )
         ref_summary = None
         if ref is not None:
             metrics = attach_reference(metrics, ref)
             ref_summary = reference_summary(metrics, ref)
             _write_tsv(ref_summary, out / "reference_summary.tsv")
         metrics = _order_columns(metrics)
-        summary = summarize(metrics, ("auroc", "auprc", "auprc_random", "baseline_auroc", "baseline_auprc"))
+        summary = summarize(
+            metrics, ("auroc", "auprc", "auprc_random", "baseline_auroc", "baseline_auprc")
+        )
         _write_tsv(metrics, out / "metrics.tsv")
         _write_tsv(summary, out / "summary.tsv")
-        info.update(n_scored_windows=n_eval, predict_seconds=round(seconds, 2),
-                    total_seconds=round(time.perf_counter() - t0, 2))
+        info.update(
+            n_scored_windows=n_eval,
+            predict_seconds=round(seconds, 2),
+            total_seconds=round(time.perf_counter() - t0, 2),
+        )
         if figures:
             from danq_pipeline.figures import evaluation_figures
 
@@ -320,8 +409,16 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
         return EvaluationResult(metrics, summary, ref_summary, out, info)
 
 
-def _predict_and_score(predictor: Predictor, test: WindowsH5, out: Path, base: Any, info: dict, *,
-                       top_n: int, progress: bool) -> tuple[pd.DataFrame, list[dict], int, float]:
+def _predict_and_score(
+    predictor: Predictor,
+    test: WindowsH5,
+    out: Path,
+    base: Any,
+    info: dict,
+    *,
+    top_n: int,
+    progress: bool,
+) -> tuple[pd.DataFrame, list[dict], int, float]:
     """Write predictions.h5 (atomically) and compute per-target metrics and curve data."""
     n_eval, _ = _block_plan(test, BLOCK_ROWS)
     half = n_eval if test.rc_pairs else 0
@@ -335,12 +432,23 @@ def _predict_and_score(predictor: Predictor, test: WindowsH5, out: Path, base: A
             labels = _labels(test, n_eval)
             metrics = per_target_metrics(labels, _Rows(h5["probabilities"], n_eval), test.targets)
             metrics = _add_baseline(metrics, labels, h5, n_eval, base)
-            curves = curve_data(metrics, labels, h5, n_eval, select_curve_targets(metrics, top_n)) if top_n else []
+            curves = (
+                curve_data(metrics, labels, h5, n_eval, select_curve_targets(metrics, top_n))
+                if top_n
+                else []
+            )
     return metrics, curves, n_eval, seconds
 
 
-def _run_info(model: Any, test: WindowsH5, train: Any, baseline: bool, base: Any, rc_average: bool,
-              reference: Any) -> dict:
+def _run_info(
+    model: Any,
+    test: WindowsH5,
+    train: Any,
+    baseline: bool,
+    base: Any,
+    rc_average: bool,
+    reference: Any,
+) -> dict:
     """Provenance and settings recorded in run_info.json and the predictions file attributes."""
     if base is not None:
         why = ""
@@ -348,12 +456,26 @@ def _run_info(model: Any, test: WindowsH5, train: Any, baseline: bool, base: Any
         why = "baseline switched off (--no-baseline)"
     else:
         why = "no training file given (--train), so no baseline was fitted"
-    mode = "rc_pairs partner average" if (test.rc_pairs and rc_average) else \
-        "computed reverse complement average" if rc_average else "forward strand only"
-    return {"model": str(model), "data": str(test.path), "train": str(train) if train else None,
-            "rc_pairs": test.rc_pairs, "rc_average": rc_average, "strand_mode": mode,
-            "n_windows": len(test), "n_targets": test.n_targets, "window_size": test.window,
-            "scored_rows": "first half (forward windows)" if test.rc_pairs else "all",
-            "baseline": base.info | {"seconds": round(base.seconds, 2)} if base is not None else None,
-            "baseline_missing_reason": why, "reference": str(reference) if reference else None,
-            "package_version": __version__}
+    mode = (
+        "rc_pairs partner average"
+        if (test.rc_pairs and rc_average)
+        else "computed reverse complement average"
+        if rc_average
+        else "forward strand only"
+    )
+    return {
+        "model": str(model),
+        "data": str(test.path),
+        "train": str(train) if train else None,
+        "rc_pairs": test.rc_pairs,
+        "rc_average": rc_average,
+        "strand_mode": mode,
+        "n_windows": len(test),
+        "n_targets": test.n_targets,
+        "window_size": test.window,
+        "scored_rows": "first half (forward windows)" if test.rc_pairs else "all",
+        "baseline": base.info | {"seconds": round(base.seconds, 2)} if base is not None else None,
+        "baseline_missing_reason": why,
+        "reference": str(reference) if reference else None,
+        "package_version": __version__,
+    }

@@ -77,13 +77,23 @@ def plot_curves(curves: list[dict], kind: str) -> Figure:
     """Small multiples of ROC (`kind`="roc") or precision-recall ("pr") curves, one panel a target."""
     fig, axes = _grid(len(curves))
     for ax, c in zip(axes, curves, strict=False):
-        for key, style, label in (("probabilities", "-", "DanQ"), ("baseline", "--", "k-mer baseline")):
+        for key, style, label in (
+            ("probabilities", "-", "DanQ"),
+            ("baseline", "--", "k-mer baseline"),
+        ):
             if key not in c:
                 continue
             d = c[key]
             x, y = (d["fpr"], d["tpr"]) if kind == "roc" else (d["recall"], d["precision"])
-            ax.plot(x, y, style, color=CLASS_COLORS.get(c["class"], "k") if key == "probabilities" else "0.45",
-                    lw=1.3, label=label, drawstyle="default" if kind == "roc" else "steps-post")
+            ax.plot(
+                x,
+                y,
+                style,
+                color=CLASS_COLORS.get(c["class"], "k") if key == "probabilities" else "0.45",
+                lw=1.3,
+                label=label,
+                drawstyle="default" if kind == "roc" else "steps-post",
+            )
         if kind == "roc":
             ax.plot([0, 1], [0, 1], ":", color="0.7", lw=0.8)
             ax.set(xlabel="false positive rate", ylabel="true positive rate")
@@ -112,22 +122,42 @@ def plot_distributions(metrics: pd.DataFrame) -> Figure:
     for ax, metric in zip(axes, ("auroc", "auprc"), strict=True):
         for j, cls in enumerate(classes):
             sub = metrics[metrics["class"] == cls]
-            for shift, col, color in ((-0.18, metric, CLASS_COLORS[cls]), (0.18, f"baseline_{metric}", "0.55")):
+            for shift, col, color in (
+                (-0.18, metric, CLASS_COLORS[cls]),
+                (0.18, f"baseline_{metric}", "0.55"),
+            ):
                 vals = sub[col].dropna().to_numpy()
                 if not len(vals):
                     continue
-                ax.boxplot(vals, positions=[j + shift], widths=0.3, showfliers=False,
-                           medianprops={"color": "k"})
-                ax.scatter(j + shift + rng.uniform(-0.08, 0.08, len(vals)), vals, s=6, color=color,
-                           alpha=0.6, zorder=3)
-        ax.set_xticks(range(len(classes)), [f"{c}\n(n={int((metrics['class'] == c).sum())})" for c in classes])
+                ax.boxplot(
+                    vals,
+                    positions=[j + shift],
+                    widths=0.3,
+                    showfliers=False,
+                    medianprops={"color": "k"},
+                )
+                ax.scatter(
+                    j + shift + rng.uniform(-0.08, 0.08, len(vals)),
+                    vals,
+                    s=6,
+                    color=color,
+                    alpha=0.6,
+                    zorder=3,
+                )
+        ax.set_xticks(
+            range(len(classes)), [f"{c}\n(n={int((metrics['class'] == c).sum())})" for c in classes]
+        )
         ax.set_ylabel(metric.upper())
-        ax.set_title(f"{metric.upper()} by class: DanQ (colour) vs k-mer baseline (grey)", fontsize=9)
+        ax.set_title(
+            f"{metric.upper()} by class: DanQ (colour) vs k-mer baseline (grey)", fontsize=9
+        )
     fig.tight_layout()
     return fig
 
 
-def plot_scatter(metrics: pd.DataFrame, pairs: list[tuple[str, str, str, str]], title: str) -> Figure:
+def plot_scatter(
+    metrics: pd.DataFrame, pairs: list[tuple[str, str, str, str]], title: str
+) -> Figure:
     """One panel per (x column, y column, x label, y label): points per target, coloured by class."""
     fig, axes = _grid(len(pairs), max_cols=3)
     for ax, (xc, yc, xl, yl) in zip(axes, pairs, strict=False):
@@ -135,7 +165,14 @@ def plot_scatter(metrics: pd.DataFrame, pairs: list[tuple[str, str, str, str]], 
         for cls in CLASS_ORDER:
             sub = both[both["class"] == cls]
             if len(sub):
-                ax.scatter(sub[xc], sub[yc], s=9, alpha=0.7, color=CLASS_COLORS[cls], label=f"{cls} ({len(sub)})")
+                ax.scatter(
+                    sub[xc],
+                    sub[yc],
+                    s=9,
+                    alpha=0.7,
+                    color=CLASS_COLORS[cls],
+                    label=f"{cls} ({len(sub)})",
+                )
         lo = float(np.nanmin(both[[xc, yc]].to_numpy())) if len(both) else 0.0
         ax.plot([lo, 1], [lo, 1], ":", color="0.5", lw=0.8)
         ax.set(xlabel=xl, ylabel=yl)
@@ -148,7 +185,9 @@ def plot_scatter(metrics: pd.DataFrame, pairs: list[tuple[str, str, str, str]], 
     return fig
 
 
-def evaluation_figures(out_dir: Path, metrics: pd.DataFrame, curves: list[dict], ref: Any = None) -> list[str]:
+def evaluation_figures(
+    out_dir: Path, metrics: pd.DataFrame, curves: list[dict], ref: Any = None
+) -> list[str]:
     """Draw every evaluation figure into `out_dir` (PNG + SVG); return their stems."""
     stems = []
     if curves:
@@ -156,15 +195,30 @@ def evaluation_figures(out_dir: Path, metrics: pd.DataFrame, curves: list[dict],
         stems.append(save_figure(plot_curves(curves, "pr"), out_dir, "pr_curves"))
     stems.append(save_figure(plot_distributions(metrics), out_dir, "metric_distributions"))
     if metrics["baseline_auroc"].notna().any():
-        pairs = [("baseline_auroc", "auroc", "k-mer baseline AUROC", "DanQ AUROC"),
-                 ("baseline_auprc", "auprc", "k-mer baseline AUPRC", "DanQ AUPRC")]
-        stems.append(save_figure(plot_scatter(metrics, pairs, "DanQ vs k-mer baseline, per target"),
-                                 out_dir, "baseline_scatter"))
+        pairs = [
+            ("baseline_auroc", "auroc", "k-mer baseline AUROC", "DanQ AUROC"),
+            ("baseline_auprc", "auprc", "k-mer baseline AUPRC", "DanQ AUPRC"),
+        ]
+        stems.append(
+            save_figure(
+                plot_scatter(metrics, pairs, "DanQ vs k-mer baseline, per target"),
+                out_dir,
+                "baseline_scatter",
+            )
+        )
     if ref is not None:
-        pairs = [(theirs, ours, f"{label} {ours.upper()}", f"ours {ours.upper()}")
-                 for ours, theirs, label in ref.comparisons if "jaspar" not in theirs]
-        stems.append(save_figure(plot_scatter(metrics, pairs, f"Ours vs reference ({ref.path.name}), per target"),
-                                 out_dir, "reference_scatter"))
+        pairs = [
+            (theirs, ours, f"{label} {ours.upper()}", f"ours {ours.upper()}")
+            for ours, theirs, label in ref.comparisons
+            if "jaspar" not in theirs
+        ]
+        stems.append(
+            save_figure(
+                plot_scatter(metrics, pairs, f"Ours vs reference ({ref.path.name}), per target"),
+                out_dir,
+                "reference_scatter",
+            )
+        )
     return stems
 
 
@@ -190,7 +244,9 @@ def plot_history(history: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_background_effects(effects: np.ndarray, background: np.ndarray | None, measure: str) -> Figure:
+def plot_background_effects(
+    effects: np.ndarray, background: np.ndarray | None, measure: str
+) -> Figure:
     """Histogram of log10 effect sizes (all targets pooled): scored alleles vs the background sample."""
     fig = Figure(figsize=(6.5, 3.4))
     ax = fig.subplots()
@@ -207,9 +263,20 @@ def plot_background_effects(effects: np.ndarray, background: np.ndarray | None, 
     bins = np.linspace(values.min(), values.max() + 1e-9, 50) if len(values) else 10
     for v, label, color in shown:
         if len(v):
-            ax.hist(v, bins=bins, density=True, histtype="step", lw=1.5, color=color, label=f"{label} ({len(v)})")
-    ax.set(xlabel=f"log10 effect ({measure}), all targets", ylabel="density",
-           title="Effect sizes: scored alleles vs background")
+            ax.hist(
+                v,
+                bins=bins,
+                density=True,
+                histtype="step",
+                lw=1.5,
+                color=color,
+                label=f"{label} ({len(v)})",
+            )
+    ax.set(
+        xlabel=f"log10 effect ({measure}), all targets",
+        ylabel="density",
+        title="Effect sizes: scored alleles vs background",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -220,7 +287,10 @@ def plot_pvalue_qq(pvalues: np.ndarray, combined: np.ndarray) -> Figure:
     fig = Figure(figsize=(4.6, 4.2))
     ax = fig.subplots()
     top = 0.0
-    for p, label, color in ((pvalues, "per-target p", "#1f77b4"), (combined, "combined_p", "#d62728")):
+    for p, label, color in (
+        (pvalues, "per-target p", "#1f77b4"),
+        (combined, "combined_p", "#d62728"),
+    ):
         p = np.sort(np.asarray(p, dtype=float)[~np.isnan(p)].ravel())
         if not len(p):
             continue
@@ -228,7 +298,11 @@ def plot_pvalue_qq(pvalues: np.ndarray, combined: np.ndarray) -> Figure:
         ax.plot(expected, -np.log10(p), ".", ms=3, color=color, label=f"{label} ({len(p)})")
         top = max(top, expected.max(), -np.log10(p).min(), -np.log10(p[0]))
     ax.plot([0, top], [0, top], ":", color="0.5", lw=0.8)
-    ax.set(xlabel="expected -log10 p (uniform)", ylabel="observed -log10 p", title="p-values vs uniform")
+    ax.set(
+        xlabel="expected -log10 p (uniform)",
+        ylabel="observed -log10 p",
+        title="p-values vs uniform",
+    )
     if ax.lines[:-1]:
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -244,7 +318,9 @@ def _position_axes(axes: np.ndarray, chrom: str) -> None:
     axes[-1].set_xlabel(f"{chrom} position (0-based)")
 
 
-def ism_heatmap(logodds: np.ndarray, positions: np.ndarray, chrom: str, titles: Sequence[str]) -> Figure:
+def ism_heatmap(
+    logodds: np.ndarray, positions: np.ndarray, chrom: str, titles: Sequence[str]
+) -> Figure:
     """One 4 x S heatmap of the log odds ratio per drawn target (red: up, blue: down).
 
     `logodds` is (S, 4, D) for the D drawn targets, `positions` (S,) 0-based, one title each.
@@ -255,8 +331,15 @@ def ism_heatmap(logodds: np.ndarray, positions: np.ndarray, chrom: str, titles: 
     for j, (ax, title) in enumerate(zip(axes, titles, strict=True)):
         lo = logodds[:, :, j].T
         vmax = max(float(np.nanmax(np.abs(lo))) if np.isfinite(lo).any() else 0.0, 1e-6)
-        im = ax.imshow(lo, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest",
-                       extent=(x0, x1, 3.5, -0.5))
+        im = ax.imshow(
+            lo,
+            aspect="auto",
+            cmap="RdBu_r",
+            vmin=-vmax,
+            vmax=vmax,
+            interpolation="nearest",
+            extent=(x0, x1, 3.5, -0.5),
+        )
         ax.set_yticks(range(4), list(ALPHABET))
         ax.set_title(title, fontsize=9, loc="left")
         fig.colorbar(im, ax=ax, label="log odds ratio", pad=0.01)
@@ -264,8 +347,13 @@ def ism_heatmap(logodds: np.ndarray, positions: np.ndarray, chrom: str, titles: 
     return fig
 
 
-def ism_logo(importance: np.ndarray, ref_codes: np.ndarray, positions: np.ndarray, chrom: str,
-             titles: Sequence[str]) -> Figure:
+def ism_logo(
+    importance: np.ndarray,
+    ref_codes: np.ndarray,
+    positions: np.ndarray,
+    chrom: str,
+    titles: Sequence[str],
+) -> Figure:
     """Importance logo per drawn target: the reference base, as tall as its importance.
 
     `importance` is (S, D) for the D drawn targets, `ref_codes` (S,) base codes (N = 4: blank).
@@ -278,8 +366,12 @@ def ism_logo(importance: np.ndarray, ref_codes: np.ndarray, positions: np.ndarra
     for j, (ax, title) in enumerate(zip(axes, titles, strict=True)):
         mat = np.zeros((len(positions), 4))
         mat[ok, ref_codes[ok]] = importance[ok, j]
-        logomaker.Logo(pd.DataFrame(mat, columns=list(ALPHABET), index=positions), ax=ax,
-                       color_scheme="classic", flip_below=False)
+        logomaker.Logo(
+            pd.DataFrame(mat, columns=list(ALPHABET), index=positions),
+            ax=ax,
+            color_scheme="classic",
+            flip_below=False,
+        )
         ax.axhline(0, color="0.5", lw=0.5)
         ax.set_ylabel("importance")
         ax.set_title(title, fontsize=9, loc="left")
@@ -305,8 +397,13 @@ def logo_axes(ax: Any, probs: np.ndarray, title: str, start: int = 0) -> None:
     ax.set_title(title, fontsize=9, loc="left")
 
 
-def motif_pair(probs: np.ndarray, title: str, match: np.ndarray | None = None, match_title: str = "",
-               offset: int = 0) -> Figure:
+def motif_pair(
+    probs: np.ndarray,
+    title: str,
+    match: np.ndarray | None = None,
+    match_title: str = "",
+    offset: int = 0,
+) -> Figure:
     """A filter's logo above its matched motif (`match`, a (4, w) PFM on the filter's strand,
     whose first column sits at filter column `offset`); the lower panel is blank without one."""
     fig = Figure(figsize=(max(6, probs.shape[1] * 0.35), 3.6))

@@ -43,11 +43,18 @@ class Genome:
             raise DanQError(f"{self.path}: no such FASTA file; check the path")
         self._fasta_path = self._indexable_path(index_dir)
         try:
-            self._fa = pyfaidx.Fasta(str(self._fasta_path), as_raw=True, sequence_always_upper=True,
-                                     rebuild=False, build_index=True)
+            self._fa = pyfaidx.Fasta(
+                str(self._fasta_path),
+                as_raw=True,
+                sequence_always_upper=True,
+                rebuild=False,
+                build_index=True,
+            )
         except pyfaidx.UnsupportedCompressionFormat:
-            raise DanQError(f"{self.path}: gzip-compressed but not BGZF; recompress it with "
-                            f"`zcat {self.path.name} | bgzip > genome.fa.gz` or decompress it") from None
+            raise DanQError(
+                f"{self.path}: gzip-compressed but not BGZF; recompress it with "
+                f"`zcat {self.path.name} | bgzip > genome.fa.gz` or decompress it"
+            ) from None
         except (pyfaidx.FastaIndexingError, ValueError) as err:
             raise DanQError(f"{self.path}: not a valid FASTA ({err}); check the file") from None
         self.lengths: dict[str, int] = {name: len(rec) for name, rec in self._fa.records.items()}
@@ -59,8 +66,10 @@ class Genome:
         if index_dir is None and (writable or has_index):
             return self.path
         if index_dir is None:
-            raise DanQError(f"{self.path}: the FASTA's folder is read-only and has no .fai index; "
-                            "pass an index folder (--index-dir) where the index can be written")
+            raise DanQError(
+                f"{self.path}: the FASTA's folder is read-only and has no .fai index; "
+                "pass an index folder (--index-dir) where the index can be written"
+            )
         target = Path(index_dir) / self.path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
@@ -80,8 +89,10 @@ class Genome:
         if chrom in self.lengths:
             return
         hint = naming_hint([chrom], self.contigs)
-        raise DanQError(f"{source}: contig {chrom!r} is not in the FASTA {self.path.name} "
-                        f"(FASTA has {', '.join(self.contigs[:5])}{'...' if len(self.contigs) > 5 else ''}){hint}")
+        raise DanQError(
+            f"{source}: contig {chrom!r} is not in the FASTA {self.path.name} "
+            f"(FASTA has {', '.join(self.contigs[:5])}{'...' if len(self.contigs) > 5 else ''}){hint}"
+        )
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
         """Upper-case sequence of [start, end) (0-based, half-open), clipped to the contig."""
@@ -98,7 +109,7 @@ class Genome:
         out = np.full(end - start, N_CODE, dtype=np.uint8)
         a, b = max(0, start), min(end, length)
         if b > a:
-            out[a - start:b - start] = encode(self._fa[chrom][a:b])
+            out[a - start : b - start] = encode(self._fa[chrom][a:b])
         return out
 
     def contig_codes(self, chrom: str) -> np.ndarray:
@@ -120,7 +131,7 @@ class Genome:
             md5.update(raw)
             arr = np.frombuffer(raw, dtype=np.uint8)
             n_other += int(_OTHER[arr].sum())
-            out[a:a + len(arr)] = encode(raw)
+            out[a : a + len(arr)] = encode(raw)
         return ContigCodes(out, n_other, md5.hexdigest())
 
     def _read_chunk(self, chrom: str, a: int, b: int) -> bytes:
@@ -128,12 +139,16 @@ class Genome:
         try:
             raw = self._fa[chrom][a:b].encode("ascii")
         except (pyfaidx.FetchError, ValueError, OSError, UnicodeEncodeError) as err:
-            raise DanQError(f"{self.path}: cannot read {chrom}:{a}-{b} ({err}); check the file "
-                            "or delete its .fai/.gzi index so it is rebuilt") from None
+            raise DanQError(
+                f"{self.path}: cannot read {chrom}:{a}-{b} ({err}); check the file "
+                "or delete its .fai/.gzi index so it is rebuilt"
+            ) from None
         if len(raw) != b - a or b"\n" in raw or b">" in raw:
-            raise DanQError(f"{self.path}: {chrom}:{a}-{b} does not match the FASTA index (got {len(raw)} "
-                            f"of {b - a} bases); the index is out of date: delete "
-                            f"{self._fasta_path.name}.fai (and .gzi) and rerun")
+            raise DanQError(
+                f"{self.path}: {chrom}:{a}-{b} does not match the FASTA index (got {len(raw)} "
+                f"of {b - a} bases); the index is out of date: delete "
+                f"{self._fasta_path.name}.fai (and .gzi) and rerun"
+            )
         return raw
 
     def close(self) -> None:

@@ -38,7 +38,10 @@ class Peaks(NamedTuple):
 
 # ----------------------------------------------------------------------------- coverage
 
-def covered_bases(starts: np.ndarray, ends: np.ndarray, qs: np.ndarray, qe: np.ndarray) -> np.ndarray:
+
+def covered_bases(
+    starts: np.ndarray, ends: np.ndarray, qs: np.ndarray, qe: np.ndarray
+) -> np.ndarray:
     """Bases of each query [qs, qe) covered by sorted, non-overlapping intervals [starts, ends)."""
     if len(starts) == 0:
         return np.zeros(len(qs), dtype=np.int64)
@@ -46,7 +49,9 @@ def covered_bases(starts: np.ndarray, ends: np.ndarray, qs: np.ndarray, qe: np.n
 
     def upto(x: np.ndarray) -> np.ndarray:
         k = np.searchsorted(ends, x, side="right")  # intervals ending at or before x
-        partial = np.where(k < len(starts), np.clip(x - starts[np.minimum(k, len(starts) - 1)], 0, None), 0)
+        partial = np.where(
+            k < len(starts), np.clip(x - starts[np.minimum(k, len(starts) - 1)], 0, None), 0
+        )
         return cum[k] + partial
 
     return upto(np.asarray(qe, dtype=np.int64)) - upto(np.asarray(qs, dtype=np.int64))
@@ -59,8 +64,10 @@ def any_overlap(starts: np.ndarray, ends: np.ndarray, qs: np.ndarray, qe: np.nda
 
 # ----------------------------------------------------------------------------- peak files
 
-def read_peaks(path: str | os.PathLike, *, extend: int = 0, summit: int = -1,
-               label: str | None = None) -> Peaks:
+
+def read_peaks(
+    path: str | os.PathLike, *, extend: int = 0, summit: int = -1, label: str | None = None
+) -> Peaks:
     """Read a BED3+/BED6/narrowPeak/broadPeak file (plain or gzip, any order).
 
     `summit` >= 0 uses narrowPeak summits: the 2*summit+1 bp centred on the summit base
@@ -101,19 +108,32 @@ def _read_fast(path: Path, needs_summit: bool) -> tuple[pd.DataFrame, int, int] 
                 break
             skip += 1
     try:
-        n_col = len(pd.read_csv(path, sep="\t", header=None, skiprows=skip, nrows=1, quoting=3).columns)
+        n_col = len(
+            pd.read_csv(path, sep="\t", header=None, skiprows=skip, nrows=1, quoting=3).columns
+        )
         cols = [0, 1, 2] + ([9] if needs_summit else [])
-        df = pd.read_csv(path, sep="\t", header=None, skiprows=skip, usecols=cols, comment=None,
-                         dtype={0: str}, skip_blank_lines=False, low_memory=False, quoting=3,
-                         engine="c")
+        df = pd.read_csv(
+            path,
+            sep="\t",
+            header=None,
+            skiprows=skip,
+            usecols=cols,
+            comment=None,
+            dtype={0: str},
+            skip_blank_lines=False,
+            low_memory=False,
+            quoting=3,
+            engine="c",
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError):
         return None
     if n_col < max(cols) + 1 or df.empty or df.isna().any().any() or (needs_summit and n_col != 10):
         return None
     if not all(pd.api.types.is_integer_dtype(df[c]) for c in cols[1:]):
         return None
-    out = pd.DataFrame({"chrom": df[0].str.strip(), "start": df[1].astype(np.int64),
-                        "end": df[2].astype(np.int64)})
+    out = pd.DataFrame(
+        {"chrom": df[0].str.strip(), "start": df[1].astype(np.int64), "end": df[2].astype(np.int64)}
+    )
     if needs_summit:
         out["summit"] = df[9].astype(np.int64)
     if (out["start"] < 0).any() or (out["start"] > out["end"]).any() or (out["chrom"] == "").any():
@@ -126,19 +146,31 @@ def _read_raw(path: Path, label: str) -> pd.DataFrame:
     with open_text(path) as fh:
         lines = fh.read().splitlines()
     skip = 0
-    while skip < len(lines) and (not lines[skip].strip() or lines[skip].startswith(_HEADER_PREFIXES)):
+    while skip < len(lines) and (
+        not lines[skip].strip() or lines[skip].startswith(_HEADER_PREFIXES)
+    ):
         skip += 1
     body = [(i + 1, ln) for i, ln in enumerate(lines[skip:], start=skip) if ln.strip()]
     if not body:
-        raise located(label, None, "empty peak file (no intervals)", "check the file or drop the target from the sheet")
+        raise located(
+            label,
+            None,
+            "empty peak file (no intervals)",
+            "check the file or drop the target from the sheet",
+        )
     fields = [ln.split("\t") for _, ln in body]
     widths = {len(f) for f in fields}
     if len(widths) > 1 or min(widths) < 3:
         _raise_ragged(fields, body, label)
     n_col = widths.pop()
-    cols = list(zip(*fields, strict=True)) if n_col <= 10 else list(zip(*(f[:10] for f in fields), strict=True))
-    raw = pd.DataFrame({"chrom": cols[0], "start": cols[1], "end": cols[2],
-                        "line": [i for i, _ in body]})
+    cols = (
+        list(zip(*fields, strict=True))
+        if n_col <= 10
+        else list(zip(*(f[:10] for f in fields), strict=True))
+    )
+    raw = pd.DataFrame(
+        {"chrom": cols[0], "start": cols[1], "end": cols[2], "line": [i for i, _ in body]}
+    )
     if n_col == 10:  # narrowPeak: column 10 is the summit offset
         raw["summit"] = cols[9]
     raw.attrs["n_columns"] = n_col
@@ -150,37 +182,65 @@ def _raise_ragged(fields: list[list[str]], body: list[tuple[int, str]], label: s
     first = len(fields[0])
     for f, (line, _) in zip(fields, body, strict=True):
         if len(f) < 3:
-            raise located(label, line, f"only {len(f)} tab-separated column(s)",
-                          "BED needs chrom, start, end separated by tabs")
+            raise located(
+                label,
+                line,
+                f"only {len(f)} tab-separated column(s)",
+                "BED needs chrom, start, end separated by tabs",
+            )
         if len(f) != first:
-            raise located(label, line, f"{len(f)} columns where line {body[0][0]} has {first}",
-                          "every line of a BED file needs the same columns")
+            raise located(
+                label,
+                line,
+                f"{len(f)} columns where line {body[0][0]} has {first}",
+                "every line of a BED file needs the same columns",
+            )
 
 
-def _validate_columns(raw: pd.DataFrame, path: Path, label: str, needs_summit: bool) -> pd.DataFrame:
+def _validate_columns(
+    raw: pd.DataFrame, path: Path, label: str, needs_summit: bool
+) -> pd.DataFrame:
     """Integer start/end with 0 <= start <= end (and integer summits when asked)."""
     out = pd.DataFrame({"chrom": raw["chrom"].str.strip()})
     for col in ("start", "end") + (("summit",) if needs_summit else ()):
         if col == "summit" and "summit" not in raw:
-            raise located(label, None, f"summit requested but the file has {raw.attrs['n_columns']} "
-                          "columns, not narrowPeak's 10", "empty the sheet's summit column for this target")
+            raise located(
+                label,
+                None,
+                f"summit requested but the file has {raw.attrs['n_columns']} "
+                "columns, not narrowPeak's 10",
+                "empty the sheet's summit column for this target",
+            )
         values = pd.to_numeric(raw[col].str.strip(), errors="coerce")
         bad = values.isna() | (values != values.round())
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
-            raise located(label, int(raw["line"].iat[i]), f"{col} {raw[col].iat[i]!r} is not an integer",
-                          "BED columns 2 and 3 are 0-based integer start and end")
+            raise located(
+                label,
+                int(raw["line"].iat[i]),
+                f"{col} {raw[col].iat[i]!r} is not an integer",
+                "BED columns 2 and 3 are 0-based integer start and end",
+            )
         out[col] = values.astype(np.int64)
-    for i, problem in ((_first(out["start"] < 0), "negative start"),
-                       (_first(out["start"] > out["end"]), "start > end")):
+    for i, problem in (
+        (_first(out["start"] < 0), "negative start"),
+        (_first(out["start"] > out["end"]), "start > end"),
+    ):
         if i is not None:
-            raise located(label, int(raw["line"].iat[i]),
-                          f"{problem} ({out['start'].iat[i]} > {out['end'].iat[i]})" if problem == "start > end"
-                          else f"{problem} ({out['start'].iat[i]})", "fix or remove the line (BED is 0-based, half-open)")
+            raise located(
+                label,
+                int(raw["line"].iat[i]),
+                f"{problem} ({out['start'].iat[i]} > {out['end'].iat[i]})"
+                if problem == "start > end"
+                else f"{problem} ({out['start'].iat[i]})",
+                "fix or remove the line (BED is 0-based, half-open)",
+            )
     empty = out["chrom"] == ""
     if empty.any():
         i = _first(empty)
-        raise located(label, int(raw["line"].iat[i]), "empty chromosome name", "fix or remove the line")
+        raise located(
+            label, int(raw["line"].iat[i]), "empty chromosome name", "fix or remove the line"
+        )
     return out
 
 
@@ -196,9 +256,11 @@ def check_peak_contigs(table: pd.DataFrame, lengths: dict[str, int], label: str)
     if not absent:
         return
     names = list(lengths)
-    raise DanQError(f"{label}: {len(absent)} contig(s) not in the FASTA: {', '.join(absent[:4])}"
-                    f"{'...' if len(absent) > 4 else ''} (FASTA has {', '.join(names[:4])}"
-                    f"{'...' if len(names) > 4 else ''}){naming_hint(absent, names)}")
+    raise DanQError(
+        f"{label}: {len(absent)} contig(s) not in the FASTA: {', '.join(absent[:4])}"
+        f"{'...' if len(absent) > 4 else ''} (FASTA has {', '.join(names[:4])}"
+        f"{'...' if len(names) > 4 else ''}){naming_hint(absent, names)}"
+    )
 
 
 def merge_peaks(table: pd.DataFrame) -> pd.DataFrame:
@@ -217,24 +279,47 @@ def merge_many(tables: list[pd.DataFrame]) -> list[pd.DataFrame]:
     import pybedtools
 
     if not any(len(t) for t in tables):
-        return [pd.DataFrame({"chrom": pd.Series(dtype=str), "start": pd.Series(dtype=np.int64),
-                              "end": pd.Series(dtype=np.int64)}) for _ in tables]
+        return [
+            pd.DataFrame(
+                {
+                    "chrom": pd.Series(dtype=str),
+                    "start": pd.Series(dtype=np.int64),
+                    "end": pd.Series(dtype=np.int64),
+                }
+            )
+            for _ in tables
+        ]
     stacked = _stack(tables)
     try:
         merged = _run_bedtools(lambda: pybedtools.BedTool.from_dataframe(stacked).merge())
-        out = pd.read_csv(merged.fn, sep="\t", header=None, names=["key", "start", "end"],
-                          dtype={"key": "category", "start": np.int64, "end": np.int64})
+        out = pd.read_csv(
+            merged.fn,
+            sep="\t",
+            header=None,
+            names=["key", "start", "end"],
+            dtype={"key": "category", "start": np.int64, "end": np.int64},
+        )
     finally:
         pybedtools.cleanup(remove_all=False)
     cats = out["key"].cat.categories
     owner = np.array([int(k.split("@", 1)[0]) for k in cats])[out["key"].cat.codes.to_numpy()]
-    chrom = np.array([k.split("@", 1)[1] for k in cats], dtype=object)[out["key"].cat.codes.to_numpy()]
-    out = pd.DataFrame({"chrom": chrom, "start": out["start"].to_numpy(), "end": out["end"].to_numpy(),
-                        "owner": owner})
+    chrom = np.array([k.split("@", 1)[1] for k in cats], dtype=object)[
+        out["key"].cat.codes.to_numpy()
+    ]
+    out = pd.DataFrame(
+        {
+            "chrom": chrom,
+            "start": out["start"].to_numpy(),
+            "end": out["end"].to_numpy(),
+            "owner": owner,
+        }
+    )
     groups = dict(tuple(out.groupby("owner", sort=False)))
     empty = out.iloc[:0][["chrom", "start", "end"]]
-    return [groups[i][["chrom", "start", "end"]].reset_index(drop=True) if i in groups else empty
-            for i in range(len(tables))]
+    return [
+        groups[i][["chrom", "start", "end"]].reset_index(drop=True) if i in groups else empty
+        for i in range(len(tables))
+    ]
 
 
 def _run_bedtools(call):
@@ -244,8 +329,10 @@ def _run_bedtools(call):
     try:
         return call()
     except FileNotFoundError:
-        raise DanQError("bedtools is not on PATH; install it (`apt-get install bedtools` or "
-                        "`conda install -c bioconda bedtools`)") from None
+        raise DanQError(
+            "bedtools is not on PATH; install it (`apt-get install bedtools` or "
+            "`conda install -c bioconda bedtools`)"
+        ) from None
     except pybedtools.helpers.BEDToolsError as err:
         raise DanQError(f"bedtools failed: {str(err).strip().splitlines()[-1]}") from None
 
@@ -260,20 +347,30 @@ def _stack(tables: list[pd.DataFrame]) -> pd.DataFrame:
     order = np.lexsort((df["start"].to_numpy(), key_code))
     used, codes = np.unique(key_code[order], return_inverse=True)
     names = [f"{k // n_chrom}@{chrom.cat.categories[k % n_chrom]}" for k in used]
-    return pd.DataFrame({"key": pd.Categorical.from_codes(codes, categories=names),
-                         "start": df["start"].to_numpy()[order], "end": df["end"].to_numpy()[order]})
+    return pd.DataFrame(
+        {
+            "key": pd.Categorical.from_codes(codes, categories=names),
+            "start": df["start"].to_numpy()[order],
+            "end": df["end"].to_numpy()[order],
+        }
+    )
 
 
 # ----------------------------------------------------------------------------- bins and labels
 
+
 def overlap_threshold(min_overlap: float, bin_size: int) -> int:
     """Bases a bin needs covered to be positive: ceil(min_overlap * bin_size), at least 1."""
     if not 0 < min_overlap <= 1:
-        raise DanQError(f"`min_overlap` must be in (0, 1] (got {min_overlap})", params="min_overlap")
+        raise DanQError(
+            f"`min_overlap` must be in (0, 1] (got {min_overlap})", params="min_overlap"
+        )
     return max(1, math.ceil(min_overlap * bin_size - 1e-9))
 
 
-def bin_coverage(starts: np.ndarray, ends: np.ndarray, bin_size: int) -> tuple[np.ndarray, np.ndarray]:
+def bin_coverage(
+    starts: np.ndarray, ends: np.ndarray, bin_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Covered bases per touched bin, from sorted non-overlapping intervals on one contig.
 
     Returns (bins, covered): unique bin indices (int64, ascending) and bases covered in each.
@@ -287,7 +384,9 @@ def bin_coverage(starts: np.ndarray, ends: np.ndarray, bin_size: int) -> tuple[n
     n = last - first + 1
     owner = np.repeat(np.arange(len(starts)), n)
     bins = np.repeat(first, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-    cov = np.minimum(ends[owner], (bins + 1) * bin_size) - np.maximum(starts[owner], bins * bin_size)
+    cov = np.minimum(ends[owner], (bins + 1) * bin_size) - np.maximum(
+        starts[owner], bins * bin_size
+    )
     uniq, inv = np.unique(bins, return_inverse=True)
     return uniq, np.bincount(inv, weights=cov).astype(np.int64)
 
@@ -309,6 +408,8 @@ def window_starts(bins: np.ndarray, bin_size: int, window: int) -> np.ndarray:
 def check_geometry(window: int, bin_size: int) -> None:
     """A window must hold its bin and centre it exactly (equal flanks)."""
     if bin_size < 1 or window < bin_size or (window - bin_size) % 2:
-        raise DanQError(f"`window` {window} and `bin_size` {bin_size}: need 1 <= bin size <= window with "
-                        "window - bin size even (equal flanks), e.g. `window` 1000 and `bin_size` 200",
-                        params=("window", "bin_size"))
+        raise DanQError(
+            f"`window` {window} and `bin_size` {bin_size}: need 1 <= bin size <= window with "
+            "window - bin size even (equal flanks), e.g. `window` 1000 and `bin_size` 200",
+            params=("window", "bin_size"),
+        )

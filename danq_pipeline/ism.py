@@ -87,19 +87,24 @@ def sequence_input(sequence: str, window: int) -> IsmInput:
     seq = "".join(sequence.split())
     bad = sorted(set(seq.upper()) - set("ACGTN"))
     if not seq or bad:
-        raise DanQError(f"`sequence`: only A, C, G, T, N allowed (found {''.join(bad) or 'nothing'})",
-                        params="sequence")
+        raise DanQError(
+            f"`sequence`: only A, C, G, T, N allowed (found {''.join(bad) or 'nothing'})",
+            params="sequence",
+        )
     _check_length(len(seq), window, "`sequence`")
     a = (window - len(seq)) // 2
     codes = np.full(window, N_CODE, dtype=np.uint8)
-    codes[a:a + len(seq)] = encode(seq)
+    codes[a : a + len(seq)] = encode(seq)
     return IsmInput(codes, (a, a + len(seq)), "sequence", 0)
 
 
 def _check_length(n: int, window: int, what: str) -> None:
     if n > window:
-        raise DanQError(f"{what} is {n} bp, longer than the model's {window}-bp window; "
-                        f"mutate at most {window} bp at a time (split the region)", params="sequence")
+        raise DanQError(
+            f"{what} is {n} bp, longer than the model's {window}-bp window; "
+            f"mutate at most {window} bp at a time (split the region)",
+            params="sequence",
+        )
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -109,12 +114,17 @@ def mutants(codes: np.ndarray, span: tuple[int, int]) -> tuple[np.ndarray, np.nd
     """All single-base substitutions in `span`: positions (M,) and alt codes (M,), skipping N."""
     pos = np.arange(*span)
     pos = pos[codes[pos] < 4]
-    alts = (codes[pos][:, None] + np.arange(1, 4)) % 4           # the 3 other bases
+    alts = (codes[pos][:, None] + np.arange(1, 4)) % 4  # the 3 other bases
     return np.repeat(pos, 3), alts.ravel().astype(np.int64)
 
 
-def saturation_mutagenesis(predictor: Predictor, inp: IsmInput, *, target_index: np.ndarray | None = None,
-                           progress: bool = False) -> IsmResult:
+def saturation_mutagenesis(
+    predictor: Predictor,
+    inp: IsmInput,
+    *,
+    target_index: np.ndarray | None = None,
+    progress: bool = False,
+) -> IsmResult:
     """Score the reference and all 3 x span substitutions of `inp` (batched by the predictor).
 
     Parameters
@@ -137,8 +147,15 @@ def saturation_mutagenesis(predictor: Predictor, inp: IsmInput, *, target_index:
     return _assemble(predictor.model.targets, inp, pos, alt, ref, logits, target_index)
 
 
-def _assemble(targets: pd.DataFrame | None, inp: IsmInput, pos: np.ndarray, alt: np.ndarray, ref: np.ndarray,
-              logits: np.ndarray, target_index: np.ndarray | None) -> IsmResult:
+def _assemble(
+    targets: pd.DataFrame | None,
+    inp: IsmInput,
+    pos: np.ndarray,
+    alt: np.ndarray,
+    ref: np.ndarray,
+    logits: np.ndarray,
+    target_index: np.ndarray | None,
+) -> IsmResult:
     """Lay mutant logits out as (S, 4, T), with the ref logit at each ref base."""
     a, b = inp.span
     span_codes = inp.codes[a:b]
@@ -148,10 +165,22 @@ def _assemble(targets: pd.DataFrame | None, inp: IsmInput, pos: np.ndarray, alt:
     out[ok, span_codes[ok]] = ref[idx]
     out[pos - a, alt] = logits[:, idx]
     if targets is None:
-        targets = pd.DataFrame({"id": np.arange(len(ref)), "name": [f"target_{i}" for i in range(len(ref))],
-                                "class": [""] * len(ref), "source": [""] * len(ref)})
-    return IsmResult(inp.chrom, inp.start + np.arange(b - a), span_codes, ref[idx], out,
-                     targets.iloc[idx].reset_index(drop=True))
+        targets = pd.DataFrame(
+            {
+                "id": np.arange(len(ref)),
+                "name": [f"target_{i}" for i in range(len(ref))],
+                "class": [""] * len(ref),
+                "source": [""] * len(ref),
+            }
+        )
+    return IsmResult(
+        inp.chrom,
+        inp.start + np.arange(b - a),
+        span_codes,
+        ref[idx],
+        out,
+        targets.iloc[idx].reset_index(drop=True),
+    )
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -165,12 +194,19 @@ def ism_table(res: IsmResult) -> pd.DataFrame:
     pos_i, alt_i, tgt_i = pos_i[keep], alt_i[keep], tgt_i[keep]
     letters = np.array(list(ALPHABET + "N"))
     ref_p = _sigmoid(res.ref_logit)
-    return pd.DataFrame({
-        "chrom": res.chrom, "position": res.positions[pos_i], "ref": letters[res.ref_codes[pos_i]],
-        "alt": letters[alt_i], "target": res.targets["name"].to_numpy()[tgt_i],
-        "ref_prob": ref_p[tgt_i], "alt_prob": _sigmoid(res.alt_logit[pos_i, alt_i, tgt_i]),
-        "diff": res.diff[pos_i, alt_i, tgt_i], "logodds": res.logodds[pos_i, alt_i, tgt_i],
-    })
+    return pd.DataFrame(
+        {
+            "chrom": res.chrom,
+            "position": res.positions[pos_i],
+            "ref": letters[res.ref_codes[pos_i]],
+            "alt": letters[alt_i],
+            "target": res.targets["name"].to_numpy()[tgt_i],
+            "ref_prob": ref_p[tgt_i],
+            "alt_prob": _sigmoid(res.alt_logit[pos_i, alt_i, tgt_i]),
+            "diff": res.diff[pos_i, alt_i, tgt_i],
+            "logodds": res.logodds[pos_i, alt_i, tgt_i],
+        }
+    )
 
 
 def write_h5(res: IsmResult, path: str | os.PathLike, attrs: dict | None = None) -> None:
@@ -179,16 +215,28 @@ def write_h5(res: IsmResult, path: str | os.PathLike, attrs: dict | None = None)
     import h5py
 
     with _io.atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        for name, arr in (("diff", res.diff), ("logodds", res.logodds), ("alt_prob", _sigmoid(res.alt_logit))):
-            h5.create_dataset(name, data=arr.astype(np.float32), compression="gzip", compression_opts=1)
+        for name, arr in (
+            ("diff", res.diff),
+            ("logodds", res.logodds),
+            ("alt_prob", _sigmoid(res.alt_logit)),
+        ):
+            h5.create_dataset(
+                name, data=arr.astype(np.float32), compression="gzip", compression_opts=1
+            )
         h5["ref_prob"] = _sigmoid(res.ref_logit).astype(np.float32)
         h5["ref_logit"] = res.ref_logit.astype(np.float32)
         h5["positions"] = res.positions.astype(np.int64)
         h5["ref"] = res.ref_codes.astype(np.uint8)
         write_targets_h5(h5, res.targets)
-        base = {"format": "danq-ism", "format_version": 1, "alphabet": ALPHABET, "chrom": res.chrom,
-                "start": int(res.positions[0]), "end": int(res.positions[-1]) + 1,
-                "sequence": decode(res.ref_codes)}
+        base = {
+            "format": "danq-ism",
+            "format_version": 1,
+            "alphabet": ALPHABET,
+            "chrom": res.chrom,
+            "start": int(res.positions[0]),
+            "end": int(res.positions[-1]) + 1,
+            "sequence": decode(res.ref_codes),
+        }
         for key, value in {**base, **(attrs or {})}.items():
             h5.attrs[key] = value
 
@@ -217,39 +265,63 @@ def importance(res: IsmResult) -> np.ndarray:
 
 def plot_heatmap(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> None:
     """One 4 x S heatmap of the log odds ratio per drawn target (red: up, blue: down), as a PNG."""
-    titles = [f"{res.targets['name'].iloc[t]} (ref p={_sigmoid(res.ref_logit[t]):.3f})" for t in columns]
+    titles = [
+        f"{res.targets['name'].iloc[t]} (ref p={_sigmoid(res.ref_logit[t]):.3f})" for t in columns
+    ]
     save_png(ism_heatmap(res.logodds[:, :, columns], res.positions, res.chrom, titles), path)
 
 
 def plot_logo(res: IsmResult, path: str | os.PathLike, columns: np.ndarray) -> None:
     """Importance logo per drawn target (the reference base, as tall as its importance), as a PNG."""
-    titles = [f"{res.targets['name'].iloc[t]}: -mean log odds ratio of the 3 substitutions" for t in columns]
-    save_png(ism_logo(importance(res)[:, columns], res.ref_codes, res.positions, res.chrom, titles), path)
+    titles = [
+        f"{res.targets['name'].iloc[t]}: -mean log odds ratio of the 3 substitutions"
+        for t in columns
+    ]
+    save_png(
+        ism_logo(importance(res)[:, columns], res.ref_codes, res.positions, res.chrom, titles), path
+    )
 
 
 # ----------------------------------------------------------------------------- the `ism` step
 
 
-def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fasta: str | None = None,
-            region: str | None = None, sequence: str | None = None, targets: list[str] | None = None,
-            target_classes: list[str] | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-            device: str | None = "auto", precision: str = DEFAULT_PRECISION, plot_n: int = 4,
-            progress: bool = False) -> IsmResult:
+def run_ism(
+    model_path: str | os.PathLike,
+    out_prefix: str | os.PathLike,
+    *,
+    fasta: str | None = None,
+    region: str | None = None,
+    sequence: str | None = None,
+    targets: list[str] | None = None,
+    target_classes: list[str] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str | None = "auto",
+    precision: str = DEFAULT_PRECISION,
+    plot_n: int = 4,
+    progress: bool = False,
+) -> IsmResult:
     """Saturation mutagenesis of a region (with `fasta`) or a sequence (`danq ism`).
 
     Writes PREFIX.h5, PREFIX.tsv, PREFIX.heatmap.png and PREFIX.logo.png (see docs/formats.md)
     and returns the result.
     """
     if (region is None) == (sequence is None):
-        raise DanQError("give either `region` (with `fasta`) or `sequence`", params=("region", "fasta", "sequence"))
+        raise DanQError(
+            "give either `region` (with `fasta`) or `sequence`",
+            params=("region", "fasta", "sequence"),
+        )
     _io.ensure_writable(f"{out_prefix}.h5", "out_prefix")
-    predictor = as_predictor(model_path, device=device, precision=precision, batch_size=batch_size,
-                             rc_average=False)
+    predictor = as_predictor(
+        model_path, device=device, precision=precision, batch_size=batch_size, rc_average=False
+    )
     model = predictor.model
     window = model.window
     if region is not None:
         if fasta is None:
-            raise DanQError("`region` needs `fasta` (the genome the model was trained on)", params=("region", "fasta"))
+            raise DanQError(
+                "`region` needs `fasta` (the genome the model was trained on)",
+                params=("region", "fasta"),
+            )
         from danq_pipeline.genome import Genome
 
         inp = region_input(Genome(fasta), region, window)
@@ -259,8 +331,11 @@ def run_ism(model_path: str | os.PathLike, out_prefix: str | os.PathLike, *, fas
     res = saturation_mutagenesis(predictor, inp, target_index=index, progress=progress)
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    write_h5(res, f"{prefix}.h5", attrs={"model": str(model_path), "region": region or "",
-                                          "window_size": window})
+    write_h5(
+        res,
+        f"{prefix}.h5",
+        attrs={"model": str(model_path), "region": region or "", "window_size": window},
+    )
     write_tsv(res, f"{prefix}.tsv")
     cols = plot_targets(res, plot_n)
     plot_heatmap(res, f"{prefix}.heatmap.png", cols)

@@ -29,8 +29,9 @@ class Motif(NamedTuple):
 
 
 @lru_cache(maxsize=4)
-def load_jaspar(collection: str = "CORE", tax_group: str = "vertebrates",
-                release: str | None = None) -> tuple[Motif, ...]:
+def load_jaspar(
+    collection: str = "CORE", tax_group: str = "vertebrates", release: str | None = None
+) -> tuple[Motif, ...]:
     """All motifs of a JASPAR collection/taxonomic group (latest version of each), offline.
 
     `release` names a pyjaspar release such as "JASPAR2020"; default is pyjaspar's newest.

@@ -29,8 +29,8 @@ from danq_pipeline.dataset import WindowsH5
 from danq_pipeline.encode import reverse_complement_codes
 from danq_pipeline.errors import DanQError
 
-CHUNK_ROWS = 256       # rows per shuffled chunk (the prepare step writes 256-row HDF5 chunks)
-BUFFER_CHUNKS = 32     # chunks per shuffle buffer: 8,192 windows, 8 MB of codes at 1 kb
+CHUNK_ROWS = 256  # rows per shuffled chunk (the prepare step writes 256-row HDF5 chunks)
+BUFFER_CHUNKS = 32  # chunks per shuffle buffer: 8,192 windows, 8 MB of codes at 1 kb
 
 
 class EpochPlan(NamedTuple):
@@ -41,9 +41,17 @@ class EpochPlan(NamedTuple):
     rc: np.ndarray  # bool per position in `order`: reverse-complement this sample
 
 
-def epoch_plan(n_rows: int, epoch: int, seed: int, *, shuffle: bool = True, rc_augment: bool = False,
-               limit: int | None = None, chunk_rows: int = CHUNK_ROWS,
-               buffer_chunks: int = BUFFER_CHUNKS) -> EpochPlan:
+def epoch_plan(
+    n_rows: int,
+    epoch: int,
+    seed: int,
+    *,
+    shuffle: bool = True,
+    rc_augment: bool = False,
+    limit: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    buffer_chunks: int = BUFFER_CHUNKS,
+) -> EpochPlan:
     """Sample order for `epoch`: shuffle chunks, then shuffle rows within each buffer.
 
     `limit` trains on a fixed subsample of whole chunks (chosen from `seed` alone, the same
@@ -54,16 +62,18 @@ def epoch_plan(n_rows: int, epoch: int, seed: int, *, shuffle: bool = True, rc_a
     rows = np.arange(n_rows, dtype=np.int64)
     if limit is not None and limit < n_rows:
         n_chunks = -(-n_rows // chunk_rows)
-        keep = np.sort(np.random.default_rng([seed, 0x5AB5]).permutation(n_chunks)[: -(-limit // chunk_rows)])
-        rows = np.concatenate([rows[c * chunk_rows:(c + 1) * chunk_rows] for c in keep])[:limit]
-    chunks = [rows[a:a + chunk_rows] for a in range(0, len(rows), chunk_rows)]
+        keep = np.sort(
+            np.random.default_rng([seed, 0x5AB5]).permutation(n_chunks)[: -(-limit // chunk_rows)]
+        )
+        rows = np.concatenate([rows[c * chunk_rows : (c + 1) * chunk_rows] for c in keep])[:limit]
+    chunks = [rows[a : a + chunk_rows] for a in range(0, len(rows), chunk_rows)]
     if shuffle and chunks:
         chunks = [chunks[i] for i in rng.permutation(len(chunks))]
     order = np.concatenate(chunks) if chunks else rows
     buffer_rows = chunk_rows * buffer_chunks
     if shuffle:
         for a in range(0, len(order), buffer_rows):
-            rng.shuffle(order[a:a + buffer_rows])
+            rng.shuffle(order[a : a + buffer_rows])
     rc = rng.random(len(order)) < 0.5 if rc_augment else np.zeros(len(order), dtype=bool)
     return EpochPlan(order, buffer_rows, rc)
 
@@ -92,12 +102,14 @@ class BufferDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor] | ReadFailure:
         a = i * self.plan.buffer_rows
-        idx = self.plan.order[a:a + self.plan.buffer_rows]
+        idx = self.plan.order[a : a + self.plan.buffer_rows]
         try:
             codes, labels = self.data.read_rows(idx)
-        except DanQError as err:  # a damaged file: the message travels back as data (see ReadFailure)
+        except (
+            DanQError
+        ) as err:  # a damaged file: the message travels back as data (see ReadFailure)
             return ReadFailure(str(err))
-        flip = self.plan.rc[a:a + self.plan.buffer_rows]
+        flip = self.plan.rc[a : a + self.plan.buffer_rows]
         if flip.any():
             codes[flip] = reverse_complement_codes(codes[flip])
         return torch.from_numpy(codes), torch.from_numpy(labels.astype(np.float32))
@@ -111,9 +123,17 @@ class Batch(NamedTuple):
     position: int
 
 
-def iter_batches(data: WindowsH5, plan: EpochPlan, batch_size: int, *, start: int = 0,
-                 workers: int = 0, pin_memory: bool = False, rank: int = 0,
-                 world_size: int = 1) -> Iterator[Batch]:
+def iter_batches(
+    data: WindowsH5,
+    plan: EpochPlan,
+    batch_size: int,
+    *,
+    start: int = 0,
+    workers: int = 0,
+    pin_memory: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Iterator[Batch]:
     """Yield this rank's batches of an epoch, starting at global sample position `start`.
 
     `position` in each batch is the global position after it (what a checkpoint stores).
@@ -123,10 +143,16 @@ def iter_batches(data: WindowsH5, plan: EpochPlan, batch_size: int, *, start: in
     end = n - n % global_bs if world_size > 1 else n
     first = start // plan.buffer_rows
     loader = torch.utils.data.DataLoader(
-        BufferDataset(data, plan), batch_size=None, sampler=range(first, len(BufferDataset(data, plan))),
-        num_workers=workers, pin_memory=pin_memory, generator=torch.Generator(),
-        persistent_workers=False, prefetch_factor=2 if workers else None)
-    pos = first * plan.buffer_rows      # global position of carry[0]
+        BufferDataset(data, plan),
+        batch_size=None,
+        sampler=range(first, len(BufferDataset(data, plan))),
+        num_workers=workers,
+        pin_memory=pin_memory,
+        generator=torch.Generator(),
+        persistent_workers=False,
+        prefetch_factor=2 if workers else None,
+    )
+    pos = first * plan.buffer_rows  # global position of carry[0]
     carry: list[tuple[torch.Tensor, torch.Tensor]] = []
     have = 0
     for item in loader:
@@ -135,7 +161,7 @@ def iter_batches(data: WindowsH5, plan: EpochPlan, batch_size: int, *, start: in
         codes, labels = item
         carry.append((codes, labels))
         have += len(codes)
-        if pos < start:                  # drop what a resumed run already consumed
+        if pos < start:  # drop what a resumed run already consumed
             skip = min(start - pos, have)
             carry, have, pos = _drop(carry, skip), have - skip, pos + skip
         while have >= global_bs and pos + global_bs <= end:
@@ -143,7 +169,7 @@ def iter_batches(data: WindowsH5, plan: EpochPlan, batch_size: int, *, start: in
             have -= global_bs
             pos += global_bs
             yield _slice(batch, rank, batch_size, pos)
-    if have and pos < end:               # last, smaller batch (single process only)
+    if have and pos < end:  # last, smaller batch (single process only)
         batch, _ = _take(carry, have)
         yield _slice(batch, rank, batch_size, pos + have)
 
@@ -160,14 +186,21 @@ def _drop(carry: list, k: int) -> list:
     return _take(carry, k)[1] if k else carry
 
 
-def _slice(batch: tuple[torch.Tensor, torch.Tensor], rank: int, batch_size: int, position: int) -> Batch:
+def _slice(
+    batch: tuple[torch.Tensor, torch.Tensor], rank: int, batch_size: int, position: int
+) -> Batch:
     codes, labels = batch
-    if len(codes) > batch_size:      # DDP: this rank's contiguous share of the global batch
-        codes, labels = codes[rank * batch_size:(rank + 1) * batch_size], labels[rank * batch_size:(rank + 1) * batch_size]
+    if len(codes) > batch_size:  # DDP: this rank's contiguous share of the global batch
+        codes, labels = (
+            codes[rank * batch_size : (rank + 1) * batch_size],
+            labels[rank * batch_size : (rank + 1) * batch_size],
+        )
     return Batch(codes, labels, position)
 
 
-def to_one_hot(codes: torch.Tensor, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def to_one_hot(
+    codes: torch.Tensor, device: torch.device, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """uint8 codes (B, L) -> one-hot (B, 4, L) on `device`; code 4 (N) becomes all zeros.
 
     One broadcast comparison against 0..3 (no int64 index tensor, no gather, no transpose

@@ -66,7 +66,9 @@ def _block_metrics(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return auroc, auprc
 
 
-def auroc_auprc(y_true: np.ndarray, y_score: np.ndarray, block: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def auroc_auprc(
+    y_true: np.ndarray, y_score: np.ndarray, block: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
     """AUROC and AUPRC of every column, equal to scikit-learn's per-column results.
 
     Parameters
@@ -88,7 +90,9 @@ def auroc_auprc(y_true: np.ndarray, y_score: np.ndarray, block: int = 16) -> tup
     if not hasattr(y_score, "shape"):
         y_score = np.asarray(y_score)
     if tuple(y_true.shape) != tuple(y_score.shape) or y_true.ndim != 2:
-        raise DanQError(f"labels {y_true.shape} and scores {y_score.shape} must be equal 2-D shapes")
+        raise DanQError(
+            f"labels {y_true.shape} and scores {y_score.shape} must be equal 2-D shapes"
+        )
     n_t = y_true.shape[1]
     auroc = np.full(n_t, np.nan)
     auprc = np.full(n_t, np.nan)
@@ -99,7 +103,9 @@ def auroc_auprc(y_true: np.ndarray, y_score: np.ndarray, block: int = 16) -> tup
         y = np.ascontiguousarray(y_true[:, a:b].T != 0)
         s = np.ascontiguousarray(np.asarray(y_score[:, a:b]).T)
         if not np.isfinite(s).all():
-            raise DanQError(f"scores of targets {a}-{b - 1} contain NaN or infinite values (a diverged model?)")
+            raise DanQError(
+                f"scores of targets {a}-{b - 1} contain NaN or infinite values (a diverged model?)"
+            )
         auroc[a:b], auprc[a:b] = _block_metrics(y, s)
     undefined = (y_true != 0).all(axis=0) | (y_true == 0).all(axis=0)
     auroc[undefined] = np.nan
@@ -120,8 +126,9 @@ def undefined_note(n_pos: int, n_neg: int) -> str:
     return ""
 
 
-def per_target_metrics(y_true: np.ndarray, y_score: np.ndarray, targets: pd.DataFrame,
-                       block: int = 16) -> pd.DataFrame:
+def per_target_metrics(
+    y_true: np.ndarray, y_score: np.ndarray, targets: pd.DataFrame, block: int = 16
+) -> pd.DataFrame:
     """One row per target: id, name, class, n_pos, n_neg, auroc, auprc, auprc_random, note.
 
     `auprc_random` is the AUPRC of a random ranking (the positive rate), the floor to read
@@ -135,12 +142,19 @@ def per_target_metrics(y_true: np.ndarray, y_score: np.ndarray, targets: pd.Data
     auroc, auprc = auroc_auprc(y_true, y_score, block=block)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(n_pos + n_neg > 0, n_pos / np.maximum(n_pos + n_neg, 1), np.nan)
-    return pd.DataFrame({
-        "id": targets["id"].to_numpy(), "name": targets["name"].to_numpy(),
-        "class": targets["class"].to_numpy(), "n_pos": n_pos, "n_neg": n_neg,
-        "auroc": auroc, "auprc": auprc, "auprc_random": rate,
-        "note": [undefined_note(int(p), int(n)) for p, n in zip(n_pos, n_neg, strict=True)],
-    })
+    return pd.DataFrame(
+        {
+            "id": targets["id"].to_numpy(),
+            "name": targets["name"].to_numpy(),
+            "class": targets["class"].to_numpy(),
+            "n_pos": n_pos,
+            "n_neg": n_neg,
+            "auroc": auroc,
+            "auprc": auprc,
+            "auprc_random": rate,
+            "note": [undefined_note(int(p), int(n)) for p, n in zip(n_pos, n_neg, strict=True)],
+        }
+    )
 
 
 def summarize(metrics: pd.DataFrame, columns: tuple[str, ...] = ("auroc", "auprc")) -> pd.DataFrame:
@@ -154,8 +168,11 @@ def summarize(metrics: pd.DataFrame, columns: tuple[str, ...] = ("auroc", "auprc
     rows = []
     for group in SUMMARY_GROUPS:
         sub = metrics if group == "all" else metrics[metrics["class"] == group]
-        row: dict[str, object] = {"class": group, "n_targets": len(sub),
-                                  "n_undefined": int(sub[columns[0]].isna().sum()) if len(sub) else 0}
+        row: dict[str, object] = {
+            "class": group,
+            "n_targets": len(sub),
+            "n_undefined": int(sub[columns[0]].isna().sum()) if len(sub) else 0,
+        }
         defined = sub[sub[columns[0]].notna()]
         for col in columns:
             if col not in sub:

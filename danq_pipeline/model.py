@@ -26,7 +26,7 @@ from danq_pipeline.recipe import DEFAULT_RECIPE, init_weights
 from danq_pipeline.targets import targets_from_checkpoint, targets_to_checkpoint
 
 CHECKPOINT_FORMAT = "danq-checkpoint"
-CHECKPOINT_VERSION = 2   # 2: recipe recorded, RNG states stored as tensors (loads with weights_only)
+CHECKPOINT_VERSION = 2  # 2: recipe recorded, RNG states stored as tensors (loads with weights_only)
 # DanQ-JASPAR_train.py: JASPAR_CORE_2016_vertebrates.npy, reverse complements of script motifs
 # 19 and 97-101 (matrix ids below, found by matching the .npy to pyjaspar's JASPAR2016), offsets >= 3
 PAPER_JASPAR_RELEASE = "JASPAR2016"
@@ -36,30 +36,70 @@ PAPER_MOTIF_MARGIN = 3
 # name -> DanQ keyword arguments (n_targets and window come from the data)
 PRESETS: dict[str, dict[str, Any]] = {
     # the paper: 320 x 26 conv, pool 13, BiLSTM 320+320, dense 925
-    "danq": dict(n_filters=320, kernel_size=26, pool_size=13, lstm_hidden=320, fc_hidden=925,
-                 dropout_conv=0.2, dropout_lstm=0.5),
+    "danq": dict(
+        n_filters=320,
+        kernel_size=26,
+        pool_size=13,
+        lstm_hidden=320,
+        fc_hidden=925,
+        dropout_conv=0.2,
+        dropout_lstm=0.5,
+    ),
     # DanQ-JASPAR: 1024 x 30 conv (JASPAR-initialised), pool 15, BiLSTM 512+512
-    "danq-jaspar": dict(n_filters=1024, kernel_size=30, pool_size=15, lstm_hidden=512, fc_hidden=925,
-                        dropout_conv=0.2, dropout_lstm=0.5),
+    "danq-jaspar": dict(
+        n_filters=1024,
+        kernel_size=30,
+        pool_size=15,
+        lstm_hidden=512,
+        fc_hidden=925,
+        dropout_conv=0.2,
+        dropout_lstm=0.5,
+    ),
     # small enough to train on a 2-core CPU in minutes (the demo)
-    "small": dict(n_filters=64, kernel_size=19, pool_size=13, lstm_hidden=32, fc_hidden=64,
-                  dropout_conv=0.2, dropout_lstm=0.5),
+    "small": dict(
+        n_filters=64,
+        kernel_size=19,
+        pool_size=13,
+        lstm_hidden=32,
+        fc_hidden=64,
+        dropout_conv=0.2,
+        dropout_lstm=0.5,
+    ),
 }
 
 
 class DanQ(nn.Module):
     """Conv motif layer -> ReLU -> max-pool -> dropout -> BiLSTM -> dropout -> dense -> logits."""
 
-    def __init__(self, n_targets: int = 919, window: int = 1000, n_filters: int = 320,
-                 kernel_size: int = 26, pool_size: int = 13, lstm_hidden: int = 320,
-                 fc_hidden: int = 925, dropout_conv: float = 0.2, dropout_lstm: float = 0.5) -> None:
+    def __init__(
+        self,
+        n_targets: int = 919,
+        window: int = 1000,
+        n_filters: int = 320,
+        kernel_size: int = 26,
+        pool_size: int = 13,
+        lstm_hidden: int = 320,
+        fc_hidden: int = 925,
+        dropout_conv: float = 0.2,
+        dropout_lstm: float = 0.5,
+    ) -> None:
         super().__init__()
         n_steps = (window - kernel_size + 1) // pool_size
         if n_steps < 1:
-            raise DanQError(f"window of {window} bp is too short for kernel {kernel_size} and pool {pool_size}")
-        self.kwargs = dict(n_targets=n_targets, window=window, n_filters=n_filters, kernel_size=kernel_size,
-                           pool_size=pool_size, lstm_hidden=lstm_hidden, fc_hidden=fc_hidden,
-                           dropout_conv=dropout_conv, dropout_lstm=dropout_lstm)
+            raise DanQError(
+                f"window of {window} bp is too short for kernel {kernel_size} and pool {pool_size}"
+            )
+        self.kwargs = dict(
+            n_targets=n_targets,
+            window=window,
+            n_filters=n_filters,
+            kernel_size=kernel_size,
+            pool_size=pool_size,
+            lstm_hidden=lstm_hidden,
+            fc_hidden=fc_hidden,
+            dropout_conv=dropout_conv,
+            dropout_lstm=dropout_lstm,
+        )
         self.n_steps = n_steps
         self.conv = nn.Conv1d(4, n_filters, kernel_size)
         self.pool = nn.MaxPool1d(pool_size, pool_size)
@@ -71,9 +111,9 @@ class DanQ(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, 4, L) float -> logits (N, n_targets)."""
-        h = self._motif_track(x)                           # (N, F, steps)
-        h = self.drop_conv(h).transpose(1, 2)              # (N, steps, F): LSTM runs along the sequence
-        h, _ = self.lstm(h)                                # (N, steps, 2H)
+        h = self._motif_track(x)  # (N, F, steps)
+        h = self.drop_conv(h).transpose(1, 2)  # (N, steps, F): LSTM runs along the sequence
+        h, _ = self.lstm(h)  # (N, steps, 2H)
         h = self.drop_lstm(h).flatten(1)
         return self.out(torch.relu(self.fc(h)))
 
@@ -86,8 +126,9 @@ class DanQ(nn.Module):
         return torch.relu(self.pool(self.conv(x)))
 
 
-def build_model(preset: str, n_targets: int, window: int, recipe: str = DEFAULT_RECIPE,
-                **overrides: Any) -> DanQ:
+def build_model(
+    preset: str, n_targets: int, window: int, recipe: str = DEFAULT_RECIPE, **overrides: Any
+) -> DanQ:
     """A `DanQ` from a preset name plus keyword overrides, initialised as `recipe` says.
 
     The `danq-jaspar` preset's first filters are then written from JASPAR motifs
@@ -114,13 +155,17 @@ def jaspar_motif_matrices(release: str = PAPER_JASPAR_RELEASE) -> list[tuple[str
 
     motifs = sorted(load_jaspar(release=release), key=lambda m: m.matrix_id)
     forward = [(m.matrix_id, m.pfm) for m in motifs]
-    reverse = [(f"{m.matrix_id} (reverse complement)", m.pfm[::-1, ::-1].copy()) for m in motifs
-               if m.matrix_id.split(".")[0] in PAPER_RC_MOTIFS]
+    reverse = [
+        (f"{m.matrix_id} (reverse complement)", m.pfm[::-1, ::-1].copy())
+        for m in motifs
+        if m.matrix_id.split(".")[0] in PAPER_RC_MOTIFS
+    ]
     return forward + reverse
 
 
-def jaspar_init(model: DanQ, release: str = PAPER_JASPAR_RELEASE,
-                generator: torch.Generator | None = None) -> int:
+def jaspar_init(
+    model: DanQ, release: str = PAPER_JASPAR_RELEASE, generator: torch.Generator | None = None
+) -> int:
     """Write JASPAR motifs into the first conv filters exactly as DanQ-JASPAR's script did.
 
     Filter i gets motif i of `jaspar_motif_matrices` as PFM - 0.25 at a random offset in
@@ -138,24 +183,33 @@ def jaspar_init(model: DanQ, release: str = PAPER_JASPAR_RELEASE,
     n_filters, _, k = conv.weight.shape
     widest = k - 2 * PAPER_MOTIF_MARGIN
     if widest < 1:
-        raise DanQError(f"kernel of {k} bp leaves no room for JASPAR motifs; use a kernel of at least 7")
+        raise DanQError(
+            f"kernel of {k} bp leaves no room for JASPAR motifs; use a kernel of at least 7"
+        )
     matrices = jaspar_motif_matrices(release)[:n_filters]
     with torch.no_grad():
         for f, (_, pfm) in enumerate(matrices):
             w = torch.as_tensor(pfm - 0.25, dtype=conv.weight.dtype)
             if w.shape[1] > widest:
                 cut = (w.shape[1] - widest) // 2
-                w = w[:, cut:cut + widest]
+                w = w[:, cut : cut + widest]
             width = w.shape[1]
-            off = int(torch.randint(PAPER_MOTIF_MARGIN, k - width - PAPER_MOTIF_MARGIN + 1, (1,),
-                                    generator=generator))
-            conv.weight[f, :, off:off + width] = w
+            off = int(
+                torch.randint(
+                    PAPER_MOTIF_MARGIN,
+                    k - width - PAPER_MOTIF_MARGIN + 1,
+                    (1,),
+                    generator=generator,
+                )
+            )
+            conv.weight[f, :, off : off + width] = w
             conv.bias[f] = -torch.rand((), generator=generator)
     return len(matrices)
 
 
-def save_checkpoint(path: str | os.PathLike, model: DanQ, targets: pd.DataFrame,
-                    extra: dict[str, Any] | None = None) -> None:
+def save_checkpoint(
+    path: str | os.PathLike, model: DanQ, targets: pd.DataFrame, extra: dict[str, Any] | None = None
+) -> None:
     """Write a self-describing checkpoint atomically (temp file, then rename)."""
     module = getattr(model, "module", model)  # unwrap DistributedDataParallel
     state = {
@@ -182,23 +236,37 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "GLOBAL" not in str(err):  # torch names the blocked global ("unsupported GLOBAL posix.system")
-            raise DanQError(f"{path}: not a readable checkpoint (UnpicklingError); the file is truncated or "
-                            "corrupt, re-run `danq train` or use another checkpoint") from None
-        raise DanQError(f"{path}: refused: it holds Python objects other than tensors and plain containers "
-                        "(a checkpoint can run code when such objects load); only load files written by "
-                        "`danq train`") from None
+        if "GLOBAL" not in str(
+            err
+        ):  # torch names the blocked global ("unsupported GLOBAL posix.system")
+            raise DanQError(
+                f"{path}: not a readable checkpoint (UnpicklingError); the file is truncated or "
+                "corrupt, re-run `danq train` or use another checkpoint"
+            ) from None
+        raise DanQError(
+            f"{path}: refused: it holds Python objects other than tensors and plain containers "
+            "(a checkpoint can run code when such objects load); only load files written by "
+            "`danq train`"
+        ) from None
     except Exception as err:  # torch raises many types for truncated/garbage files
-        raise DanQError(f"{path}: not a readable checkpoint ({type(err).__name__}); the file is truncated or "
-                        "corrupt, re-run `danq train` or use another checkpoint") from None
+        raise DanQError(
+            f"{path}: not a readable checkpoint ({type(err).__name__}); the file is truncated or "
+            "corrupt, re-run `danq train` or use another checkpoint"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise DanQError(f"{path}: not a danq-pipeline checkpoint (a bare state_dict or another tool's file); "
-                        "train one with `danq train`")
+        raise DanQError(
+            f"{path}: not a danq-pipeline checkpoint (a bare state_dict or another tool's file); "
+            "train one with `danq train`"
+        )
     if ckpt.get("format_version", 0) > CHECKPOINT_VERSION:
-        raise DanQError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this package "
-                        f"({__version__}) understands; upgrade danq-pipeline")
+        raise DanQError(
+            f"{path}: checkpoint format {ckpt['format_version']} is newer than this package "
+            f"({__version__}) understands; upgrade danq-pipeline"
+        )
     if ckpt.get("alphabet") != ALPHABET:
-        raise DanQError(f"{path}: checkpoint alphabet {ckpt.get('alphabet')!r} differs from {ALPHABET!r}")
+        raise DanQError(
+            f"{path}: checkpoint alphabet {ckpt.get('alphabet')!r} differs from {ALPHABET!r}"
+        )
     return ckpt
 
 
@@ -233,7 +301,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device | None = "cpu
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
-        raise DanQError(f"{path}: weights do not match the recorded architecture ({first})") from None
+        raise DanQError(
+            f"{path}: weights do not match the recorded architecture ({first})"
+        ) from None
     model.eval()
     if device is not None:
         model.to(device)

@@ -32,9 +32,24 @@ from danq_pipeline.motifs import (
     reverse_complement_pfm,
 )
 
-PATTERN_COLUMNS = ("pattern", "metacluster", "n_seqlets", "width", "ic", "best_match_id", "best_match_name",
-                   "strand", "offset", "overlap", "pearson", "pvalue", "evalue", "significant",
-                   "second_match_name", "second_evalue")
+PATTERN_COLUMNS = (
+    "pattern",
+    "metacluster",
+    "n_seqlets",
+    "width",
+    "ic",
+    "best_match_id",
+    "best_match_name",
+    "strand",
+    "offset",
+    "overlap",
+    "pearson",
+    "pvalue",
+    "evalue",
+    "significant",
+    "second_match_name",
+    "second_evalue",
+)
 
 
 class Pattern(NamedTuple):
@@ -47,10 +62,19 @@ class Pattern(NamedTuple):
     n_seqlets: int
 
 
-def discover(contrib: np.ndarray, hypothetical: np.ndarray, codes: np.ndarray, *, window: int = 21,
-             flank: int = 10, max_seqlets: int = 20000, min_metacluster_size: int = 100,
-             n_leiden_runs: int = 10, trim_threshold: float = 0.3, seed_results: list | None = None,
-             ) -> tuple[list[Pattern], tuple]:
+def discover(
+    contrib: np.ndarray,
+    hypothetical: np.ndarray,
+    codes: np.ndarray,
+    *,
+    window: int = 21,
+    flank: int = 10,
+    max_seqlets: int = 20000,
+    min_metacluster_size: int = 100,
+    n_leiden_runs: int = 10,
+    trim_threshold: float = 0.3,
+    seed_results: list | None = None,
+) -> tuple[list[Pattern], tuple]:
     """Run TFMoDISco on maps (N, 4, L) of windows `codes` (N, L); return trimmed patterns and
     modisco-lite's raw (positive, negative) pattern lists (for its own HDF5 writer).
 
@@ -59,13 +83,22 @@ def discover(contrib: np.ndarray, hypothetical: np.ndarray, codes: np.ndarray, *
     """
     from modiscolite.tfmodisco import TFMoDISco
 
-    x = one_hot(codes).transpose(0, 2, 1).astype(np.float32)                 # (N, L, 4): modisco's layout
+    x = one_hot(codes).transpose(0, 2, 1).astype(np.float32)  # (N, L, 4): modisco's layout
     hyp = np.ascontiguousarray(hypothetical.transpose(0, 2, 1), dtype=np.float32)
     if contrib.shape != hypothetical.shape:
-        raise DanQError("contribution and hypothetical maps differ in shape; re-run `danq attribute`")
-    pos, neg = TFMoDISco(one_hot=x, hypothetical_contribs=hyp, sliding_window_size=window, flank_size=flank,
-                         max_seqlets_per_metacluster=max_seqlets, min_metacluster_size=min_metacluster_size,
-                         n_leiden_runs=n_leiden_runs, verbose=False)
+        raise DanQError(
+            "contribution and hypothetical maps differ in shape; re-run `danq attribute`"
+        )
+    pos, neg = TFMoDISco(
+        one_hot=x,
+        hypothetical_contribs=hyp,
+        sliding_window_size=window,
+        flank_size=flank,
+        max_seqlets_per_metacluster=max_seqlets,
+        min_metacluster_size=min_metacluster_size,
+        n_leiden_runs=n_leiden_runs,
+        verbose=False,
+    )
     out: list[Pattern] = []
     for prefix, found in (("pos", pos), ("neg", neg)):
         for k, p in enumerate(found or []):
@@ -76,7 +109,7 @@ def discover(contrib: np.ndarray, hypothetical: np.ndarray, codes: np.ndarray, *
 def _trimmed(name: str, pattern, trim_threshold: float) -> Pattern:
     """The pattern cut to the columns between the first and last whose summed |contribution| is
     at least `trim_threshold` x the largest (modisco-lite report's rule)."""
-    cwm = np.asarray(pattern.contrib_scores, dtype=np.float64)               # (w, 4)
+    cwm = np.asarray(pattern.contrib_scores, dtype=np.float64)  # (w, 4)
     score = np.abs(cwm).sum(axis=1)
     keep = np.flatnonzero(score >= trim_threshold * score.max())
     a, b = int(keep.min()), int(keep.max()) + 1
@@ -85,20 +118,27 @@ def _trimmed(name: str, pattern, trim_threshold: float) -> Pattern:
     return Pattern(name, ppm.T.copy(), cwm[a:b].T.copy(), len(pattern.seqlets))
 
 
-def match_patterns(patterns: Sequence[Pattern], jaspar: Sequence, *, evalue_max: float = 0.05,
-                   min_overlap: int = 5) -> pd.DataFrame:
+def match_patterns(
+    patterns: Sequence[Pattern], jaspar: Sequence, *, evalue_max: float = 0.05, min_overlap: int = 5
+) -> pd.DataFrame:
     """Best JASPAR match of each pattern (TOMTOM's statistic) plus the runner-up's name and E-value."""
     queries = [PFM(p.name, p.probs, p.n_seqlets) for p in patterns]
     if not queries:
         return pd.DataFrame(columns=list(PATTERN_COLUMNS))
     pairs = match_motifs(queries, jaspar, min_overlap=min_overlap)
-    table = best_matches(pairs, queries, evalue_max=evalue_max).rename(columns={"n_sites": "n_seqlets"})
+    table = best_matches(pairs, queries, evalue_max=evalue_max).rename(
+        columns={"n_sites": "n_seqlets"}
+    )
     table.insert(0, "pattern", [queries[i].name for i in table.pop("filter")])
     table.insert(1, "metacluster", [p.name.split("_")[0] for p in patterns])
     table.insert(3, "width", [p.probs.shape[1] for p in patterns])
     table["ic"] = [round(information_content(p.probs), 3) for p in patterns]
-    second = (pairs.sort_values("pvalue").groupby("query", sort=False).nth(1)
-              .set_index("query")[["target_name", "evalue"]])
+    second = (
+        pairs.sort_values("pvalue")
+        .groupby("query", sort=False)
+        .nth(1)
+        .set_index("query")[["target_name", "evalue"]]
+    )
     table["second_match_name"] = table["pattern"].map(second["target_name"]).fillna("")
     table["second_evalue"] = table["pattern"].map(second["evalue"])
     return table[list(PATTERN_COLUMNS)]
@@ -107,15 +147,20 @@ def match_patterns(patterns: Sequence[Pattern], jaspar: Sequence, *, evalue_max:
 # ----------------------------------------------------------------------------- writing
 
 
-def write_pattern_logos(out_dir: str | os.PathLike, patterns: Sequence[Pattern], table: pd.DataFrame,
-                        jaspar_by_id: dict) -> None:
+def write_pattern_logos(
+    out_dir: str | os.PathLike, patterns: Sequence[Pattern], table: pd.DataFrame, jaspar_by_id: dict
+) -> None:
     """logos/<pattern>.png: contribution logo, information logo, and the best JASPAR match below."""
     out = Path(out_dir) / "logos"
     out.mkdir(parents=True, exist_ok=True)
     rows = table.set_index("pattern")
     for p in patterns:
-        save_png(pattern_figure(p, rows.loc[p.name], jaspar_by_id.get(rows.loc[p.name, "best_match_id"])),
-                 out / f"{p.name}.png")
+        save_png(
+            pattern_figure(
+                p, rows.loc[p.name], jaspar_by_id.get(rows.loc[p.name, "best_match_id"])
+            ),
+            out / f"{p.name}.png",
+        )
 
 
 def pattern_figure(p: Pattern, row: pd.Series, motif) -> Figure:
@@ -125,7 +170,9 @@ def pattern_figure(p: Pattern, row: pd.Series, motif) -> Figure:
 
     fig = Figure(figsize=(max(6.0, p.probs.shape[1] * 0.4), 5.4))
     axes = fig.subplots(3, 1)
-    logomaker.Logo(pd.DataFrame(p.cwm.T, columns=list(ALPHABET)), ax=axes[0], color_scheme="classic")
+    logomaker.Logo(
+        pd.DataFrame(p.cwm.T, columns=list(ALPHABET)), ax=axes[0], color_scheme="classic"
+    )
     axes[0].set_title(f"{p.name}: {p.n_seqlets} seqlets, mean contribution", fontsize=9, loc="left")
     logo_axes(axes[1], p.probs, "sequence")
     if motif is None:
@@ -133,8 +180,13 @@ def pattern_figure(p: Pattern, row: pd.Series, motif) -> Figure:
     else:
         probs = motif.pfm if row["strand"] == "+" else reverse_complement_pfm(motif.pfm)
         mark = "" if row["significant"] else " (not significant)"
-        logo_axes(axes[2], probs, f"{row['best_match_name']} {row['best_match_id']} ({row['strand']}) "
-                                  f"E={row['evalue']:.2g}{mark}", start=int(row["offset"]))
+        logo_axes(
+            axes[2],
+            probs,
+            f"{row['best_match_name']} {row['best_match_id']} ({row['strand']}) "
+            f"E={row['evalue']:.2g}{mark}",
+            start=int(row["offset"]),
+        )
     return fig
 
 
@@ -149,11 +201,24 @@ def _write_modisco_h5(path: Path, raw: tuple, window: int) -> None:
 # ----------------------------------------------------------------------------- the `modisco` step
 
 
-def run_modisco(attributions: str | os.PathLike | Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
-                target: str | None = None, positives_only: bool = True, skip_flagged: bool = False,
-                max_windows: int | None = None, window: int = 21, flank: int = 10, max_seqlets: int = 20000,
-                min_metacluster_size: int = 100, n_leiden_runs: int = 10, trim_threshold: float = 0.3,
-                evalue_max: float = 0.05, min_overlap: int = 5, jaspar_release: str | None = None) -> pd.DataFrame:
+def run_modisco(
+    attributions: str | os.PathLike | Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    target: str | None = None,
+    positives_only: bool = True,
+    skip_flagged: bool = False,
+    max_windows: int | None = None,
+    window: int = 21,
+    flank: int = 10,
+    max_seqlets: int = 20000,
+    min_metacluster_size: int = 100,
+    n_leiden_runs: int = 10,
+    trim_threshold: float = 0.3,
+    evalue_max: float = 0.05,
+    min_overlap: int = 5,
+    jaspar_release: str | None = None,
+) -> pd.DataFrame:
     """TF-MoDISco on one target's attribution maps, matched to JASPAR (`danq modisco`).
 
     `attributions` is one file or several (e.g. the train and test windows' maps), pooled.
@@ -167,24 +232,39 @@ def run_modisco(attributions: str | os.PathLike | Sequence[str | os.PathLike], o
     paths = [attributions] if isinstance(attributions, (str, os.PathLike)) else list(attributions)
     _io.ensure_writable(out_dir, "out_dir", folder=True)
     name, codes, contrib, hyp = _pooled(paths, target, positives_only, skip_flagged, max_windows)
-    patterns, raw = discover(contrib, hyp, codes, window=window, flank=flank, max_seqlets=max_seqlets,
-                             min_metacluster_size=min_metacluster_size, n_leiden_runs=n_leiden_runs,
-                             trim_threshold=trim_threshold)
+    patterns, raw = discover(
+        contrib,
+        hyp,
+        codes,
+        window=window,
+        flank=flank,
+        max_seqlets=max_seqlets,
+        min_metacluster_size=min_metacluster_size,
+        n_leiden_runs=n_leiden_runs,
+        trim_threshold=trim_threshold,
+    )
     jaspar = load_jaspar(release=jaspar_release)
     table = match_patterns(patterns, jaspar, evalue_max=evalue_max, min_overlap=min_overlap)
     table.insert(1, "target", name)
     table["n_windows"] = len(codes)
     with _io.output_folder(out_dir) as out:
-        write_meme(out / "patterns.meme", [PFM(p.name, p.probs, p.n_seqlets, _alt(table, p.name))
-                                           for p in patterns])
+        write_meme(
+            out / "patterns.meme",
+            [PFM(p.name, p.probs, p.n_seqlets, _alt(table, p.name)) for p in patterns],
+        )
         _io.write_tsv(table, out / "patterns.tsv", float_format="%.4g")
         write_pattern_logos(out, patterns, table, {m.matrix_id: m for m in jaspar})
         _write_modisco_h5(out / "modisco.h5", raw, window)
     return table
 
 
-def _pooled(paths: list, target: str | None, positives_only: bool, skip_flagged: bool,
-            max_windows: int | None) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+def _pooled(
+    paths: list,
+    target: str | None,
+    positives_only: bool,
+    skip_flagged: bool,
+    max_windows: int | None,
+) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     """One target's kept windows from every file: (target name, codes, contrib, hypothetical)."""
     from danq_pipeline.attribute import read_attributions
 
@@ -202,8 +282,10 @@ def _pooled(paths: list, target: str | None, positives_only: bool, skip_flagged:
     if max_windows:
         codes, contrib, hyp = codes[:max_windows], contrib[:max_windows], hyp[:max_windows]
     if len(codes) < 2:
-        raise DanQError(f"{paths[0]}: only {len(codes)} windows to search for target {name}; "
-                        "attribute more (positive) windows")
+        raise DanQError(
+            f"{paths[0]}: only {len(codes)} windows to search for target {name}; "
+            "attribute more (positive) windows"
+        )
     return str(name), codes, contrib, hyp
 
 

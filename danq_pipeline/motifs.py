@@ -57,8 +57,21 @@ if TYPE_CHECKING:  # torch is imported only when a model runs
     from danq_pipeline.predictor import Predictor
 
 BINS = 100  # TOMTOM's integer range of one column score
-MATCH_COLUMNS = ("filter", "n_sites", "ic", "best_match_id", "best_match_name", "strand", "offset",
-                 "overlap", "pearson", "score", "pvalue", "evalue", "significant")
+MATCH_COLUMNS = (
+    "filter",
+    "n_sites",
+    "ic",
+    "best_match_id",
+    "best_match_name",
+    "strand",
+    "offset",
+    "overlap",
+    "pearson",
+    "score",
+    "pvalue",
+    "evalue",
+    "significant",
+)
 
 
 class PFM(NamedTuple):
@@ -89,8 +102,14 @@ class FilterMotifs(NamedTuple):
 # ----------------------------------------------------------------------------- extraction
 
 
-def filter_pfms(predictor: Predictor, data: WindowsH5, *, max_windows: int | None = 20000,
-                min_activation: float = 0.0, progress: bool = False) -> FilterMotifs:
+def filter_pfms(
+    predictor: Predictor,
+    data: WindowsH5,
+    *,
+    max_windows: int | None = 20000,
+    min_activation: float = 0.0,
+    progress: bool = False,
+) -> FilterMotifs:
     """Count the max-activating kernel-width sites of every first-layer filter.
 
     Parameters
@@ -118,7 +137,11 @@ def filter_pfms(predictor: Predictor, data: WindowsH5, *, max_windows: int | Non
         raise DanQError(f"{data.path}: no windows to scan for filter motifs")
     codes, best, pos = _scan(predictor, data, n, progress)
     n_filters, k = best.shape[1], predictor.model.net.conv.weight.shape[2]
-    cut = np.maximum(min_activation * best.max(axis=0), 0.0) if min_activation > 0 else np.zeros(n_filters)
+    cut = (
+        np.maximum(min_activation * best.max(axis=0), 0.0)
+        if min_activation > 0
+        else np.zeros(n_filters)
+    )
     counts = np.zeros(n_filters * 4 * k, dtype=np.int64)
     sites = np.zeros(n_filters, dtype=np.int64)
     for a in range(0, n, 2048):
@@ -129,8 +152,9 @@ def filter_pfms(predictor: Predictor, data: WindowsH5, *, max_windows: int | Non
     return FilterMotifs(counts.reshape(n_filters, 4, k).astype(np.float64), sites, background, n)
 
 
-def _scan(predictor: Predictor, data: WindowsH5, n: int, progress: bool,
-          block: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scan(
+    predictor: Predictor, data: WindowsH5, n: int, progress: bool, block: int = 4096
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes (n, L), maximum activation (n, F) and its position (n, F) of the first `n` windows."""
     codes = np.empty((n, data.window), dtype=np.uint8)
     best, pos = [], []
@@ -143,13 +167,19 @@ def _scan(predictor: Predictor, data: WindowsH5, n: int, progress: bool,
     return codes, np.concatenate(best), np.concatenate(pos)
 
 
-def _add_sites(counts: np.ndarray, sites: np.ndarray, codes: np.ndarray, fired: np.ndarray,
-               pos: np.ndarray, k: int) -> None:
+def _add_sites(
+    counts: np.ndarray,
+    sites: np.ndarray,
+    codes: np.ndarray,
+    fired: np.ndarray,
+    pos: np.ndarray,
+    k: int,
+) -> None:
     """Accumulate, in place, the base counts of the windows at `pos` (B, F) where `fired`."""
     n_filters = fired.shape[1]
     b_idx, f_idx = np.nonzero(fired)
-    cols = pos[b_idx, f_idx][:, None] + np.arange(k)            # (S, K) positions in the window
-    site_codes = codes[b_idx[:, None], cols]                     # (S, K)
+    cols = pos[b_idx, f_idx][:, None] + np.arange(k)  # (S, K) positions in the window
+    site_codes = codes[b_idx[:, None], cols]  # (S, K)
     ok = site_codes < 4
     flat = (f_idx[:, None] * 4 + site_codes.astype(np.int64)) * k + np.arange(k)
     counts += np.bincount(flat[ok], minlength=n_filters * 4 * k)
@@ -176,13 +206,24 @@ def information_content(probs: np.ndarray, background: np.ndarray | None = None)
 # ----------------------------------------------------------------------------- MEME format
 
 
-def write_meme(path: str | os.PathLike, motifs: Sequence[PFM], background: np.ndarray | None = None,
-               ) -> None:
+def write_meme(
+    path: str | os.PathLike,
+    motifs: Sequence[PFM],
+    background: np.ndarray | None = None,
+) -> None:
     """Write motifs in MEME minimal format v4 (atomic: temp file, then rename)."""
     bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=float)
-    lines = ["MEME version 4", "", f"ALPHABET= {ALPHABET}", "", "strands: + -", "",
-             "Background letter frequencies",
-             " ".join(f"{b} {v:.4f}" for b, v in zip(ALPHABET, bg, strict=True)), ""]
+    lines = [
+        "MEME version 4",
+        "",
+        f"ALPHABET= {ALPHABET}",
+        "",
+        "strands: + -",
+        "",
+        "Background letter frequencies",
+        " ".join(f"{b} {v:.4f}" for b, v in zip(ALPHABET, bg, strict=True)),
+        "",
+    ]
     for m in motifs:
         w = m.probs.shape[1]
         lines.append(f"MOTIF {m.name}" + (f" {m.alt_name}" if m.alt_name else ""))
@@ -231,7 +272,9 @@ def _read_meme_motif(path: Path, lines: list[str], i: int) -> tuple[PFM, int]:
         try:
             rows.append([float(v) for v in lines[k].split()])
         except (ValueError, IndexError):
-            raise located(path, k + 1, f"motif {name}: expected {w} rows of 4 probabilities") from None
+            raise located(
+                path, k + 1, f"motif {name}: expected {w} rows of 4 probabilities"
+            ) from None
     if any(len(r) != 4 for r in rows):
         raise located(path, j + 2, f"motif {name}: rows must have 4 columns (A C G T)")
     return PFM(name, np.array(rows).T, int(float(fields.get("nsites", 0))), alt), j + 1 + w
@@ -278,7 +321,7 @@ def column_scores(queries: np.ndarray, pool: np.ndarray) -> ColumnScores:
     the shifted scores map to integers 0..BINS as TOMTOM scales them: offset = floor(smallest),
     scale = floor(BINS / (largest - offset)), score = round((x - offset) * scale).
     """
-    corr = np.einsum("qic,kc->qik", _standardize(queries), _standardize(pool.T))     # (Q, wq, C)
+    corr = np.einsum("qic,kc->qik", _standardize(queries), _standardize(pool.T))  # (Q, wq, C)
     n = corr.shape[2]
     ranks = sorted({max(int(np.floor(n / 2)) - 1, 0), max(int(np.ceil(n / 2)) - 1, 0)})
     part = np.partition(corr, ranks, axis=2)
@@ -287,12 +330,17 @@ def column_scores(queries: np.ndarray, pool: np.ndarray) -> ColumnScores:
     small = shifted.min(axis=(1, 2))
     offset = np.floor(np.where(large == small, large - 1, small))
     scale = np.floor(BINS / (large - offset))
-    binned = np.floor((shifted - offset[:, None, None]) * scale[:, None, None] + 0.5).astype(np.int64)
-    flat = binned + (BINS + 1) * np.arange(binned.shape[0] * binned.shape[1]).reshape(binned.shape[:2] + (1,))
+    binned = np.floor((shifted - offset[:, None, None]) * scale[:, None, None] + 0.5).astype(
+        np.int64
+    )
+    flat = binned + (BINS + 1) * np.arange(binned.shape[0] * binned.shape[1]).reshape(
+        binned.shape[:2] + (1,)
+    )
     hist = np.bincount(flat.ravel(), minlength=binned.shape[0] * binned.shape[1] * (BINS + 1))
     zero = np.rint(-offset * scale).astype(np.int64)
-    return ColumnScores(binned - zero[:, None, None], hist.reshape(binned.shape[:2] + (BINS + 1,)) / n,
-                        zero, corr)
+    return ColumnScores(
+        binned - zero[:, None, None], hist.reshape(binned.shape[:2] + (BINS + 1,)) / n, zero, corr
+    )
 
 
 def span_tails(hist: np.ndarray, zero: int) -> np.ndarray:
@@ -305,15 +353,15 @@ def span_tails(hist: np.ndarray, zero: int) -> np.ndarray:
     wq = len(hist)
     nz = [np.flatnonzero(h) for h in hist]
     first = [int(i[0]) for i in nz]
-    trimmed = [h[f:int(i[-1]) + 1] for h, f, i in zip(hist, first, nz, strict=True)]
+    trimmed = [h[f : int(i[-1]) + 1] for h, f, i in zip(hist, first, nz, strict=True)]
     out = np.zeros((wq, wq, wq * BINS + 1))
     for a in range(wq):
         pmf, lo = np.ones(1), 0
         for b in range(a, wq):
-            pmf, lo = np.convolve(pmf, trimmed[b]), lo + first[b]   # scaled sums lo .. lo+len-1
-            start = lo + zero * (wq - (b - a + 1))                    # index of scaled sum lo
+            pmf, lo = np.convolve(pmf, trimmed[b]), lo + first[b]  # scaled sums lo .. lo+len-1
+            start = lo + zero * (wq - (b - a + 1))  # index of scaled sum lo
             out[a, b, :start] = 1.0
-            out[a, b, start:start + len(pmf)] = np.cumsum(pmf[::-1])[::-1]
+            out[a, b, start : start + len(pmf)] = np.cumsum(pmf[::-1])[::-1]
     return np.minimum(out, 1.0)
 
 
@@ -327,9 +375,9 @@ def max_pvalues(tails: np.ndarray, target_width: int, index: np.ndarray) -> np.n
     wq = tails.shape[0]
     offs = np.arange(-(target_width - 1), wq)
     first, last = np.maximum(0, offs), np.minimum(wq, offs + target_width) - 1
-    tail = tails[first[:, None], last[:, None], np.ravel(index)[None, :]]         # (offsets, n)
+    tail = tails[first[:, None], last[:, None], np.ravel(index)[None, :]]  # (offsets, n)
     with np.errstate(divide="ignore"):
-        log_none = 2 * np.log1p(-tail).sum(axis=0)                                # both strands
+        log_none = 2 * np.log1p(-tail).sum(axis=0)  # both strands
     return -np.expm1(log_none).reshape(np.shape(index))
 
 
@@ -353,21 +401,23 @@ def best_alignments(cols: ColumnScores, pool_index: np.ndarray, min_overlap: int
     """
     wq = cols.scores.shape[1]
     wt = pool_index.shape[2]
-    offs = np.arange(-(wt - 1), wq)                                          # query col at target col 0
+    offs = np.arange(-(wt - 1), wq)  # query col at target col 0
     overlap = np.minimum(wq, offs + wt) - np.maximum(0, offs)
     weight = max(wq, wt) + 1
     keys, picks = [], []
     for si in range(2):
         s = _diagonal_sums(cols.scores, pool_index[si])
-        key = np.where(overlap >= min(min_overlap, wq, wt), s * weight + overlap, np.iinfo(np.int64).min)
-        pick = len(offs) - 1 - np.argmax(key[..., ::-1], axis=-1)            # last offset = TOMTOM's first
+        key = np.where(
+            overlap >= min(min_overlap, wq, wt), s * weight + overlap, np.iinfo(np.int64).min
+        )
+        pick = len(offs) - 1 - np.argmax(key[..., ::-1], axis=-1)  # last offset = TOMTOM's first
         keys.append(np.take_along_axis(key, pick[..., None], -1)[..., 0])
         picks.append(pick)
     minus = keys[1] > keys[0]
     pick = np.where(minus, picks[1], picks[0])
     off = offs[pick]
-    columns = np.where(minus[..., None], pool_index[1][None], pool_index[0][None])   # (Q, T, wt)
-    rows = off[..., None] + np.arange(wt)                                     # query column per target column
+    columns = np.where(minus[..., None], pool_index[1][None], pool_index[0][None])  # (Q, T, wt)
+    rows = off[..., None] + np.arange(wt)  # query column per target column
     inside = (rows >= 0) & (rows < wq)
     q_idx = np.arange(len(off))[:, None, None]
     rows_c = np.clip(rows, 0, wq - 1)
@@ -386,12 +436,13 @@ def _diagonal_sums(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
     n_t, wt = columns.shape
     out = np.zeros((n_q, n_t, wq + wt - 1), dtype=scores.dtype)
     for j in range(wt):
-        out[:, :, wt - 1 - j:wt - 1 - j + wq] += np.swapaxes(scores[:, :, columns[:, j]], 1, 2)
+        out[:, :, wt - 1 - j : wt - 1 - j + wq] += np.swapaxes(scores[:, :, columns[:, j]], 1, 2)
     return out
 
 
-def match_motifs(queries: Sequence[PFM], targets: Sequence, *, min_overlap: int = 5,
-                 chunk: int = 16) -> pd.DataFrame:
+def match_motifs(
+    queries: Sequence[PFM], targets: Sequence, *, min_overlap: int = 5, chunk: int = 16
+) -> pd.DataFrame:
     """Compare every query PFM with every target motif (TOMTOM's statistic); one row per pair.
 
     Parameters
@@ -415,29 +466,52 @@ def match_motifs(queries: Sequence[PFM], targets: Sequence, *, min_overlap: int 
     if not targets:
         raise DanQError("no target motifs to match against")
     t_probs = [_probs(t) for t in targets]
-    pool = np.concatenate(t_probs + [reverse_complement_pfm(t) for t in t_probs], axis=1).T   # (C, 4)
+    pool = np.concatenate(
+        t_probs + [reverse_complement_pfm(t) for t in t_probs], axis=1
+    ).T  # (C, 4)
     starts = np.cumsum([0] + [t.shape[1] for t in t_probs])
     groups = []
     for wt, t_idx in _groups([t.shape[1] for t in t_probs]):
         fwd = starts[t_idx][:, None] + np.arange(wt)
-        groups.append((wt, np.asarray(t_idx), np.stack([fwd, fwd + starts[-1]])))   # rc j: same slots
+        groups.append(
+            (wt, np.asarray(t_idx), np.stack([fwd, fwd + starts[-1]]))
+        )  # rc j: same slots
     rows = []
     for _, idx in _groups([q.probs.shape[1] for q in queries]):
         for a in range(0, len(idx), chunk):
-            sel = idx[a:a + chunk]
-            rows.append(_match_chunk(np.stack([queries[i].probs for i in sel]), sel, pool, groups, min_overlap))
+            sel = idx[a : a + chunk]
+            rows.append(
+                _match_chunk(
+                    np.stack([queries[i].probs for i in sel]), sel, pool, groups, min_overlap
+                )
+            )
     table = pd.concat(rows, ignore_index=True)
     table["query"] = [queries[i].name for i in table.pop("qi")]
     table["target_id"] = [_target_id(targets[j]) for j in table["ti"]]
     table["target_name"] = [_target_name(targets[j]) for j in table.pop("ti")]
     table["evalue"] = table["pvalue"] * len(targets)
-    cols = ["query", "target_id", "target_name", "strand", "offset", "overlap", "score", "pearson",
-            "pvalue", "evalue"]
+    cols = [
+        "query",
+        "target_id",
+        "target_name",
+        "strand",
+        "offset",
+        "overlap",
+        "score",
+        "pearson",
+        "pvalue",
+        "evalue",
+    ]
     return table[cols]
 
 
-def _match_chunk(q: np.ndarray, q_index: list[int], pool: np.ndarray, groups: list, min_overlap: int,
-                 ) -> pd.DataFrame:
+def _match_chunk(
+    q: np.ndarray,
+    q_index: list[int],
+    pool: np.ndarray,
+    groups: list,
+    min_overlap: int,
+) -> pd.DataFrame:
     """Best alignments and p-values of same-width queries `q` (Q, 4, wq) against all targets."""
     cols = column_scores(q, pool)
     tails = [span_tails(h, int(z)) for h, z in zip(cols.hist, cols.zero, strict=True)]
@@ -447,10 +521,20 @@ def _match_chunk(q: np.ndarray, q_index: list[int], pool: np.ndarray, groups: li
         index = best.score + q.shape[2] * cols.zero[:, None]
         pvalue = np.stack([max_pvalues(t, wt, i) for t, i in zip(tails, index, strict=True)])
         qi, tj = np.meshgrid(np.asarray(q_index), t_idx, indexing="ij")
-        parts.append(pd.DataFrame({
-            "qi": qi.ravel(), "ti": tj.ravel(), "strand": best.strand.ravel(), "offset": best.offset.ravel(),
-            "overlap": best.overlap.ravel(), "score": best.pearson.ravel(),
-            "pearson": (best.pearson / np.maximum(best.overlap, 1)).ravel(), "pvalue": pvalue.ravel()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "qi": qi.ravel(),
+                    "ti": tj.ravel(),
+                    "strand": best.strand.ravel(),
+                    "offset": best.offset.ravel(),
+                    "overlap": best.overlap.ravel(),
+                    "score": best.pearson.ravel(),
+                    "pearson": (best.pearson / np.maximum(best.overlap, 1)).ravel(),
+                    "pvalue": pvalue.ravel(),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -474,18 +558,29 @@ def _target_name(t) -> str:
     return str(getattr(t, "name", ""))
 
 
-def best_matches(pairs: pd.DataFrame, queries: Sequence[PFM], *, evalue_max: float = 0.05,
-                 background: np.ndarray | None = None) -> pd.DataFrame:
+def best_matches(
+    pairs: pd.DataFrame,
+    queries: Sequence[PFM],
+    *,
+    evalue_max: float = 0.05,
+    background: np.ndarray | None = None,
+) -> pd.DataFrame:
     """The best match (smallest p-value) of each query: the motif_matches.tsv table.
 
     Rows follow the query order (``filter`` = index in `queries`, whose names must be unique);
     queries absent from `pairs` (e.g. filters that never fired) get empty match fields.
     """
-    base = pd.DataFrame({
-        "query": [q.name for q in queries], "filter": np.arange(len(queries)),
-        "n_sites": [int(q.n_sites) for q in queries],
-        "ic": [round(information_content(q.probs, background), 3) if q.n_sites > 0 else 0.0 for q in queries],
-    })
+    base = pd.DataFrame(
+        {
+            "query": [q.name for q in queries],
+            "filter": np.arange(len(queries)),
+            "n_sites": [int(q.n_sites) for q in queries],
+            "ic": [
+                round(information_content(q.probs, background), 3) if q.n_sites > 0 else 0.0
+                for q in queries
+            ],
+        }
+    )
     best = pairs.loc[pairs.groupby("query", sort=False)["pvalue"].idxmin()] if len(pairs) else pairs
     best = best.rename(columns={"target_id": "best_match_id", "target_name": "best_match_name"})
     table = base.merge(best, on="query", how="left")
@@ -498,12 +593,22 @@ def best_matches(pairs: pd.DataFrame, queries: Sequence[PFM], *, evalue_max: flo
 # ----------------------------------------------------------------------------- the `motifs` step
 
 
-def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, out_dir: str | os.PathLike,
-                  *, max_windows: int | None = 20000, min_activation: float = 0.0, top: int = 12,
-                  jaspar_release: str | None = None,
-                  evalue_max: float = 0.05, min_overlap: int = 5, batch_size: int = PREDICT_BATCH_SIZE,
-                  device: str | None = "auto", precision: str = DEFAULT_PRECISION,
-                  progress: bool = False) -> pd.DataFrame:
+def filter_motifs(
+    model_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    max_windows: int | None = 20000,
+    min_activation: float = 0.0,
+    top: int = 12,
+    jaspar_release: str | None = None,
+    evalue_max: float = 0.05,
+    min_overlap: int = 5,
+    batch_size: int = PREDICT_BATCH_SIZE,
+    device: str | None = "auto",
+    precision: str = DEFAULT_PRECISION,
+    progress: bool = False,
+) -> pd.DataFrame:
     """Filters of a checkpoint as motifs, matched to JASPAR CORE vertebrates (`danq motifs`).
 
     Writes into `out_dir`: filters.meme (all filters, MEME v4 with nsites), motif_matches.tsv
@@ -517,8 +622,13 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
 
     ensure_writable(out_dir, "out_dir", folder=True)
     predictor = as_predictor(model_path, device=device, precision=precision, batch_size=batch_size)
-    found = filter_pfms(predictor, WindowsH5(data_path), max_windows=max_windows, min_activation=min_activation,
-                        progress=progress)
+    found = filter_pfms(
+        predictor,
+        WindowsH5(data_path),
+        max_windows=max_windows,
+        min_activation=min_activation,
+        progress=progress,
+    )
     pfms = found.pfms()
     jaspar = load_jaspar(release=jaspar_release)
     fired = [p for p in pfms if p.n_sites > 0]
@@ -528,8 +638,11 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
     out = Path(out_dir)
     write_meme(out / "filters.meme", pfms, found.background)
     write_tsv(table, out / "motif_matches.tsv", float_format="%.4g")
-    write_tsv(pairs[pairs["evalue"] < evalue_max].sort_values("evalue"), out / "motif_matches_all.tsv",
-              float_format="%.4g")
+    write_tsv(
+        pairs[pairs["evalue"] < evalue_max].sort_values("evalue"),
+        out / "motif_matches_all.tsv",
+        float_format="%.4g",
+    )
     by_id = {m.matrix_id: m for m in jaspar}
     best = table[table["n_sites"] > 0].head(top)
     write_logos(out, [pfms[i] for i in best["filter"]], best, by_id)
@@ -537,12 +650,25 @@ def filter_motifs(model_path: str | os.PathLike, data_path: str | os.PathLike, o
 
 
 def _empty_pairs() -> pd.DataFrame:
-    return pd.DataFrame(columns=["query", "target_id", "target_name", "strand", "offset", "overlap", "score",
-                                 "pearson", "pvalue", "evalue"])
+    return pd.DataFrame(
+        columns=[
+            "query",
+            "target_id",
+            "target_name",
+            "strand",
+            "offset",
+            "overlap",
+            "score",
+            "pearson",
+            "pvalue",
+            "evalue",
+        ]
+    )
 
 
-def write_logos(out_dir: str | os.PathLike, pfms: Sequence[PFM], matches: pd.DataFrame,
-                jaspar_by_id: dict) -> None:
+def write_logos(
+    out_dir: str | os.PathLike, pfms: Sequence[PFM], matches: pd.DataFrame, jaspar_by_id: dict
+) -> None:
     """Per-filter logo PNGs (filter above, best JASPAR match aligned below) and an overview."""
     out = Path(out_dir)
     (out / "logos").mkdir(parents=True, exist_ok=True)
@@ -556,7 +682,10 @@ def write_logos(out_dir: str | os.PathLike, pfms: Sequence[PFM], matches: pd.Dat
             probs = motif.pfm if row.strand == "+" else reverse_complement_pfm(motif.pfm)
             fig = motif_pair(pfm.probs, title, probs, _match_label(row), int(row.offset))
         save_png(fig, out / "logos" / f"filter_{row.filter}.png")
-    overview = [(pfm.probs, f"filter {row.filter}: {_match_label(row)}") for pfm, row in zip(pfms, rows, strict=False)]
+    overview = [
+        (pfm.probs, f"filter {row.filter}: {_match_label(row)}")
+        for pfm, row in zip(pfms, rows, strict=False)
+    ]
     save_png(motif_overview(overview), out / "logos.png")
 
 

@@ -73,11 +73,19 @@ class Predictor:
         self._autocast = self.precision == "bf16" and not copy_bf16
 
     @classmethod
-    def for_training(cls, net: nn.Module, *, precision: str = DEFAULT_PRECISION, batch_size: int = DEFAULT_BATCH_SIZE,
-                     device: torch.device | None = None) -> Predictor:
+    def for_training(
+        cls,
+        net: nn.Module,
+        *,
+        precision: str = DEFAULT_PRECISION,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        device: torch.device | None = None,
+    ) -> Predictor:
         """Forward-strand logits of a network under training (eval mode only while it runs)."""
         device = device or next(net.parameters()).device
-        return cls(TrainedModel(net, None, {}), device, precision, batch_size, rc_average=False, live=True)
+        return cls(
+            TrainedModel(net, None, {}), device, precision, batch_size, rc_average=False, live=True
+        )
 
     # ------------------------------------------------------------------ facts about the model
     @property
@@ -105,8 +113,12 @@ class Predictor:
         """
         return self._batched(codes, lambda z: z, progress)
 
-    def _batched(self, codes: np.ndarray, then: Callable[[torch.Tensor], torch.Tensor],
-                 progress: str | None = None) -> np.ndarray:
+    def _batched(
+        self,
+        codes: np.ndarray,
+        then: Callable[[torch.Tensor], torch.Tensor],
+        progress: str | None = None,
+    ) -> np.ndarray:
         """`then`(float32 logits) of each batch of `codes`, stacked as (n, T) float32."""
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         starts = range(0, len(codes), self.batch_size)
@@ -114,7 +126,10 @@ class Predictor:
             from tqdm.auto import tqdm
 
             starts = tqdm(starts, desc=progress, unit="batch", leave=False)
-        out = [then(self._forward(codes[a:a + self.batch_size]).float()).cpu().numpy() for a in starts]
+        out = [
+            then(self._forward(codes[a : a + self.batch_size]).float()).cpu().numpy()
+            for a in starts
+        ]
         return np.concatenate(out) if out else np.zeros((0, self.n_targets), np.float32)
 
     def probabilities(self, codes: np.ndarray, reverse: np.ndarray | None = None) -> np.ndarray:
@@ -134,19 +149,27 @@ class Predictor:
         conv = self._run.conv
         best, pos = [], []
         for a in range(0, len(codes), self.batch_size):
-            x = self._one_hot(codes[a:a + self.batch_size])
+            x = self._one_hot(codes[a : a + self.batch_size])
             with torch.inference_mode(), autocast_context(self.device, self._autocast):
                 top, arg = conv(x).float().max(dim=2)
             best.append(top.cpu().numpy())
             pos.append(arg.cpu().numpy())
         if not best:
-            return np.zeros((0, conv.out_channels), np.float32), np.zeros((0, conv.out_channels), np.int64)
+            return np.zeros((0, conv.out_channels), np.float32), np.zeros(
+                (0, conv.out_channels), np.int64
+            )
         return np.concatenate(best), np.concatenate(pos)
 
     # ------------------------------------------------------------------ REF/ALT pairs
-    def allele_probabilities(self, refs: np.ndarray, alts: np.ndarray, alt_ref: np.ndarray,
-                             spans: list[tuple[int, int] | None], *,
-                             shared: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def allele_probabilities(
+        self,
+        refs: np.ndarray,
+        alts: np.ndarray,
+        alt_ref: np.ndarray,
+        spans: list[tuple[int, int] | None],
+        *,
+        shared: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (float64, (N, T) and (M, T)) of REF windows and of ALT windows made from them.
 
         `alt_ref[i]` is the REF window ALT window i was made from; `spans[i]` the window bases
@@ -159,24 +182,37 @@ class Predictor:
             refs = np.concatenate([refs, reverse_complement_codes(refs)])
             alts = np.concatenate([alts, reverse_complement_codes(alts)])
             alt_ref = np.concatenate([alt_ref, alt_ref + len(refs) // 2])
-            spans = spans + [None if sp is None else (window - sp[1], window - sp[0]) for sp in spans]
+            spans = spans + [
+                None if sp is None else (window - sp[1], window - sp[0]) for sp in spans
+            ]
         with torch.inference_mode(), autocast_context(self.device, self._autocast):
-            if shared and supports(self._run):  # the shared pass reads base codes: no one-hot windows
-                ref_logits, alt_logits = self._shared_logits(self._codes(refs), self._codes(alts), alt_ref, spans)
+            if shared and supports(
+                self._run
+            ):  # the shared pass reads base codes: no one-hot windows
+                ref_logits, alt_logits = self._shared_logits(
+                    self._codes(refs), self._codes(alts), alt_ref, spans
+                )
             else:
                 ref_x, alt_x = self._one_hot(refs), self._one_hot(alts)
                 x = torch.cat([ref_x, alt_x])
-                logits = torch.cat([self._run(x[i:i + SHARED_CHUNK]) for i in range(0, len(x), SHARED_CHUNK)])
-                ref_logits, alt_logits = logits[: len(ref_x)], logits[len(ref_x):]
+                logits = torch.cat(
+                    [self._run(x[i : i + SHARED_CHUNK]) for i in range(0, len(x), SHARED_CHUNK)]
+                )
+                ref_logits, alt_logits = logits[: len(ref_x)], logits[len(ref_x) :]
         p_ref = torch.sigmoid(ref_logits.double()).cpu().numpy()
         p_alt = torch.sigmoid(alt_logits.double()).cpu().numpy()
         if self.rc_average:
-            p_ref = (p_ref[: len(p_ref) // 2] + p_ref[len(p_ref) // 2:]) / 2
-            p_alt = (p_alt[: len(p_alt) // 2] + p_alt[len(p_alt) // 2:]) / 2
+            p_ref = (p_ref[: len(p_ref) // 2] + p_ref[len(p_ref) // 2 :]) / 2
+            p_alt = (p_alt[: len(p_alt) // 2] + p_alt[len(p_alt) // 2 :]) / 2
         return p_ref, p_alt
 
-    def _shared_logits(self, ref_x: torch.Tensor, alt_x: torch.Tensor, alt_ref: np.ndarray,
-                       spans: list[tuple[int, int] | None]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _shared_logits(
+        self,
+        ref_x: torch.Tensor,
+        alt_x: torch.Tensor,
+        alt_ref: np.ndarray,
+        spans: list[tuple[int, int] | None],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Shared-compute logits for same-length ALTs; the plain forward for indel ALTs.
 
         ref_x, alt_x: uint8 base codes (n, L) on the device (only indel ALTs get one-hot encoded).
@@ -185,14 +221,24 @@ class Predictor:
         same = [i for i, sp in enumerate(spans) if sp is not None]
         other = [i for i, sp in enumerate(spans) if sp is None]
         idx = torch.tensor(same, dtype=torch.long, device=alt_x.device)
-        ref_logits, same_logits = runner(ref_x, alt_x[idx], torch.as_tensor(alt_ref[same], device=alt_x.device),
-                                               [spans[i] for i in same])
+        ref_logits, same_logits = runner(
+            ref_x,
+            alt_x[idx],
+            torch.as_tensor(alt_ref[same], device=alt_x.device),
+            [spans[i] for i in same],
+        )
         alt_logits = same_logits.new_empty((len(spans), same_logits.shape[1]))
         alt_logits[idx] = same_logits
         if other:
             oidx = torch.tensor(other, dtype=torch.long, device=alt_x.device)
-            alt_logits[oidx] = torch.cat([self._run(to_one_hot(alt_x[oidx[i:i + SHARED_CHUNK]], self.device, self.dtype))
-                                          for i in range(0, len(oidx), SHARED_CHUNK)]).to(alt_logits.dtype)
+            alt_logits[oidx] = torch.cat(
+                [
+                    self._run(
+                        to_one_hot(alt_x[oidx[i : i + SHARED_CHUNK]], self.device, self.dtype)
+                    )
+                    for i in range(0, len(oidx), SHARED_CHUNK)
+                ]
+            ).to(alt_logits.dtype)
         return ref_logits, alt_logits
 
     # ------------------------------------------------------------------ plumbing
@@ -229,9 +275,15 @@ class Predictor:
             net.train(was_training)
 
 
-def as_predictor(model: str | os.PathLike | TrainedModel | Predictor, *, device: str | torch.device | None = "auto",
-                 precision: str = DEFAULT_PRECISION, batch_size: int = DEFAULT_BATCH_SIZE, rc_average: bool = True,
-                 threads: int | None = None) -> Predictor:
+def as_predictor(
+    model: str | os.PathLike | TrainedModel | Predictor,
+    *,
+    device: str | torch.device | None = "auto",
+    precision: str = DEFAULT_PRECISION,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    rc_average: bool = True,
+    threads: int | None = None,
+) -> Predictor:
     """A `Predictor` from a checkpoint path or a `TrainedModel` (a `Predictor` is returned as it is).
 
     `threads` sets torch's CPU thread count for the process (None leaves it alone).
@@ -243,21 +295,30 @@ def as_predictor(model: str | os.PathLike | TrainedModel | Predictor, *, device:
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, device=None)
     if not isinstance(model, TrainedModel):
-        raise DanQError(f"model must be a checkpoint path or a TrainedModel (from load_model), "
-                        f"not {type(model).__name__}")
+        raise DanQError(
+            f"model must be a checkpoint path or a TrainedModel (from load_model), "
+            f"not {type(model).__name__}"
+        )
     return Predictor(model, resolve_device(device), precision, batch_size, rc_average)
 
 
-def predictor_from_kwargs(model: str | os.PathLike | TrainedModel | Predictor, kwargs: dict[str, Any]) -> Predictor:
+def predictor_from_kwargs(
+    model: str | os.PathLike | TrainedModel | Predictor, kwargs: dict[str, Any]
+) -> Predictor:
     """`as_predictor` with the predictor's own options popped from a stage's keyword arguments."""
-    own = {k: kwargs.pop(k) for k in ("device", "precision", "rc_average", "threads") if k in kwargs}
+    own = {
+        k: kwargs.pop(k) for k in ("device", "precision", "rc_average", "threads") if k in kwargs
+    }
     return as_predictor(model, **own)
 
 
 def bf16_copy(net: nn.Module) -> nn.Module:
     """A bfloat16 copy of `net` in eval mode, made without an intermediate fp32 copy."""
-    memo = {id(t): _cast_like(t, torch.bfloat16)
-            for t in [*net.parameters(), *net.buffers()] if t.is_floating_point()}
+    memo = {
+        id(t): _cast_like(t, torch.bfloat16)
+        for t in [*net.parameters(), *net.buffers()]
+        if t.is_floating_point()
+    }
     return copy.deepcopy(net, memo).to(torch.bfloat16).eval()
 
 

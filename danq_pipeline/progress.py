@@ -35,8 +35,16 @@ class Progress:
         Where to write; default sys.stderr (looked up at construction).
     """
 
-    def __init__(self, total: int | None, *, desc: str, unit: str, enabled: bool = True,
-                 interval_s: float = 30.0, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        desc: str,
+        unit: str,
+        enabled: bool = True,
+        interval_s: float = 30.0,
+        stream: TextIO | None = None,
+    ) -> None:
         self.total, self.desc, self.unit, self.interval_s = total, desc, unit, interval_s
         self.stream = stream if stream is not None else sys.stderr
         self.done = 0
@@ -67,8 +75,10 @@ class Progress:
             return f"{self.desc}: {self.done} {self.unit}, {rate:.1f} {self.unit}/s, elapsed {_clock(elapsed)}"
         pct = 100.0 * self.done / self.total if self.total else 100.0
         eta = _clock((self.total - self.done) / rate) if rate > 0 else "unknown"
-        return (f"{self.desc}: {self.done}/{self.total} {self.unit} ({pct:.0f}%), {rate:.1f} {self.unit}/s, "
-                f"ETA {eta}")
+        return (
+            f"{self.desc}: {self.done}/{self.total} {self.unit} ({pct:.0f}%), {rate:.1f} {self.unit}/s, "
+            f"ETA {eta}"
+        )
 
     def close(self) -> None:
         """End the bar, or print the final plain line (done, elapsed time, mean rate)."""
@@ -76,8 +86,10 @@ class Progress:
             self._bar.close()
         elif self._plain:
             elapsed = max(time.monotonic() - self._start, 1e-9)
-            self._print(f"{self.desc}: done, {self.done} {self.unit} in {_clock(elapsed)} "
-                        f"({self.done / elapsed:.1f} {self.unit}/s)")
+            self._print(
+                f"{self.desc}: done, {self.done} {self.unit} in {_clock(elapsed)} "
+                f"({self.done / elapsed:.1f} {self.unit}/s)"
+            )
         self._plain = False
 
     def _print(self, text: str) -> None:

@@ -33,7 +33,7 @@ from torch import nn
 from danq_pipeline.errors import DanQError
 from danq_pipeline.training_defaults import DEFAULT_RECIPE, RECIPES
 
-RMSPROP_RHO = 0.9         # Keras 0.2 RMSprop defaults, which DanQ_train.py used ('rmsprop')
+RMSPROP_RHO = 0.9  # Keras 0.2 RMSprop defaults, which DanQ_train.py used ('rmsprop')
 RMSPROP_EPS = 1e-6
 KERAS_UNIFORM_SCALE = 0.05  # Keras 0.2 initializations.uniform
 KERAS_ORTHOGONAL_GAIN = 1.1  # Keras 0.2 initializations.orthogonal(scale=1.1)
@@ -54,8 +54,9 @@ class KerasRMSprop(torch.optim.Optimizer):
     State is stored under ``square_avg``, like torch.optim.RMSprop's.
     """
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, rho: float = RMSPROP_RHO,
-                 eps: float = RMSPROP_EPS) -> None:
+    def __init__(
+        self, params: Iterable, lr: float = 1e-3, rho: float = RMSPROP_RHO, eps: float = RMSPROP_EPS
+    ) -> None:
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps))
 
     @torch.no_grad()
@@ -140,5 +141,13 @@ def _glorot_uniform_(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
     weight.uniform_(-bound, bound)
 
 
-__all__ = ["RECIPES", "DEFAULT_RECIPE", "KerasRMSprop", "make_optimizer", "stops_after", "init_weights",
-           "keras_init", "check_recipe"]
+__all__ = [
+    "RECIPES",
+    "DEFAULT_RECIPE",
+    "KerasRMSprop",
+    "make_optimizer",
+    "stops_after",
+    "init_weights",
+    "keras_init",
+    "check_recipe",
+]

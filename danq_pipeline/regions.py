@@ -39,28 +39,44 @@ def parse_region(text: str, lengths: dict[str, int], source: str = "region") -> 
         return Region(text, 0, lengths[text])
     m = re.fullmatch(r"(.+):([\d,]+)-([\d,]+)", text)
     if not m and ":" not in text and text:
-        raise DanQError(f"`{source}`: contig {text!r} is not in the FASTA{fasta_has(lengths, text)}", params=source)
+        raise DanQError(
+            f"`{source}`: contig {text!r} is not in the FASTA{fasta_has(lengths, text)}",
+            params=source,
+        )
     if not m:
-        raise DanQError(f"`{source}`: cannot read {text!r}; write a contig name (chr8) or a "
-                        "region chrom:start-end, 1-based inclusive (chr22:17000000-18000000)", params=source)
+        raise DanQError(
+            f"`{source}`: cannot read {text!r}; write a contig name (chr8) or a "
+            "region chrom:start-end, 1-based inclusive (chr22:17000000-18000000)",
+            params=source,
+        )
     chrom, a, b = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
     if chrom not in lengths:
-        raise DanQError(f"`{source}`: contig {chrom!r} of {text!r} is not in the FASTA{fasta_has(lengths, chrom)}",
-                        params=source)
+        raise DanQError(
+            f"`{source}`: contig {chrom!r} of {text!r} is not in the FASTA{fasta_has(lengths, chrom)}",
+            params=source,
+        )
     if a < 1 or b < a:
-        raise DanQError(f"`{source}`: region {text!r} needs 1 <= start <= end "
-                        "(1-based inclusive, e.g. chr22:17000000-18000000)", params=source)
+        raise DanQError(
+            f"`{source}`: region {text!r} needs 1 <= start <= end "
+            "(1-based inclusive, e.g. chr22:17000000-18000000)",
+            params=source,
+        )
     if a > lengths[chrom]:
-        raise DanQError(f"`{source}`: region {text!r} starts past the end of {chrom} ({lengths[chrom]:,} bp); "
-                        "check the coordinates and the genome build", params=source)
+        raise DanQError(
+            f"`{source}`: region {text!r} starts past the end of {chrom} ({lengths[chrom]:,} bp); "
+            "check the coordinates and the genome build",
+            params=source,
+        )
     return Region(chrom, a - 1, min(b, lengths[chrom]))
 
 
 def fasta_has(lengths: dict[str, int], chrom: str) -> str:
     """' (it has chr1, chr2, ...)' plus a chr-prefix hint, for messages about an absent contig."""
     names = list(lengths)
-    return (f" (it has {', '.join(names[:5])}{'...' if len(names) > 5 else ''})"
-            f"{naming_hint([chrom], names)}")
+    return (
+        f" (it has {', '.join(names[:5])}{'...' if len(names) > 5 else ''})"
+        f"{naming_hint([chrom], names)}"
+    )
 
 
 def parse_regions(text: str | None, lengths: dict[str, int], source: str) -> list[Region]:
@@ -78,7 +94,11 @@ def split_region_list(text: str) -> list[str]:
     """
     items: list[str] = []
     for token in (t.strip() for t in text.split(",")):
-        if items and re.fullmatch(r"\d{3}(-\d+)?", token) and re.search(r":[\d,]+(-[\d,]+)?$", items[-1]):
+        if (
+            items
+            and re.fullmatch(r"\d{3}(-\d+)?", token)
+            and re.search(r":[\d,]+(-[\d,]+)?$", items[-1])
+        ):
             items[-1] += "," + token
         elif token:
             items.append(token)
@@ -99,5 +119,7 @@ def merge_regions(regions: list[Region]) -> list[Region]:
 def region_arrays(regions: list[Region], chrom: str) -> tuple[np.ndarray, np.ndarray]:
     """Starts and ends (int64) of the merged regions on one contig."""
     rs = [r for r in regions if r.chrom == chrom]
-    return (np.array([r.start for r in rs], dtype=np.int64),
-            np.array([r.end for r in rs], dtype=np.int64))
+    return (
+        np.array([r.start for r in rs], dtype=np.int64),
+        np.array([r.end for r in rs], dtype=np.int64),
+    )

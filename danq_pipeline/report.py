@@ -48,19 +48,21 @@ def html_table(frame: pd.DataFrame, table_id: str = "", sortable: bool = False) 
     attrs = f' id="{table_id}"' if table_id else ""
     attrs += ' class="sortable"' if sortable else ""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "\n".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
-                     for row in frame.itertuples(index=False))
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
     return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
 FIGURE_CAPTIONS = {
     "roc_curves": "ROC curves per target (all targets when few, otherwise the best and worst by AUROC); "
-                  "solid: DanQ, dashed grey: k-mer baseline, dotted: random.",
+    "solid: DanQ, dashed grey: k-mer baseline, dotted: random.",
     "pr_curves": "Precision-recall curves for the same targets; the dotted line is the positive rate "
-                 "(the AUPRC of a random ranking).",
+    "(the AUPRC of a random ranking).",
     "metric_distributions": "AUROC and AUPRC of every target by class; DanQ in colour, the k-mer baseline in grey.",
     "baseline_scatter": "Per-target DanQ vs k-mer baseline; points above the diagonal are targets where DanQ "
-                        "adds to what short words predict.",
+    "adds to what short words predict.",
     "reference_scatter": "Per-target ours vs the reference table; points above the diagonal beat the reference.",
 }
 
@@ -92,7 +94,9 @@ def _read_tsv(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, sep="\t", keep_default_na=True)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DanQError(f"{path}: cannot read this TSV ({str(err).splitlines()[0]}); re-create it") from None
+        raise DanQError(
+            f"{path}: cannot read this TSV ({str(err).splitlines()[0]}); re-create it"
+        ) from None
     for col in frame.columns:
         if col in TEXT_COLUMNS or not pd.api.types.is_numeric_dtype(frame[col]):
             frame[col] = frame[col].astype(object).where(frame[col].notna(), "")
@@ -103,7 +107,9 @@ def setting_text(value: Any, nested: bool = False) -> str:
     """A run setting as plain text, never raw JSON: a mapping as 'key: value; ...', one inside
     it as '(key: value, ...)'."""
     if isinstance(value, dict):
-        text = ("; " if not nested else ", ").join(f"{k}: {setting_text(v, True)}" for k, v in value.items())
+        text = ("; " if not nested else ", ").join(
+            f"{k}: {setting_text(v, True)}" for k, v in value.items()
+        )
         return f"({text})" if nested else text
     if isinstance(value, (list, tuple)):
         return ", ".join(setting_text(v, True) for v in value)
@@ -117,22 +123,28 @@ def class_table(summary: pd.DataFrame) -> pd.DataFrame:
     for col in summary.columns:
         if col.startswith("mean_") and f"median_{col[5:]}" in summary:
             metric = col[5:]
-            out[f"{metric} mean / median"] = [f"{_cell(a)} / {_cell(b)}" for a, b in
-                                              zip(summary[col], summary[f"median_{metric}"], strict=True)]
+            out[f"{metric} mean / median"] = [
+                f"{_cell(a)} / {_cell(b)}"
+                for a, b in zip(summary[col], summary[f"median_{metric}"], strict=True)
+            ]
     return out
 
 
 def headline(metrics: pd.DataFrame) -> str:
     """One plain sentence: targets scored, mean/median AUROC and AUPRC, and the baseline comparison."""
     ok = metrics[metrics["auroc"].notna()]
-    text = (f"{len(ok)} of {len(metrics)} targets scored: mean AUROC {ok['auroc'].mean():.3f} "
-            f"(median {ok['auroc'].median():.3f}), mean AUPRC {ok['auprc'].mean():.3f} "
-            f"(random ranking {ok['auprc_random'].mean():.3f}).")
+    text = (
+        f"{len(ok)} of {len(metrics)} targets scored: mean AUROC {ok['auroc'].mean():.3f} "
+        f"(median {ok['auroc'].median():.3f}), mean AUPRC {ok['auprc'].mean():.3f} "
+        f"(random ranking {ok['auprc_random'].mean():.3f})."
+    )
     both = ok[["auroc", "baseline_auroc"]].dropna()
     if len(both):
         wins = int((both["auroc"] > both["baseline_auroc"]).sum())
-        text += (f" The k-mer baseline reaches mean AUROC {both['baseline_auroc'].mean():.3f}; DanQ is better "
-                 f"on {wins} of {len(both)} targets.")
+        text += (
+            f" The k-mer baseline reaches mean AUROC {both['baseline_auroc'].mean():.3f}; DanQ is better "
+            f"on {wins} of {len(both)} targets."
+        )
     if len(ok) < len(metrics):
         text += f" {len(metrics) - len(ok)} targets are undefined (see note in the table)."
     return text
@@ -142,17 +154,28 @@ def _section_summary(eval_dir: Path, info: dict, metrics: pd.DataFrame) -> str:
     parts = ["<h2>Summary</h2>", f"<p><b>{html.escape(headline(metrics))}</b></p>"]
     if info:
         shown = {k: v for k, v in info.items() if k not in ("figures",) and v not in (None, "")}
-        parts.append(html_table(pd.DataFrame({"setting": list(shown),
-                                              "value": [setting_text(v) for v in shown.values()]})))
+        parts.append(
+            html_table(
+                pd.DataFrame(
+                    {"setting": list(shown), "value": [setting_text(v) for v in shown.values()]}
+                )
+            )
+        )
         if info.get("baseline_missing_reason"):
-            parts.append(f'<p class="note">No baseline: {html.escape(info["baseline_missing_reason"])}.</p>')
+            parts.append(
+                f'<p class="note">No baseline: {html.escape(info["baseline_missing_reason"])}.</p>'
+            )
     parts.append("<h3>Per class (mean / median over targets with a defined metric)</h3>")
-    parts.append(f'<div class="wide">{html_table(class_table(_read_tsv(eval_dir / "summary.tsv")), "classes")}</div>')
+    parts.append(
+        f'<div class="wide">{html_table(class_table(_read_tsv(eval_dir / "summary.tsv")), "classes")}</div>'
+    )
     ref = eval_dir / "reference_summary.tsv"
     if ref.exists():
-        parts.append("<h3>Comparison with the reference table</h3><p class='cap'>median_diff: median over targets "
-                     "of ours minus reference; frac_ge: share of targets where ours &ge; reference; frac_within: "
-                     "share where ours &ge; reference - 0.01.</p>")
+        parts.append(
+            "<h3>Comparison with the reference table</h3><p class='cap'>median_diff: median over targets "
+            "of ours minus reference; frac_ge: share of targets where ours &ge; reference; frac_within: "
+            "share where ours &ge; reference - 0.01.</p>"
+        )
         parts.append(f'<div class="wide">{html_table(_read_tsv(ref))}</div>')
     return "\n".join(parts)
 
@@ -165,25 +188,34 @@ def _section_figures(eval_dir: Path) -> str:
     parts = ["<h2>Figures</h2>"]
     for png in pngs:
         parts.append(_img(_data_uri(png.read_bytes()), png.stem))
-        parts.append(f'<div class="cap">{html.escape(FIGURE_CAPTIONS.get(png.stem, png.stem))} '
-                     f'(vector version: figures/{html.escape(png.stem)}.svg)</div>')
+        parts.append(
+            f'<div class="cap">{html.escape(FIGURE_CAPTIONS.get(png.stem, png.stem))} '
+            f"(vector version: figures/{html.escape(png.stem)}.svg)</div>"
+        )
     return "\n".join(parts)
 
 
 def _section_targets(metrics: pd.DataFrame) -> str:
-    return ("<h2>Every target</h2><p class='cap'>Click a column header to sort; type to filter. auprc_random is "
-            "the AUPRC of a random ranking (the positive rate); NaN means undefined, with the reason in note.</p>"
-            '<input class="filter" data-table="targets" placeholder="filter rows...">'
-            f'<div class="scroll">{html_table(metrics, "targets", sortable=True)}</div>')
+    return (
+        "<h2>Every target</h2><p class='cap'>Click a column header to sort; type to filter. auprc_random is "
+        "the AUPRC of a random ranking (the positive rate); NaN means undefined, with the reason in note.</p>"
+        '<input class="filter" data-table="targets" placeholder="filter rows...">'
+        f'<div class="scroll">{html_table(metrics, "targets", sortable=True)}</div>'
+    )
 
 
 def _section_history(history: Path) -> str:
     frame = _read_tsv(history)
     if "epoch" not in frame or not len(frame):
-        raise DanQError(f"{history}: no 'epoch' column or no rows; give the history.tsv written by `danq train`")
-    return ("<h2>Training</h2>" + _img(_fig_uri(plot_history(frame)), "training curves")
-            + f"<div class='cap'>From {html.escape(history.name)} ({len(frame)} epochs).</div>"
-            + f"<div class='scroll'>{html_table(frame, 'history', sortable=True)}</div>")
+        raise DanQError(
+            f"{history}: no 'epoch' column or no rows; give the history.tsv written by `danq train`"
+        )
+    return (
+        "<h2>Training</h2>"
+        + _img(_fig_uri(plot_history(frame)), "training curves")
+        + f"<div class='cap'>From {html.escape(history.name)} ({len(frame)} epochs).</div>"
+        + f"<div class='scroll'>{html_table(frame, 'history', sortable=True)}</div>"
+    )
 
 
 MAX_LOGOS = 48
@@ -195,7 +227,7 @@ def _logo_for(logos: dict[str, Path], filt: Any) -> Path | None:
     if not digits:
         return None
     for stem, path in logos.items():
-        tail = stem[len(stem.rstrip("0123456789")):]
+        tail = stem[len(stem.rstrip("0123456789")) :]
         if tail and int(tail) == int(digits):
             return path
     return None
@@ -208,25 +240,39 @@ def _section_motifs(motifs_dir: Path) -> str:
     table = _read_tsv(table_path)
     if "evalue" in table:
         table = table.sort_values("evalue", kind="stable")
-    logos = {p.stem: p for p in sorted((motifs_dir / "logos").glob("*.png"))} if (motifs_dir / "logos").is_dir() else {}
-    parts = ["<h2>Motifs learned by the convolution filters</h2>",
-             "<p class='cap'>Filters matched against JASPAR (best match, p- and E-value); sorted by E-value.</p>",
-             f"<p>{html.escape(motif_headline(table))}</p>",
-             f"<div class='scroll'>{html_table(table, 'motifs', sortable=True)}</div>"]
+    logos = (
+        {p.stem: p for p in sorted((motifs_dir / "logos").glob("*.png"))}
+        if (motifs_dir / "logos").is_dir()
+        else {}
+    )
+    parts = [
+        "<h2>Motifs learned by the convolution filters</h2>",
+        "<p class='cap'>Filters matched against JASPAR (best match, p- and E-value); sorted by E-value.</p>",
+        f"<p>{html.escape(motif_headline(table))}</p>",
+        f"<div class='scroll'>{html_table(table, 'motifs', sortable=True)}</div>",
+    ]
     shown = [(row, _logo_for(logos, row.get("filter"))) for row in table.to_dict("records")]
     shown = [(r, p) for r, p in shown if p is not None][:MAX_LOGOS]
     if not shown:
         shown = [({"filter": p.stem}, p) for p in list(logos.values())[:MAX_LOGOS]]
     for row, path in shown:
         filt = str(row.get("filter"))
-        match = f" ~ {row['best_match_name']}" if pd.notna(row.get("best_match_name", np.nan)) else ""
-        evalue = f" (E = {row['evalue']:.2g})" if isinstance(row.get("evalue"), (int, float)) else ""
-        parts.append(f"<figure style='display:inline-block;width:300px;margin:4px'>{_img(_data_uri(path.read_bytes()), filt)}"
-                     f"<figcaption class='cap'>filter {html.escape(filt + match + evalue)}</figcaption></figure>")
+        match = (
+            f" ~ {row['best_match_name']}" if pd.notna(row.get("best_match_name", np.nan)) else ""
+        )
+        evalue = (
+            f" (E = {row['evalue']:.2g})" if isinstance(row.get("evalue"), (int, float)) else ""
+        )
+        parts.append(
+            f"<figure style='display:inline-block;width:300px;margin:4px'>{_img(_data_uri(path.read_bytes()), filt)}"
+            f"<figcaption class='cap'>filter {html.escape(filt + match + evalue)}</figcaption></figure>"
+        )
     overview = motifs_dir / "logos.png"
     if overview.exists():
         parts.append(_img(_data_uri(overview.read_bytes()), "motif logos overview"))
-        parts.append("<div class='cap'>All matched filters aligned to their JASPAR motifs (logos.png).</div>")
+        parts.append(
+            "<div class='cap'>All matched filters aligned to their JASPAR motifs (logos.png).</div>"
+        )
     return "\n".join(parts)
 
 
@@ -235,27 +281,46 @@ def motif_headline(table: pd.DataFrame, motif: str = "CTCF") -> str:
     if "significant" not in table or "best_match_name" not in table:
         return ""
     sig = table[table["significant"].astype(str).str.lower() == "true"]
-    names = ", ".join(f"filter {r['filter']} ~ {r['best_match_name']}" for r in sig.head(8).to_dict("records"))
-    text = f"{len(sig)} of {len(table)} filters match a JASPAR motif significantly" + (f" ({names})." if names else ".")
+    names = ", ".join(
+        f"filter {r['filter']} ~ {r['best_match_name']}" for r in sig.head(8).to_dict("records")
+    )
+    text = f"{len(sig)} of {len(table)} filters match a JASPAR motif significantly" + (
+        f" ({names})." if names else "."
+    )
     hits = table[table["best_match_name"].astype(str).str.upper() == motif.upper()]
     if hits.empty:
         return text + f" No filter's best match is {motif}."
     best = hits.sort_values("evalue").iloc[0]
     verdict = "significant" if str(best["significant"]).lower() == "true" else "not significant"
-    return text + f" Closest {motif} match: filter {best['filter']} ({best['best_match_id']}, E = {best['evalue']:.2g}, {verdict})."
+    return (
+        text
+        + f" Closest {motif} match: filter {best['filter']} ({best['best_match_id']}, E = {best['evalue']:.2g}, {verdict})."
+    )
 
 
-MODISCO_COLUMNS = ("pattern", "metacluster", "n_seqlets", "width", "ic", "best_match_name", "best_match_id",
-                   "evalue", "significant", "second_match_name")
+MODISCO_COLUMNS = (
+    "pattern",
+    "metacluster",
+    "n_seqlets",
+    "width",
+    "ic",
+    "best_match_name",
+    "best_match_id",
+    "evalue",
+    "significant",
+    "second_match_name",
+)
 
 
 def _section_modisco(dirs: list[Path]) -> str:
     """Patterns TF-MoDISco found in each target's attribution maps, their best JASPAR match and
     support (seqlets), with their logos; a target whose patterns.tsv is missing is named, not shown."""
-    parts = ["<h2>Motifs discovered from attributions (TF-MoDISco)</h2>",
-             "<p class='cap'>Per target: patterns found by modisco-lite in the expected-gradient maps of its "
-             "positive windows (pos: raise the prediction, neg: lower it), support = seqlets, and the best "
-             "JASPAR match by TOMTOM's statistic (significant: E &lt; 0.05).</p>"]
+    parts = [
+        "<h2>Motifs discovered from attributions (TF-MoDISco)</h2>",
+        "<p class='cap'>Per target: patterns found by modisco-lite in the expected-gradient maps of its "
+        "positive windows (pos: raise the prediction, neg: lower it), support = seqlets, and the best "
+        "JASPAR match by TOMTOM's statistic (significant: E &lt; 0.05).</p>",
+    ]
     for d in dirs:
         table_path = d / "patterns.tsv"
         if not table_path.exists():
@@ -263,17 +328,25 @@ def _section_modisco(dirs: list[Path]) -> str:
             continue
         table = _read_tsv(table_path)
         target = str(table["target"].iloc[0]) if len(table) and "target" in table else d.name
-        n_win = f", {int(table['n_windows'].iloc[0])} windows" if len(table) and "n_windows" in table else ""
+        n_win = (
+            f", {int(table['n_windows'].iloc[0])} windows"
+            if len(table) and "n_windows" in table
+            else ""
+        )
         parts.append(f"<h3>{html.escape(target)}: {len(table)} patterns{n_win}</h3>")
         if not len(table):
             continue
-        parts.append(f"<div class='scroll'>{html_table(table[[c for c in MODISCO_COLUMNS if c in table]])}</div>")
+        parts.append(
+            f"<div class='scroll'>{html_table(table[[c for c in MODISCO_COLUMNS if c in table]])}</div>"
+        )
         for row in table.head(MAX_LOGOS).to_dict("records"):
             logo = d / "logos" / f"{row['pattern']}.png"
             if logo.exists():
-                parts.append(f"<figure style='display:inline-block;width:300px;margin:4px'>"
-                             f"{_img(_data_uri(logo.read_bytes()), str(row['pattern']))}<figcaption class='cap'>"
-                             f"{html.escape(str(row['pattern']))} ({row['n_seqlets']} seqlets)</figcaption></figure>")
+                parts.append(
+                    f"<figure style='display:inline-block;width:300px;margin:4px'>"
+                    f"{_img(_data_uri(logo.read_bytes()), str(row['pattern']))}<figcaption class='cap'>"
+                    f"{html.escape(str(row['pattern']))} ({row['n_seqlets']} seqlets)</figcaption></figure>"
+                )
     return "\n".join(parts)
 
 
@@ -283,12 +356,20 @@ def _section_variants(paths: list[Path], top: int = 20) -> str:
         frame = _read_tsv(path)
         missing = [c for c in ("status", "max_abs_diff") if c not in frame]
         if missing:
-            raise DanQError(f"{path}: variant table lacks columns {missing}; give the .tsv from `danq score-variants`")
+            raise DanQError(
+                f"{path}: variant table lacks columns {missing}; give the .tsv from `danq score-variants`"
+            )
         counts = frame["status"].value_counts().rename_axis("status").reset_index(name="n")
-        best = frame.sort_values("max_abs_diff", ascending=False, kind="stable", na_position="last").head(top)
-        parts += [f"<h3>{html.escape(path.name)} ({len(frame)} records)</h3>", html_table(counts),
-                  f"<p class='cap'>Top {len(best)} by largest absolute change in any target's probability "
-                  "(max_abs_diff):</p>", f"<div class='scroll'>{html_table(best)}</div>"]
+        best = frame.sort_values(
+            "max_abs_diff", ascending=False, kind="stable", na_position="last"
+        ).head(top)
+        parts += [
+            f"<h3>{html.escape(path.name)} ({len(frame)} records)</h3>",
+            html_table(counts),
+            f"<p class='cap'>Top {len(best)} by largest absolute change in any target's probability "
+            "(max_abs_diff):</p>",
+            f"<div class='scroll'>{html_table(best)}</div>",
+        ]
         h5 = path.with_suffix(".h5")
         if "combined_p" in frame and h5.exists():
             parts.append(_section_significance(frame, h5, top))
@@ -309,31 +390,49 @@ def _section_significance(frame: pd.DataFrame, h5_path: Path, top: int) -> str:
     bg_path = Path(str(attrs.get("background", "")))
     bg_effects = read_background(bg_path).sample if bg_path.is_file() else None
     pooled = p[~np.isnan(p)]
-    text = (f"Against the background {html.escape(bg_path.name)} ({attrs.get('background_n')} alleles, effect "
+    text = (
+        (
+            f"Against the background {html.escape(bg_path.name)} ({attrs.get('background_n')} alleles, effect "
             f"{html.escape(measure)}): {(pooled <= 0.05).mean():.1%} of per-target p-values are &le; 0.05 and "
             f"{(pooled <= 0.01).mean():.1%} &le; 0.01 (uniform: 5% and 1%); {int((combined <= 0.01).sum())} of "
-            f"{len(combined)} alleles have combined_p &le; 0.01.") if len(pooled) else "No scored allele."
-    parts = [f"<h4>Significance against the background</h4><p>{text}</p>",
-             _img(_fig_uri(plot_background_effects(effects, bg_effects, measure)), "effects vs background"),
-             "<div class='cap'>Effect sizes of the scored alleles (all targets pooled) against the background's "
-             "sampled alleles; the background file is read from the path recorded in the HDF5.</div>"
-             if bg_effects is not None else
-             f"<p class='note'>{html.escape(str(bg_path))} not found: the effect histogram shows the scored "
-             "alleles only.</p>",
-             _img(_fig_uri(plot_pvalue_qq(p, combined)), "p-value QQ plot"),
-             "<div class='cap'>QQ plot of the p-values: observed against uniform quantiles (-log10). Alleles "
-             "like the background lie on the diagonal; unusual effects rise above it at the right.</div>"]
+            f"{len(combined)} alleles have combined_p &le; 0.01."
+        )
+        if len(pooled)
+        else "No scored allele."
+    )
+    parts = [
+        f"<h4>Significance against the background</h4><p>{text}</p>",
+        _img(
+            _fig_uri(plot_background_effects(effects, bg_effects, measure)), "effects vs background"
+        ),
+        "<div class='cap'>Effect sizes of the scored alleles (all targets pooled) against the background's "
+        "sampled alleles; the background file is read from the path recorded in the HDF5.</div>"
+        if bg_effects is not None
+        else f"<p class='note'>{html.escape(str(bg_path))} not found: the effect histogram shows the scored "
+        "alleles only.</p>",
+        _img(_fig_uri(plot_pvalue_qq(p, combined)), "p-value QQ plot"),
+        "<div class='cap'>QQ plot of the p-values: observed against uniform quantiles (-log10). Alleles "
+        "like the background lie on the diagonal; unusual effects rise above it at the right.</div>",
+    ]
     if len(frame):
         best = frame.sort_values("combined_p", kind="stable", na_position="last").head(top)
-        parts += [f"<p class='cap'>Top {len(best)} by combined_p:</p>",
-                  f"<div class='scroll'>{html_table(best)}</div>"]
+        parts += [
+            f"<p class='cap'>Top {len(best)} by combined_p:</p>",
+            f"<div class='scroll'>{html_table(best)}</div>",
+        ]
     return "\n".join(parts)
 
 
-def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
-                 history: str | os.PathLike | None = None, motifs_dir: str | os.PathLike | None = None,
-                 variants: tuple[str | os.PathLike, ...] = (), modisco_dirs: tuple[str | os.PathLike, ...] = (),
-                 title: str = "danq-pipeline report") -> Path:
+def write_report(
+    evaluate_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    history: str | os.PathLike | None = None,
+    motifs_dir: str | os.PathLike | None = None,
+    variants: tuple[str | os.PathLike, ...] = (),
+    modisco_dirs: tuple[str | os.PathLike, ...] = (),
+    title: str = "danq-pipeline report",
+) -> Path:
     """Write one self-contained HTML report from an evaluation directory (and optional extras).
 
     Everything (figures, logos, training curves) is embedded as data: URIs, so the file
@@ -343,12 +442,16 @@ def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
     eval_dir = Path(evaluate_dir)
     for need in ("metrics.tsv", "summary.tsv"):
         if not (eval_dir / need).exists():
-            raise DanQError(f"{eval_dir / need}: not found; run `danq evaluate --out-dir {eval_dir}` first")
+            raise DanQError(
+                f"{eval_dir / need}: not found; run `danq evaluate --out-dir {eval_dir}` first"
+            )
     for extra in [history, *variants]:
         if extra is not None and not Path(extra).exists():
             raise DanQError(f"{extra}: no such file; check the --history/--variants path")
     if motifs_dir is not None and not Path(motifs_dir).is_dir():
-        raise DanQError(f"{motifs_dir}: no such directory (give the `danq motifs` output directory)")
+        raise DanQError(
+            f"{motifs_dir}: no such directory (give the `danq motifs` output directory)"
+        )
     info_path = eval_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     metrics = _read_tsv(eval_dir / "metrics.tsv")
@@ -362,9 +465,12 @@ def write_report(evaluate_dir: str | os.PathLike, out: str | os.PathLike, *,
         sections.append(_section_modisco([Path(d) for d in modisco_dirs]))
     if variants:
         sections.append(_section_variants([Path(v) for v in variants]))
-    doc = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-           f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>\n" + "\n".join(sections)
-           + f"\n<script>{_SORT_JS}</script></body></html>\n")
+    doc = (
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>\n"
+        + "\n".join(sections)
+        + f"\n<script>{_SORT_JS}</script></body></html>\n"
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, doc)

@@ -34,23 +34,32 @@ def deepsea_classes() -> list[str]:
     return [cls for cls, n in DEEPSEA_CLASS_COUNTS for _ in range(n)]
 
 
-def targets_frame(names: list[str], classes: list[str], sources: list[str] | None = None,
-                  ids: list[int] | None = None) -> pd.DataFrame:
+def targets_frame(
+    names: list[str],
+    classes: list[str],
+    sources: list[str] | None = None,
+    ids: list[int] | None = None,
+) -> pd.DataFrame:
     """Build the target table (columns id, name, class, source), checking classes."""
     bad = sorted({c for c in classes if c not in TARGET_CLASSES})
     if bad:
         raise DanQError(f"unknown target class(es) {bad}; use one of {', '.join(TARGET_CLASSES)}")
     n = len(names)
-    return pd.DataFrame({
-        "id": list(ids) if ids is not None else list(range(n)),
-        "name": list(names),
-        "class": list(classes),
-        "source": list(sources) if sources is not None else [""] * n,
-    })
+    return pd.DataFrame(
+        {
+            "id": list(ids) if ids is not None else list(range(n)),
+            "name": list(names),
+            "class": list(classes),
+            "source": list(sources) if sources is not None else [""] * n,
+        }
+    )
 
 
-def select_targets(targets: pd.DataFrame, names: list[str] | str | None = None,
-                   classes: list[str] | str | None = None) -> np.ndarray:
+def select_targets(
+    targets: pd.DataFrame,
+    names: list[str] | str | None = None,
+    classes: list[str] | str | None = None,
+) -> np.ndarray:
     """Column indices, in model order, of the targets named in `names` plus those of the
     classes in `classes` (the union; all targets when neither is given).
 
@@ -64,18 +73,26 @@ def select_targets(targets: pd.DataFrame, names: list[str] | str | None = None,
     if names:
         unknown = sorted(set(names) - set(targets["name"].astype(str)))
         if unknown:
-            raise DanQError(f"`targets`: unknown target name(s) {', '.join(unknown)}; the model has "
-                            f"{', '.join(targets['name'].astype(str)[:8])}{'...' if len(targets) > 8 else ''}", params="targets")
+            raise DanQError(
+                f"`targets`: unknown target name(s) {', '.join(unknown)}; the model has "
+                f"{', '.join(targets['name'].astype(str)[:8])}{'...' if len(targets) > 8 else ''}",
+                params="targets",
+            )
         keep |= targets["name"].astype(str).isin(names).to_numpy()
     if classes:
         bad = sorted(set(classes) - set(TARGET_CLASSES))
         if bad:
-            raise DanQError(f"`target_class`: unknown target class(es) {', '.join(bad)}; choose from "
-                            f"{', '.join(TARGET_CLASSES)}", params="target_class")
+            raise DanQError(
+                f"`target_class`: unknown target class(es) {', '.join(bad)}; choose from "
+                f"{', '.join(TARGET_CLASSES)}",
+                params="target_class",
+            )
         keep |= targets["class"].isin(classes).to_numpy()
     if not keep.any():
-        raise DanQError("no target matches `targets`/`target_class`; check the names and classes",
-                        params=("targets", "target_class"))
+        raise DanQError(
+            "no target matches `targets`/`target_class`; check the names and classes",
+            params=("targets", "target_class"),
+        )
     return np.flatnonzero(keep)
 
 
@@ -88,15 +105,24 @@ def _as_list(value: list[str] | str | None) -> list[str]:
     return list(value)
 
 
-def check_same_targets(expected: pd.DataFrame, found: pd.DataFrame, where: Any, fix: str,
-                       expected_from: Any = "the model") -> None:
+def check_same_targets(
+    expected: pd.DataFrame,
+    found: pd.DataFrame,
+    where: Any,
+    fix: str,
+    expected_from: Any = "the model",
+) -> None:
     """Refuse a table whose ids, names or order differ from `expected` (one line naming `where`)."""
-    same = len(expected) == len(found) \
-        and expected["id"].astype(int).tolist() == found["id"].astype(int).tolist() \
+    same = (
+        len(expected) == len(found)
+        and expected["id"].astype(int).tolist() == found["id"].astype(int).tolist()
         and expected["name"].astype(str).tolist() == found["name"].astype(str).tolist()
+    )
     if not same:
-        raise DanQError(f"{where}: its {len(found)} targets differ from the {len(expected)} targets of "
-                        f"{expected_from} (ids/names/order); {fix}")
+        raise DanQError(
+            f"{where}: its {len(found)} targets differ from the {len(expected)} targets of "
+            f"{expected_from} (ids/names/order); {fix}"
+        )
 
 
 def write_targets_h5(h5: h5py.File | h5py.Group, targets: pd.DataFrame) -> None:
@@ -105,15 +131,19 @@ def write_targets_h5(h5: h5py.File | h5py.Group, targets: pd.DataFrame) -> None:
     group.create_dataset("id", data=targets["id"].to_numpy(dtype=np.int32))
     for col in TARGET_COLUMNS[1:]:
         values = targets[col] if col in targets else pd.Series([""] * len(targets))
-        group.create_dataset(col, data=np.array(values.astype(str).tolist(), dtype=object), dtype=_STR)
+        group.create_dataset(
+            col, data=np.array(values.astype(str).tolist(), dtype=object), dtype=_STR
+        )
 
 
 def read_targets_h5(h5: h5py.File | h5py.Group) -> pd.DataFrame:
     """The table stored by `write_targets_h5` (a missing string column reads as "")."""
     group = h5["targets"]
     ids = group["id"][:].astype(int)
-    cols = {c: (group[c].asstr()[:] if c in group else np.array([""] * len(ids), dtype=object))
-            for c in TARGET_COLUMNS[1:]}
+    cols = {
+        c: (group[c].asstr()[:] if c in group else np.array([""] * len(ids), dtype=object))
+        for c in TARGET_COLUMNS[1:]
+    }
     return pd.DataFrame({"id": ids, **cols})
 
 
@@ -129,6 +159,7 @@ def targets_from_checkpoint(stored: dict[str, list]) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- targets sheet
 
+
 def read_targets_sheet(path: str | os.PathLike) -> pd.DataFrame:
     """Read the targets sheet (TSV with header: name, file, class [, extend, summit]).
 
@@ -142,12 +173,20 @@ def read_targets_sheet(path: str | os.PathLike) -> pd.DataFrame:
     try:
         sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise located(path, None, f"not a readable TSV ({str(err).splitlines()[0]})",
-                      "write a tab-separated sheet with a header line: name, file, class") from None
+        raise located(
+            path,
+            None,
+            f"not a readable TSV ({str(err).splitlines()[0]})",
+            "write a tab-separated sheet with a header line: name, file, class",
+        ) from None
     missing = [c for c in ("name", "file", "class") if c not in sheet.columns]
     if missing:
-        raise located(path, 1, f"missing column(s) {', '.join(missing)} (found {', '.join(sheet.columns)})",
-                      "the header needs name, file and class (optional: extend, summit), tab-separated")
+        raise located(
+            path,
+            1,
+            f"missing column(s) {', '.join(missing)} (found {', '.join(sheet.columns)})",
+            "the header needs name, file and class (optional: extend, summit), tab-separated",
+        )
     if sheet.empty:
         raise located(path, None, "no targets listed", "add one row per target under the header")
     rows = [_sheet_row(path, i + 2, row) for i, row in enumerate(sheet.to_dict("records"))]
@@ -162,17 +201,34 @@ def _sheet_row(path: Path, line: int, row: dict) -> dict:
     if not name:
         raise located(path, line, "empty target name", "give every target a name")
     if cls not in TARGET_CLASSES:
-        raise located(path, line, f"unknown class {cls!r}",
-                      f"use one of {', '.join(TARGET_CLASSES)} (ATAC counts as DNase)")
+        raise located(
+            path,
+            line,
+            f"unknown class {cls!r}",
+            f"use one of {', '.join(TARGET_CLASSES)} (ATAC counts as DNase)",
+        )
     if not file:
-        raise located(path, line, "empty file column", "give the peak file, relative to the sheet's folder")
+        raise located(
+            path, line, "empty file column", "give the peak file, relative to the sheet's folder"
+        )
     extend = _int_cell(path, line, row, "extend", 0)
     summit = _int_cell(path, line, row, "summit", -1)
     full = (path.parent / file).resolve()
     if not full.exists():
-        raise located(path, line, f"peak file {file!r} not found (looked for {full})",
-                      "paths are relative to the sheet's folder")
-    return {"name": name, "class": cls, "file": full, "source": file, "extend": extend, "summit": summit}
+        raise located(
+            path,
+            line,
+            f"peak file {file!r} not found (looked for {full})",
+            "paths are relative to the sheet's folder",
+        )
+    return {
+        "name": name,
+        "class": cls,
+        "file": full,
+        "source": file,
+        "extend": extend,
+        "summit": summit,
+    }
 
 
 def _int_cell(path: Path, line: int, row: dict, col: str, default: int) -> int:
@@ -181,6 +237,10 @@ def _int_cell(path: Path, line: int, row: dict, col: str, default: int) -> int:
     if not text:
         return default
     if not re.fullmatch(r"\d+", text):
-        raise located(path, line, f"column {col} must be a non-negative integer (got {text!r})",
-                      "write a number of bp or leave it empty")
+        raise located(
+            path,
+            line,
+            f"column {col} must be a non-negative integer (got {text!r})",
+            "write a number of bp or leave it empty",
+        )
     return int(text)

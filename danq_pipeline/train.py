@@ -52,13 +52,34 @@ from danq_pipeline.training_defaults import (
     PRESET_SCHEDULE,
 )
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_mean_auroc", "valid_mean_auprc", "seconds",
-                   "lr", "samples_per_s", "saved", "train_samples")
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "valid_loss",
+    "valid_mean_auroc",
+    "valid_mean_auprc",
+    "seconds",
+    "lr",
+    "samples_per_s",
+    "saved",
+    "train_samples",
+)
 # settings that must not change between a run and its --resume
-RESUME_KEYS = ("preset", "recipe", "batch_size", "seed", "rc_augment", "max_train_windows", "world_size",
-               "n_train", "model_overrides")
+RESUME_KEYS = (
+    "preset",
+    "recipe",
+    "batch_size",
+    "seed",
+    "rc_augment",
+    "max_train_windows",
+    "world_size",
+    "n_train",
+    "model_overrides",
+)
 STOP_CHECK_STEPS = 20  # under DDP, steps between the ranks' agreement on a stop signal
-PROGRESS_LINES_PER_EPOCH = 10  # plain progress lines per epoch when stderr is not a terminal (log files)
+PROGRESS_LINES_PER_EPOCH = (
+    10  # plain progress lines per epoch when stderr is not a terminal (log files)
+)
 
 
 @dataclass
@@ -90,16 +111,16 @@ class Settings:
 class State:
     """Where training stands; everything a resume needs besides weights and optimizer."""
 
-    epoch: int = 0          # current epoch, 0-based
-    position: int = 0       # global samples consumed in the current epoch
-    step: int = 0           # optimizer steps so far
-    loss_sum: float = 0.0   # sum of batch-mean losses in the current epoch
+    epoch: int = 0  # current epoch, 0-based
+    position: int = 0  # global samples consumed in the current epoch
+    step: int = 0  # optimizer steps so far
+    loss_sum: float = 0.0  # sum of batch-mean losses in the current epoch
     loss_batches: int = 0
     epoch_seconds: float = 0.0
     best_loss: float = math.inf
     best_epoch: int = -1
     bad_epochs: int = 0
-    done: str = ""          # "" while training; else why it stopped
+    done: str = ""  # "" while training; else why it stopped
     history: list = field(default_factory=list)
 
 
@@ -109,14 +130,30 @@ def last_path(out: str | os.PathLike) -> Path:
     return out.with_name(out.stem + ".last.pt")
 
 
-def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | os.PathLike, *,
-                history: str | os.PathLike | None = None, preset: str = "danq", recipe: str = DEFAULT_RECIPE,
-                epochs: int | None = None, batch_size: int = 100, lr: float = 1e-3, patience: int | None = None,
-                seed: int = 1, deterministic: bool = False,
-                device: str | torch.device | None = "auto", precision: str = DEFAULT_PRECISION, workers: int = 0,
-                rc_augment: bool = True, checkpoint_every: int | None = 1000, resume: bool = False,
-                max_train_windows: int | None = None, model_overrides: dict | None = None,
-                progress: bool | None = None) -> pd.DataFrame:
+def train_model(
+    train: str | os.PathLike,
+    valid: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    history: str | os.PathLike | None = None,
+    preset: str = "danq",
+    recipe: str = DEFAULT_RECIPE,
+    epochs: int | None = None,
+    batch_size: int = 100,
+    lr: float = 1e-3,
+    patience: int | None = None,
+    seed: int = 1,
+    deterministic: bool = False,
+    device: str | torch.device | None = "auto",
+    precision: str = DEFAULT_PRECISION,
+    workers: int = 0,
+    rc_augment: bool = True,
+    checkpoint_every: int | None = 1000,
+    resume: bool = False,
+    max_train_windows: int | None = None,
+    model_overrides: dict | None = None,
+    progress: bool | None = None,
+) -> pd.DataFrame:
     """Train a DanQ model and keep the best checkpoint by validation loss.
 
     Parameters
@@ -148,20 +185,35 @@ def train_model(train: str | os.PathLike, valid: str | os.PathLike, out: str | o
     """
     check_recipe(recipe)
     if preset not in PRESET_SCHEDULE:
-        raise DanQError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESET_SCHEDULE)}")
+        raise DanQError(
+            f"unknown model preset {preset!r}; choose one of {', '.join(PRESET_SCHEDULE)}"
+        )
     default_epochs, default_patience = PRESET_SCHEDULE[preset]
     ensure_writable(out, "out")  # before the first epoch, not after it
     ensure_writable(history or Path(out).parent / "history.tsv", "history")
     dist = _Distributed.setup(device)
     seed_everything(seed + dist.rank, deterministic)
     train_h5, valid_h5 = _open_data(train, valid)
-    settings = Settings(preset=preset, recipe=recipe, epochs=epochs or default_epochs, batch_size=batch_size,
-                        lr=lr, patience=patience or default_patience, seed=seed,
-                        deterministic=deterministic, precision=check_precision(precision),
-                        rc_augment=rc_augment and not train_h5.rc_pairs, checkpoint_every=checkpoint_every,
-                        max_train_windows=max_train_windows, workers=workers, world_size=dist.world_size,
-                        n_train=len(train_h5), model_overrides=dict(model_overrides or {}),
-                        train_path=str(train), valid_path=str(valid))
+    settings = Settings(
+        preset=preset,
+        recipe=recipe,
+        epochs=epochs or default_epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience or default_patience,
+        seed=seed,
+        deterministic=deterministic,
+        precision=check_precision(precision),
+        rc_augment=rc_augment and not train_h5.rc_pairs,
+        checkpoint_every=checkpoint_every,
+        max_train_windows=max_train_windows,
+        workers=workers,
+        world_size=dist.world_size,
+        n_train=len(train_h5),
+        model_overrides=dict(model_overrides or {}),
+        train_path=str(train),
+        valid_path=str(valid),
+    )
     run = _Run(settings, train_h5, valid_h5, out, history, dist, progress)
     try:
         run.prepare(resume)
@@ -212,7 +264,12 @@ class _Distributed:
     """Rank, world size and device under torchrun (RANK/WORLD_SIZE/LOCAL_RANK), else one process."""
 
     def __init__(self, rank: int, world_size: int, local_rank: int, device: torch.device) -> None:
-        self.rank, self.world_size, self.local_rank, self.device = rank, world_size, local_rank, device
+        self.rank, self.world_size, self.local_rank, self.device = (
+            rank,
+            world_size,
+            local_rank,
+            device,
+        )
 
     @classmethod
     def setup(cls, device: str | torch.device | None) -> _Distributed:
@@ -251,20 +308,37 @@ def _open_data(train: str | os.PathLike, valid: str | os.PathLike) -> tuple[Wind
     if len(tr) == 0:
         raise DanQError(f"{train}: no training windows; check the prepare step's holdout settings")
     if len(va) == 0:
-        raise DanQError(f"{valid}: no validation windows; check the prepare step's holdout settings")
+        raise DanQError(
+            f"{valid}: no validation windows; check the prepare step's holdout settings"
+        )
     if tr.window != va.window:
-        raise DanQError(f"{valid}: windows of {va.window} bp but {train} has {tr.window} bp; "
-                        "prepare both with the same window size")
-    check_same_targets(tr.targets, va.targets, valid, "prepare both from the same targets sheet",
-                       expected_from=train)
+        raise DanQError(
+            f"{valid}: windows of {va.window} bp but {train} has {tr.window} bp; "
+            "prepare both with the same window size"
+        )
+    check_same_targets(
+        tr.targets,
+        va.targets,
+        valid,
+        "prepare both from the same targets sheet",
+        expected_from=train,
+    )
     return tr, va
 
 
 class _Run:
     """One training run: model, optimizer, state, and the files it writes."""
 
-    def __init__(self, settings: Settings, train_h5: WindowsH5, valid_h5: WindowsH5, out, history,
-                 dist: _Distributed, progress: bool | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        train_h5: WindowsH5,
+        valid_h5: WindowsH5,
+        out,
+        history,
+        dist: _Distributed,
+        progress: bool | None,
+    ) -> None:
         self.s, self.train_h5, self.valid_h5, self.dist = settings, train_h5, valid_h5, dist
         self.out = Path(out)
         self.last = last_path(out)
@@ -277,8 +351,13 @@ class _Run:
     def prepare(self, resume: bool) -> None:
         """Build model and optimizer; load the resume state when asked and present."""
         s = self.s
-        self.model = build_model(s.preset, len(self.train_h5.targets), self.train_h5.window,
-                                 recipe=s.recipe, **s.model_overrides).to(self.dist.device)
+        self.model = build_model(
+            s.preset,
+            len(self.train_h5.targets),
+            self.train_h5.window,
+            recipe=s.recipe,
+            **s.model_overrides,
+        ).to(self.dist.device)
         self.optimizer = make_optimizer(s.recipe, self.model.parameters(), s.lr)
         if resume and self.last.exists():
             self._load_resume()
@@ -294,23 +373,30 @@ class _Run:
         old = ckpt.get("training", {})
         for key in RESUME_KEYS:
             if key in old and old[key] != asdict(self.s)[key]:
-                raise DanQError(f"{self.last}: was written with {key}={old[key]!r}, now {asdict(self.s)[key]!r}; "
-                                "use the same settings to --resume, or delete the file to start over")
+                raise DanQError(
+                    f"{self.last}: was written with {key}={old[key]!r}, now {asdict(self.s)[key]!r}; "
+                    "use the same settings to --resume, or delete the file to start over"
+                )
         try:
             self.model.load_state_dict(ckpt["state_dict"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
         except (KeyError, RuntimeError, ValueError) as err:
-            raise DanQError(f"{self.last}: resume state does not fit this model ({type(err).__name__}); "
-                            "delete it to start over") from None
+            raise DanQError(
+                f"{self.last}: resume state does not fit this model ({type(err).__name__}); "
+                "delete it to start over"
+            ) from None
         self.state = State(**ckpt["state"])
         if self.state.done == "epochs" and self.state.epoch < self.s.epochs:
             self.state.done = ""  # carry on: more epochs asked for now
         if self.dist.world_size == 1:
             _set_rng(ckpt["rng"])
-        else:   # each rank reseeds its dropout stream from the step (not bit-exact, see docs)
+        else:  # each rank reseeds its dropout stream from the step (not bit-exact, see docs)
             torch.manual_seed(self.s.seed * 100_003 + self.dist.rank * 7919 + self.state.step)
-        _log(f"resuming {self.last}: epoch {self.state.epoch + 1}, sample {self.state.position}, "
-             f"step {self.state.step}", self.dist.main)
+        _log(
+            f"resuming {self.last}: epoch {self.state.epoch + 1}, sample {self.state.position}, "
+            f"step {self.state.step}",
+            self.dist.main,
+        )
 
     # -- main loop ---------------------------------------------------------------------------------------
     def loop(self, stop: _StopSignals) -> None:
@@ -325,31 +411,49 @@ class _Run:
             self.state.done = "epochs"
         if self.dist.main:
             self._save_last()
-        _log(f"training stopped ({self.state.done}); best epoch {self.state.best_epoch + 1} "
-             f"valid loss {self.state.best_loss:.5f} -> {self.out}", self.dist.main)
+        _log(
+            f"training stopped ({self.state.done}); best epoch {self.state.best_epoch + 1} "
+            f"valid loss {self.state.best_loss:.5f} -> {self.out}",
+            self.dist.main,
+        )
 
     def _interrupted(self) -> None:
         st = self.state
         if self.dist.main:
             self._save_last()
         name = signal.Signals(self.stop.signum).name
-        message = (f"{name} at epoch {st.epoch + 1}, sample {st.position} (step {st.step}); resume state saved "
-                   f"to {self.last}: run the same command with --resume to continue")
+        message = (
+            f"{name} at epoch {st.epoch + 1}, sample {st.position} (step {st.step}); resume state saved "
+            f"to {self.last}: run the same command with --resume to continue"
+        )
         raise TrainingInterrupted(self.stop.signum, message)
 
     def _train_epoch(self) -> bool:
         """Train from the current position to the end of the epoch; False when a stop signal came."""
         s, st = self.s, self.state
-        plan = epoch_plan(len(self.train_h5), st.epoch, s.seed, rc_augment=s.rc_augment,
-                          limit=s.max_train_windows)
+        plan = epoch_plan(
+            len(self.train_h5), st.epoch, s.seed, rc_augment=s.rc_augment, limit=s.max_train_windows
+        )
         n_epoch = len(plan.order)
         pin = self.dist.device.type == "cuda"
-        batches = iter_batches(self.train_h5, plan, s.batch_size, start=st.position, workers=s.workers,
-                               pin_memory=pin, rank=self.dist.rank, world_size=self.dist.world_size)
+        batches = iter_batches(
+            self.train_h5,
+            plan,
+            s.batch_size,
+            start=st.position,
+            workers=s.workers,
+            pin_memory=pin,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+        )
         self.model.train()
         t0 = time.monotonic()
-        log = _EpochLog(n_epoch, st.epoch, s.epochs, self.dist.main and not _show_bar(self.progress))
-        with _progress_bar(n_epoch, st.position, st.epoch, self.progress if self.dist.main else False) as bar:
+        log = _EpochLog(
+            n_epoch, st.epoch, s.epochs, self.dist.main and not _show_bar(self.progress)
+        )
+        with _progress_bar(
+            n_epoch, st.position, st.epoch, self.progress if self.dist.main else False
+        ) as bar:
             for batch in batches:
                 loss = self._step(batch.codes, batch.labels)
                 bar.update(batch.position - st.position)
@@ -393,8 +497,13 @@ class _Run:
     def _end_epoch(self) -> None:
         """Validate, keep the best model, log a history row, count epochs without improvement."""
         st = self.state
-        valid_loss, auroc, auprc = validate(self.model, self.valid_h5, batch_size=max(self.s.batch_size, 256),
-                                            device=self.dist.device, precision=self.s.precision)
+        valid_loss, auroc, auprc = validate(
+            self.model,
+            self.valid_h5,
+            batch_size=max(self.s.batch_size, 256),
+            device=self.dist.device,
+            precision=self.s.precision,
+        )
         valid_loss = self._rank0_value(valid_loss)
         st.loss_sum = self._mean_over_ranks(st.loss_sum)
         improved = valid_loss < st.best_loss
@@ -406,7 +515,13 @@ class _Run:
         st.history.append(self._history_row(valid_loss, auroc, auprc, improved, n_seen))
         _log(_format_row(st.history[-1], self.s.epochs), self.dist.main)
         st.bad_epochs = 0 if improved else st.bad_epochs + 1
-        st.epoch, st.position, st.loss_sum, st.loss_batches, st.epoch_seconds = st.epoch + 1, 0, 0.0, 0, 0.0
+        st.epoch, st.position, st.loss_sum, st.loss_batches, st.epoch_seconds = (
+            st.epoch + 1,
+            0,
+            0.0,
+            0,
+            0.0,
+        )
         limit = stops_after(self.s.recipe, self.s.patience)
         if st.bad_epochs >= limit:
             st.done = f"early stopping: no better valid loss for {limit} epochs (patience {self.s.patience})"
@@ -430,14 +545,23 @@ class _Run:
         return float(t.item()) / self.dist.world_size
 
     # -- files -------------------------------------------------------------------------------------------
-    def _history_row(self, valid_loss: float, auroc: float, auprc: float, saved: bool, n_seen: int) -> dict:
+    def _history_row(
+        self, valid_loss: float, auroc: float, auprc: float, saved: bool, n_seen: int
+    ) -> dict:
         st = self.state
         secs = st.epoch_seconds
-        return {"epoch": st.epoch + 1, "train_loss": st.loss_sum / max(st.loss_batches, 1),
-                "valid_loss": valid_loss, "valid_mean_auroc": auroc, "valid_mean_auprc": auprc,
-                "seconds": round(secs, 2), "lr": self.optimizer.param_groups[0]["lr"],
-                "samples_per_s": round(n_seen / secs, 1) if secs > 0 else float("nan"),
-                "saved": bool(saved), "train_samples": n_seen}
+        return {
+            "epoch": st.epoch + 1,
+            "train_loss": st.loss_sum / max(st.loss_batches, 1),
+            "valid_loss": valid_loss,
+            "valid_mean_auroc": auroc,
+            "valid_mean_auprc": auprc,
+            "seconds": round(secs, 2),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "samples_per_s": round(n_seen / secs, 1) if secs > 0 else float("nan"),
+            "saved": bool(saved),
+            "train_samples": n_seen,
+        }
 
     def history_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.state.history, columns=list(HISTORY_COLUMNS))
@@ -446,37 +570,54 @@ class _Run:
         write_tsv(self.history_frame(), self.history_path, float_format="%.6g")
 
     def _common_extra(self) -> dict[str, Any]:
-        return {"preset": self.s.preset, "training": asdict(self.s), "epoch": self.state.epoch + 1,
-                "step": self.state.step, "window_size": self.train_h5.window}
+        return {
+            "preset": self.s.preset,
+            "training": asdict(self.s),
+            "epoch": self.state.epoch + 1,
+            "step": self.state.step,
+            "window_size": self.train_h5.window,
+        }
 
     def _save_best(self, valid_loss: float, auroc: float) -> None:
         extra = {**self._common_extra(), "valid_loss": valid_loss, "valid_mean_auroc": auroc}
         save_checkpoint(self.out, self.model, self.train_h5.targets, extra)
 
     def _save_last(self) -> None:
-        extra = {**self._common_extra(), "optimizer": self.optimizer.state_dict(), "rng": _get_rng(),
-                 "state": asdict(self.state), "kind": "resume-state"}
+        extra = {
+            **self._common_extra(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": _get_rng(),
+            "state": asdict(self.state),
+            "kind": "resume-state",
+        }
         save_checkpoint(self.last, self.model, self.train_h5.targets, extra)
 
 
 @torch.no_grad()
-def validate(model: nn.Module, data: WindowsH5, *, batch_size: int = PREDICT_BATCH_SIZE,
-             device: torch.device | None = None,
-             precision: str = DEFAULT_PRECISION) -> tuple[float, float, float]:
+def validate(
+    model: nn.Module,
+    data: WindowsH5,
+    *,
+    batch_size: int = PREDICT_BATCH_SIZE,
+    device: torch.device | None = None,
+    precision: str = DEFAULT_PRECISION,
+) -> tuple[float, float, float]:
     """Mean BCE loss, mean AUROC and mean AUPRC over targets (with both classes) on `data`.
 
     Reads the file in order, in large blocks; forward strand only (predict.Predictor).
     """
     from danq_pipeline.metrics import auroc_auprc
 
-    predictor = Predictor.for_training(model, precision=precision, batch_size=batch_size, device=device)
+    predictor = Predictor.for_training(
+        model, precision=precision, batch_size=batch_size, device=device
+    )
     logits, labels = [], []
     for _, codes, y in data.iter_blocks(max(batch_size, 4096)):
         logits.append(predictor.logits(codes))
         labels.append(y.astype(np.float32))
     z, y = torch.from_numpy(np.concatenate(logits)), torch.from_numpy(np.concatenate(labels))
     loss = float(nn.functional.binary_cross_entropy_with_logits(z, y))
-    auroc, auprc = auroc_auprc(y.numpy(), z.numpy())   # NaN for targets without both classes
+    auroc, auprc = auroc_auprc(y.numpy(), z.numpy())  # NaN for targets without both classes
     defined = ~np.isnan(auroc)
     if not defined.any():
         return loss, float("nan"), float("nan")
@@ -487,11 +628,21 @@ def _get_rng() -> dict[str, Any]:
     """Every RNG state as tensors and plain numbers, so checkpoints load with weights_only."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     version, mt, gauss_next = random.getstate()
-    rng = {"torch": torch.get_rng_state(),
-           "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-                     "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
-           "python": {"version": int(version), "state": torch.tensor(mt, dtype=torch.int64),
-                      "gauss_next": gauss_next}}
+    rng = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(gauss),
+        },
+        "python": {
+            "version": int(version),
+            "state": torch.tensor(mt, dtype=torch.int64),
+            "gauss_next": gauss_next,
+        },
+    }
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     return rng
@@ -501,8 +652,15 @@ def _set_rng(rng: dict[str, Any]) -> None:
     """Restore the states `_get_rng` saved."""
     torch.set_rng_state(rng["torch"])
     n = rng["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state(
+        (
+            n["kind"],
+            n["keys"].numpy().astype(np.uint32),
+            n["pos"],
+            n["has_gauss"],
+            n["cached_gaussian"],
+        )
+    )
     py = rng["python"]
     random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss_next"]))
     if "cuda" in rng and torch.cuda.is_available():
@@ -532,22 +690,35 @@ class _EpochLog:
         self.next = (position // self.step + 1) * self.step
         rate = (position - self.start) / max(time.monotonic() - self.t0, 1e-9)
         eta = (self.total - position) / rate if rate > 0 else float("nan")
-        _log(f"epoch {self.epoch + 1}/{self.epochs}: {position:,}/{self.total:,} windows "
-             f"({100 * position / self.total:.0f}%), loss {loss:.4f}, {rate:,.0f} win/s, epoch ETA {eta:.0f} s")
+        _log(
+            f"epoch {self.epoch + 1}/{self.epochs}: {position:,}/{self.total:,} windows "
+            f"({100 * position / self.total:.0f}%), loss {loss:.4f}, {rate:,.0f} win/s, epoch ETA {eta:.0f} s"
+        )
 
 
 def _progress_bar(total: int, initial: int, epoch: int, show: bool | None):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=f"epoch {epoch + 1}", unit="win", unit_scale=True,
-                disable=(None if show is None else not show), file=sys.stderr, dynamic_ncols=True,
-                smoothing=0.1, leave=False)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=f"epoch {epoch + 1}",
+        unit="win",
+        unit_scale=True,
+        disable=(None if show is None else not show),
+        file=sys.stderr,
+        dynamic_ncols=True,
+        smoothing=0.1,
+        leave=False,
+    )
 
 
 def _format_row(row: dict, epochs: int) -> str:
-    return (f"epoch {row['epoch']}/{epochs}: train_loss {row['train_loss']:.4f} valid_loss {row['valid_loss']:.4f} "
-            f"auroc {row['valid_mean_auroc']:.4f} auprc {row['valid_mean_auprc']:.4f} "
-            f"{row['samples_per_s']} win/s {row['seconds']} s{' *saved' if row['saved'] else ''}")
+    return (
+        f"epoch {row['epoch']}/{epochs}: train_loss {row['train_loss']:.4f} valid_loss {row['valid_loss']:.4f} "
+        f"auroc {row['valid_mean_auroc']:.4f} auprc {row['valid_mean_auprc']:.4f} "
+        f"{row['samples_per_s']} win/s {row['seconds']} s{' *saved' if row['saved'] else ''}"
+    )
 
 
 def _log(message: str, show: bool = True) -> None:
@@ -555,5 +726,13 @@ def _log(message: str, show: bool = True) -> None:
         print(f"danq train: {message}", file=sys.stderr, flush=True)
 
 
-__all__ = ["train_model", "validate", "last_path", "Settings", "TrainingInterrupted", "HISTORY_COLUMNS",
-           "PRESET_SCHEDULE", "__version__"]
+__all__ = [
+    "train_model",
+    "validate",
+    "last_path",
+    "Settings",
+    "TrainingInterrupted",
+    "HISTORY_COLUMNS",
+    "PRESET_SCHEDULE",
+    "__version__",
+]

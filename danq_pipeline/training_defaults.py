@@ -13,7 +13,11 @@ DEFAULT_RECIPE = "paper"
 # each preset's epoch budget and early-stopping patience, as the authors' scripts set them
 # (DanQ_train.py: nb_epoch=60, patience=5; DanQ-JASPAR_train.py: nb_epoch=32, patience=100);
 # `small` (the CPU demo) takes DanQ's
-PRESET_SCHEDULE: dict[str, tuple[int, int]] = {"danq": (60, 5), "danq-jaspar": (32, 100), "small": (60, 5)}
+PRESET_SCHEDULE: dict[str, tuple[int, int]] = {
+    "danq": (60, 5),
+    "danq-jaspar": (32, 100),
+    "small": (60, 5),
+}
 
 # how predict.Predictor runs a model: fp32 by default (tiny variant effects need it)
 PRECISIONS = ("fp32", "bf16")

@@ -36,8 +36,15 @@ DEFAULT_MAX_COLUMNS = 64
 MATRICES = ("ref_prob", "alt_prob", "diff", "logodds")
 TABLE_STR = ("chrom", "id", "ref", "alt", "status", "top_target")
 # statuses in the order they are checked (the first that applies wins)
-STATUSES = ("ok", "unknown_contig", "out_of_bounds", "unsupported_allele", "ref_equals_alt", "ref_mismatch",
-            "n_rich")
+STATUSES = (
+    "ok",
+    "unknown_contig",
+    "out_of_bounds",
+    "unsupported_allele",
+    "ref_equals_alt",
+    "ref_mismatch",
+    "n_rich",
+)
 TABLE_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "status")
 
 
@@ -87,9 +94,17 @@ class VariantWriter:
         Provenance stored as HDF5 attributes (model, fasta, vcf, options).
     """
 
-    def __init__(self, prefix: str | os.PathLike, targets: pd.DataFrame, selected: np.ndarray,
-                 vcf_header: str | None, attrs: dict[str, Any], contigs: dict[str, int],
-                 background: Background | None = None, check: BackgroundCheck | None = None) -> None:
+    def __init__(
+        self,
+        prefix: str | os.PathLike,
+        targets: pd.DataFrame,
+        selected: np.ndarray,
+        vcf_header: str | None,
+        attrs: dict[str, Any],
+        contigs: dict[str, int],
+        background: Background | None = None,
+        check: BackgroundCheck | None = None,
+    ) -> None:
         self.background, self._check = background, check
         self.paths = output_paths(prefix)
         self.paths["tsv"].parent.mkdir(parents=True, exist_ok=True)
@@ -135,12 +150,22 @@ class VariantWriter:
         """Append one batch to the TSV, the HDF5 and the VCF body."""
         table = summary_table(batch, self.targets, self.selected)
         sig = None
-        if self.background is not None:  # here, in the writer thread, the look-ups overlap the model
+        if (
+            self.background is not None
+        ):  # here, in the writer thread, the look-ups overlap the model
             sig = self.background.significance(batch.diff, batch.logodds)
             names = self.targets["name"].to_numpy()
-            table = pd.concat([table, sig.columns(names, self.selected).set_index(table.index)], axis=1)
-        table.to_csv(self._tsv, sep="\t", index=False, header=self.n_rows == 0, na_rep="NA",
-                     float_format="%.6g")
+            table = pd.concat(
+                [table, sig.columns(names, self.selected).set_index(table.index)], axis=1
+            )
+        table.to_csv(
+            self._tsv,
+            sep="\t",
+            index=False,
+            header=self.n_rows == 0,
+            na_rep="NA",
+            float_format="%.6g",
+        )
         _append_h5(self._h5, table, batch)
         if sig is not None:
             _append_significance_h5(self._h5, sig)
@@ -148,7 +173,9 @@ class VariantWriter:
             self._write_vcf_records(table, batch, sig)
         self.n_rows += len(table)
 
-    def _write_vcf_records(self, table: pd.DataFrame, batch: VariantBatch, sig: Significance | None = None) -> None:
+    def _write_vcf_records(
+        self, table: pd.DataFrame, batch: VariantBatch, sig: Significance | None = None
+    ) -> None:
         """Write the batch's records with DANQ_* INFO fields (Number=A: one value per ALT allele).
 
         A record without ALT (ALT '.') has no ALT allele to annotate and keeps its INFO as it is.
@@ -161,13 +188,21 @@ class VariantWriter:
         if sig is not None:
             diffs["DANQ_COMBINED_P"] = [_num(v) for v in sig.combined_p]
             diffs["DANQ_TOP_P_TARGETS"] = [_safe(v) or "." for v in sig.top_p_targets]
-            diffs.update({info_key(names[j], "DANQ_P_"): [_num(v) for v in sig.pvalue[:, j]] for j in self.selected})
+            diffs.update(
+                {
+                    info_key(names[j], "DANQ_P_"): [_num(v) for v in sig.pvalue[:, j]]
+                    for j in self.selected
+                }
+            )
         row = 0
         for rec in batch.records:
             n = len(rec.alts)
-            fields = {"DANQ_STATUS": status[row:row + n], "DANQ_MAX_ABS_DIFF": maxdiff[row:row + n],
-                      "DANQ_TOP_TARGET": top[row:row + n]}
-            fields.update({k: v[row:row + n] for k, v in diffs.items()})
+            fields = {
+                "DANQ_STATUS": status[row : row + n],
+                "DANQ_MAX_ABS_DIFF": maxdiff[row : row + n],
+                "DANQ_TOP_TARGET": top[row : row + n],
+            }
+            fields.update({k: v[row : row + n] for k, v in diffs.items()})
             self._body.write(_annotate(rec.text, fields if rec.alts != (".",) else {}))
             self._seen_contigs.setdefault(rec.vcf_chrom)
             row += n
@@ -196,18 +231,30 @@ class VariantWriter:
             return
         if self.n_rows == 0:
             self._tsv = open(self._out["tsv"].tmp, "w")
-            columns = list(summary_table(_no_rows(len(self.targets)), self.targets, self.selected).columns)
+            columns = list(
+                summary_table(_no_rows(len(self.targets)), self.targets, self.selected).columns
+            )
             if self.background is not None:
                 names = self.targets["name"].to_numpy()
-                columns += ["combined_p", "min_p", "top_p_targets", *(f"p_{names[j]}" for j in self.selected)]
+                columns += [
+                    "combined_p",
+                    "min_p",
+                    "top_p_targets",
+                    *(f"p_{names[j]}" for j in self.selected),
+                ]
             self._tsv.write("\t".join(columns) + "\n")
             self._tsv.close()
         for out in self._out.values():
             out.commit()
         if self._body is not None:
-            header = vcf_header_with_info(self._vcf_header, self.targets, self.selected,
-                                          self._contigs, list(self._seen_contigs),
-                                          significance=self.background is not None)
+            header = vcf_header_with_info(
+                self._vcf_header,
+                self.targets,
+                self.selected,
+                self._contigs,
+                list(self._seen_contigs),
+                significance=self.background is not None,
+            )
             write_bgzip_vcf(header, [self._body_path], self.paths["vcf"])
             self._body_path.unlink(missing_ok=True)
 
@@ -249,18 +296,32 @@ def _create_h5(path: Path, targets: pd.DataFrame, attrs: dict[str, Any]) -> h5py
     h5 = h5py.File(path, "w")
     n_t = len(targets)
     for name in MATRICES:
-        h5.create_dataset(name, (0, n_t), maxshape=(None, n_t), dtype="f4",
-                          chunks=(256, max(n_t, 1)), compression="gzip", compression_opts=1, shuffle=True)
+        h5.create_dataset(
+            name,
+            (0, n_t),
+            maxshape=(None, n_t),
+            dtype="f4",
+            chunks=(256, max(n_t, 1)),
+            compression="gzip",
+            compression_opts=1,
+            shuffle=True,
+        )
     v = h5.create_group("variants")
     for col in TABLE_STR:
         v.create_dataset(col, (0,), maxshape=(None,), dtype=_STR, chunks=(4096,))
     v.create_dataset("pos", (0,), maxshape=(None,), dtype="i8", chunks=(4096,))
     v.create_dataset("max_abs_diff", (0,), maxshape=(None,), dtype="f4", chunks=(4096,))
     write_targets_h5(h5, targets)
-    base = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
-            "statuses": list(STATUSES)}
+    base = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "statuses": list(STATUSES),
+    }
     for key, value in {**base, **attrs}.items():
-        h5.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
+        h5.attrs[key] = (
+            json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
+        )
     return h5
 
 
@@ -283,9 +344,13 @@ def _append_h5(h5: h5py.File, table: pd.DataFrame, batch: VariantBatch) -> None:
 def _create_significance_h5(h5: h5py.File, n_t: int) -> None:
     """The --background datasets: /pvalue (V, T), /variants/combined_p and top_p_targets (V,)."""
     # not compressed: p-values' mantissas are noise to gzip (measured: it halved the writer's speed)
-    h5.create_dataset("pvalue", (0, n_t), maxshape=(None, n_t), dtype="f4", chunks=(256, max(n_t, 1)))
+    h5.create_dataset(
+        "pvalue", (0, n_t), maxshape=(None, n_t), dtype="f4", chunks=(256, max(n_t, 1))
+    )
     h5["variants"].create_dataset("combined_p", (0,), maxshape=(None,), dtype="f4", chunks=(4096,))
-    h5["variants"].create_dataset("top_p_targets", (0,), maxshape=(None,), dtype=_STR, chunks=(4096,))
+    h5["variants"].create_dataset(
+        "top_p_targets", (0,), maxshape=(None,), dtype=_STR, chunks=(4096,)
+    )
 
 
 def _append_significance_h5(h5: h5py.File, sig: Significance) -> None:
@@ -303,7 +368,9 @@ def read_variant_scores(path: str | os.PathLike) -> dict[str, Any]:
         raise DanQError(f"{path}: not a readable HDF5 file; re-run danq score-variants") from None
     with h5:
         if h5.attrs.get("format") != FORMAT:
-            raise DanQError(f"{path}: not a danq variant-scores HDF5 (format={h5.attrs.get('format')!r})")
+            raise DanQError(
+                f"{path}: not a danq variant-scores HDF5 (format={h5.attrs.get('format')!r})"
+            )
         v = h5["variants"]
         table = pd.DataFrame({c: v[c].asstr()[:] for c in ("chrom",)})
         table["pos"] = v["pos"][:]
@@ -325,32 +392,49 @@ def read_variant_scores(path: str | os.PathLike) -> dict[str, Any]:
 # --------------------------------------------------------------------------- VCF
 
 
-def vcf_header_with_info(header: str, targets: pd.DataFrame, selected: np.ndarray,
-                         contigs: dict[str, int], seen: list[str], significance: bool = False) -> str:
+def vcf_header_with_info(
+    header: str,
+    targets: pd.DataFrame,
+    selected: np.ndarray,
+    contigs: dict[str, int],
+    seen: list[str],
+    significance: bool = False,
+) -> str:
     """Input header + DANQ_* INFO definitions + contig lines for contigs used but undeclared."""
     lines = header.rstrip("\n").split("\n")
     meta, chrom_line = [ln for ln in lines if ln.startswith("##")], lines[-1]
     declared = {m.group(1) for ln in meta if (m := re.match(r"##contig=<ID=([^,>]+)", ln))}
-    extra = [f"##contig=<ID={c}" + (f",length={contigs[c]}>" if c in contigs else ">")
-             for c in seen if c not in declared]
+    extra = [
+        f"##contig=<ID={c}" + (f",length={contigs[c]}>" if c in contigs else ">")
+        for c in seen
+        if c not in declared
+    ]
     names = targets["name"].to_numpy()
     info = [
         '##INFO=<ID=DANQ_STATUS,Number=A,Type=String,Description="danq score-variants status per ALT allele: '
-        + "|".join(STATUSES) + '">',
+        + "|".join(STATUSES)
+        + '">',
         '##INFO=<ID=DANQ_MAX_ABS_DIFF,Number=A,Type=Float,Description="Largest |alt - ref| probability '
         'difference over all targets, per ALT allele (strand-averaged unless --no-rc-average)">',
         '##INFO=<ID=DANQ_TOP_TARGET,Number=A,Type=String,Description="Target with the largest |diff|, per ALT allele">',
     ]
-    info += [f'##INFO=<ID={info_key(names[j])},Number=A,Type=Float,Description="alt - ref probability '
-             f'of target {_safe(names[j])}, per ALT allele">' for j in selected]
+    info += [
+        f'##INFO=<ID={info_key(names[j])},Number=A,Type=Float,Description="alt - ref probability '
+        f'of target {_safe(names[j])}, per ALT allele">'
+        for j in selected
+    ]
     if significance:
-        info += ['##INFO=<ID=DANQ_COMBINED_P,Number=A,Type=Float,Description="Combined p-value over all '
-                 'targets against the --background (minP), per ALT allele">',
-                 '##INFO=<ID=DANQ_TOP_P_TARGETS,Number=A,Type=String,Description="Targets with the smallest '
-                 'p-values against the --background, as name:p joined by |, per ALT allele">']
-        info += [f'##INFO=<ID={info_key(names[j], "DANQ_P_")},Number=A,Type=Float,Description="p-value of '
-                 f'the effect on target {_safe(names[j])} against the --background, per ALT allele">'
-                 for j in selected]
+        info += [
+            '##INFO=<ID=DANQ_COMBINED_P,Number=A,Type=Float,Description="Combined p-value over all '
+            'targets against the --background (minP), per ALT allele">',
+            '##INFO=<ID=DANQ_TOP_P_TARGETS,Number=A,Type=String,Description="Targets with the smallest '
+            'p-values against the --background, as name:p joined by |, per ALT allele">',
+        ]
+        info += [
+            f'##INFO=<ID={info_key(names[j], "DANQ_P_")},Number=A,Type=Float,Description="p-value of '
+            f'the effect on target {_safe(names[j])} against the --background, per ALT allele">'
+            for j in selected
+        ]
     source = f"##danq_pipeline_scoreVariantsVersion={__version__}"
     return "\n".join(meta + extra + info + [source, chrom_line]) + "\n"
 
@@ -393,8 +477,13 @@ def _sort_vcf(plain: Path, header: str) -> None:
     order = _contig_order(header)
     with open(plain) as fh:
         records = [ln for ln in fh if not ln.startswith("#")]
-    records.sort(key=lambda ln: (order.get(ln.split("\t", 1)[0], len(order)), ln.split("\t", 1)[0],
-                                 int(ln.split("\t", 2)[1])))
+    records.sort(
+        key=lambda ln: (
+            order.get(ln.split("\t", 1)[0], len(order)),
+            ln.split("\t", 1)[0],
+            int(ln.split("\t", 2)[1]),
+        )
+    )
     with open(plain, "w") as fh:
         fh.write(header)
         fh.writelines(records)
@@ -415,12 +504,18 @@ def _read_chunk(h5_path: Path) -> tuple[tuple[int, int] | None, dict[str, Any]]:
         with h5py.File(h5_path, "r") as h5:
             attrs = dict(h5.attrs)
     except OSError:
-        raise DanQError(f"{h5_path}: not a readable HDF5 file; re-run score-variants for this chunk") from None
+        raise DanQError(
+            f"{h5_path}: not a readable HDF5 file; re-run score-variants for this chunk"
+        ) from None
     if attrs.get("format") != FORMAT:
-        raise DanQError(f"{h5_path}: not a danq variant-scores HDF5; give score-variants output prefixes")
+        raise DanQError(
+            f"{h5_path}: not a danq variant-scores HDF5; give score-variants output prefixes"
+        )
     # 'K/N'; '(K, N)' from files written before the attribute was normalised
     m = re.fullmatch(r"\(?\s*(\d+)\s*[/,]\s*(\d+)\s*\)?", str(attrs.get("chunk", "")))
-    same = {k: attrs.get(k) for k in ("model", "vcf", "window", "rc_average", "background_vcf_checksum")}
+    same = {
+        k: attrs.get(k) for k in ("model", "vcf", "window", "rc_average", "background_vcf_checksum")
+    }
     return ((int(m.group(1)), int(m.group(2))) if m else None), same
 
 
@@ -435,26 +530,38 @@ def _chunk_order(inputs: list[dict[str, Path]]) -> list[dict[str, Path]]:
         return inputs
     for paths, (chunk, same) in zip(inputs, info, strict=True):
         if chunk is None:
-            raise DanQError(f"{paths['h5']}: not the output of a --chunk K/N run; gather only the chunk "
-                            "outputs of one score-variants run")
+            raise DanQError(
+                f"{paths['h5']}: not the output of a --chunk K/N run; gather only the chunk "
+                "outputs of one score-variants run"
+            )
         if same != info[0][1]:
-            diff = ", ".join(f"{k} {info[0][1][k]!r} vs {v!r}" for k, v in same.items() if v != info[0][1][k])
-            raise DanQError(f"{paths['h5']}: scored with other inputs than {inputs[0]['h5']} ({diff}); "
-                            "gather chunks of one score-variants run")
+            diff = ", ".join(
+                f"{k} {info[0][1][k]!r} vs {v!r}" for k, v in same.items() if v != info[0][1][k]
+            )
+            raise DanQError(
+                f"{paths['h5']}: scored with other inputs than {inputs[0]['h5']} ({diff}); "
+                "gather chunks of one score-variants run"
+            )
     n = info[0][0][1]
     by_k: dict[int, dict[str, Path]] = {}
     for paths, (chunk, _) in zip(inputs, info, strict=True):
         k, n_k = chunk
         if n_k != n:
-            raise DanQError(f"{paths['h5']}: chunk {k}/{n_k}, but {inputs[0]['h5']} is chunk "
-                            f"{info[0][0][0]}/{n}; gather the chunks of one --chunk K/N split")
+            raise DanQError(
+                f"{paths['h5']}: chunk {k}/{n_k}, but {inputs[0]['h5']} is chunk "
+                f"{info[0][0][0]}/{n}; gather the chunks of one --chunk K/N split"
+            )
         if k in by_k:
-            raise DanQError(f"{paths['h5']}: chunk {k}/{n} given twice (also {by_k[k]['h5']}); give each chunk once")
+            raise DanQError(
+                f"{paths['h5']}: chunk {k}/{n} given twice (also {by_k[k]['h5']}); give each chunk once"
+            )
         by_k[k] = paths
     missing = [f"{k}/{n}" for k in range(1, n + 1) if k not in by_k]
     if missing:
-        raise DanQError(f"--inputs: chunk(s) {', '.join(missing)} missing ({len(by_k)} of {n} given); "
-                        f"score them with --chunk K/{n} and give all {n} prefixes")
+        raise DanQError(
+            f"--inputs: chunk(s) {', '.join(missing)} missing ({len(by_k)} of {n} given); "
+            f"score them with --chunk K/{n} and give all {n} prefixes"
+        )
     return [by_k[k] for k in range(1, n + 1)]
 
 
@@ -492,7 +599,9 @@ def _gather_tsv(paths: list[Path], out: Path) -> int:
                     header = first
                     dst.write(first)
                 elif first != header:
-                    raise DanQError(f"{p}: its columns differ from {paths[0]}; score all chunks with the same options")
+                    raise DanQError(
+                        f"{p}: its columns differ from {paths[0]}; score all chunks with the same options"
+                    )
                 for line in src:
                     dst.write(line)
                     n += 1
@@ -510,17 +619,31 @@ def _gather_h5(paths: list[Path], out: Path) -> None:
         names += [n for n in SIGNIFICANCE if n in first]
         for name in names:
             ds = first[name]
-            dst.create_dataset(name, (0, *ds.shape[1:]), maxshape=(None, *ds.shape[1:]), dtype=ds.dtype,
-                               chunks=ds.chunks, compression=ds.compression, compression_opts=ds.compression_opts,
-                               shuffle=ds.shuffle)
+            dst.create_dataset(
+                name,
+                (0, *ds.shape[1:]),
+                maxshape=(None, *ds.shape[1:]),
+                dtype=ds.dtype,
+                chunks=ds.chunks,
+                compression=ds.compression,
+                compression_opts=ds.compression_opts,
+                shuffle=ds.shuffle,
+            )
         total = 0
         for p in paths:
             with h5py.File(p, "r") as src:
-                if src.attrs.get("format") != FORMAT or src["diff"].shape[1] != dst["diff"].shape[1]:
-                    raise DanQError(f"{p}: not a variant-scores HDF5 of the same model as {paths[0]}")
+                if (
+                    src.attrs.get("format") != FORMAT
+                    or src["diff"].shape[1] != dst["diff"].shape[1]
+                ):
+                    raise DanQError(
+                        f"{p}: not a variant-scores HDF5 of the same model as {paths[0]}"
+                    )
                 if ("pvalue" in src) != ("pvalue" in first):
-                    raise DanQError(f"{p}: scored {'with' if 'pvalue' in src else 'without'} --background, "
-                                    f"unlike {paths[0]}; score all chunks with the same options")
+                    raise DanQError(
+                        f"{p}: scored {'with' if 'pvalue' in src else 'without'} --background, "
+                        f"unlike {paths[0]}; score all chunks with the same options"
+                    )
                 for name in names:
                     _append(dst[name], src[name][:])
                 total += src["diff"].shape[0]
@@ -556,9 +679,15 @@ def summary_table(batch: VariantBatch, targets: pd.DataFrame, selected: np.ndarr
     table = batch.table.copy()
     absdiff = np.abs(batch.diff)
     has = ~np.isnan(absdiff).all(axis=1) if absdiff.shape[1] else np.zeros(len(table), bool)
-    top = np.where(has, np.nanargmax(np.where(np.isnan(absdiff), -1, absdiff), axis=1), -1) if len(table) else []
+    top = (
+        np.where(has, np.nanargmax(np.where(np.isnan(absdiff), -1, absdiff), axis=1), -1)
+        if len(table)
+        else []
+    )
     names = targets["name"].to_numpy()
-    table["max_abs_diff"] = np.where(has, absdiff.max(axis=1, initial=0, where=~np.isnan(absdiff)), np.nan)
+    table["max_abs_diff"] = np.where(
+        has, absdiff.max(axis=1, initial=0, where=~np.isnan(absdiff)), np.nan
+    )
     table["top_target"] = [names[t] if t >= 0 else "" for t in top]
     cols = {f"diff_{names[j]}": batch.diff[:, j] for j in selected}
     return pd.concat([table, pd.DataFrame(cols, index=table.index)], axis=1)
@@ -568,4 +697,3 @@ def empty_batch(n_targets: int) -> VariantBatch:
     """A batch with no rows."""
     empty = np.zeros((0, n_targets), dtype=np.float32)
     return VariantBatch(pd.DataFrame(columns=list(TABLE_COLUMNS)), empty, empty, empty, empty, [])
-

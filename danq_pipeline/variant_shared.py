@@ -35,7 +35,9 @@ KMER = 4  # kernel taps per look-up-table group (5**4 k-mers incl. N)
 
 def _has_bf16_matrix_units() -> bool:
     """True where oneDNN runs bf16 GEMMs on AMX tiles (there the GEMM convolution beats the table)."""
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x: absent means no
+    probe = getattr(
+        torch.cpu, "_is_amx_tile_supported", None
+    )  # private in torch 2.x: absent means no
     return bool(probe is not None and probe())
 
 
@@ -88,7 +90,9 @@ class SharedDanQ:
         self._gemm_conv = self.dtype == torch.bfloat16 and _has_bf16_matrix_units()
         self._head = model.out
         if self.dtype != torch.float32:  # float32 logits: see the module docstring
-            self._head = nn.Linear(model.out.in_features, model.out.out_features, device=model.out.weight.device)
+            self._head = nn.Linear(
+                model.out.in_features, model.out.out_features, device=model.out.weight.device
+            )
             with torch.no_grad():
                 self._head.weight.copy_(model.out.weight)
                 self._head.bias.copy_(model.out.bias)
@@ -101,8 +105,10 @@ class SharedDanQ:
             if len(self._fc_cols) > 16:
                 self._fc_cols.clear()
             w = self.m.fc.weight.view(self.m.fc.out_features, self.S, 2, -1)
-            part = w[:, j:, 0] if direction == "f" else w[:, :j + 1, 1]
-            self._fc_cols[key] = part.reshape(w.shape[0], -1).t().contiguous()  # (columns, fc_hidden)
+            part = w[:, j:, 0] if direction == "f" else w[:, : j + 1, 1]
+            self._fc_cols[key] = (
+                part.reshape(w.shape[0], -1).t().contiguous()
+            )  # (columns, fc_hidden)
         return self._fc_cols[key]
 
     def steps(self, start: int, end: int) -> tuple[int, int]:
@@ -126,7 +132,7 @@ class SharedDanQ:
         if codes.device.type != "cpu":
             return torch.relu(self.m.pool(self.m.conv(_one_hot(codes, self.dtype)))).transpose(1, 2)
         block = self._gemm_conv_pool if self._gemm_conv else self._kmer_conv_pool
-        return torch.cat([block(codes[i:i + SUB_BATCH]) for i in range(0, len(codes), SUB_BATCH)])
+        return torch.cat([block(codes[i : i + SUB_BATCH]) for i in range(0, len(codes), SUB_BATCH)])
 
     def _pool_phase_major(self, y: torch.Tensor, n: int, steps: int) -> torch.Tensor:
         """Conv outputs (n * P * steps, F), rows phase-major -> relu(max-pool + bias) (n, steps, F)."""
@@ -143,8 +149,8 @@ class SharedDanQ:
         span = groups * KMER
         padded = torch.nn.functional.pad(codes, (0, span), value=4)  # taps past K weigh 0
         width = length + span - KMER + 1
-        kmer = sum(padded[:, d:d + width] * 5 ** (KMER - 1 - d) for d in range(KMER))
-        idx = kmer.unfold(1, span, 1)[:, :steps * self.P, ::KMER] + self._group_offsets
+        kmer = sum(padded[:, d : d + width] * 5 ** (KMER - 1 - d) for d in range(KMER))
+        idx = kmer.unfold(1, span, 1)[:, : steps * self.P, ::KMER] + self._group_offsets
         idx = idx.reshape(n, steps, self.P, groups).transpose(1, 2)  # phase-major
         y = torch.nn.functional.embedding_bag(idx.reshape(-1, groups), table, mode="sum")
         return self._pool_phase_major(y, n, steps)
@@ -152,28 +158,30 @@ class SharedDanQ:
     def _gemm_conv_pool(self, codes: torch.Tensor) -> torch.Tensor:
         """(n, L') base codes 0-4 -> (n, steps, F) relu(maxpool(conv)): im2col of the one-hot @ (4K, F)."""
         if getattr(self, "_conv_w", None) is None:
-            self._conv_w = self.m.conv.weight.detach().reshape(self.m.conv.out_channels, -1).t().contiguous()
+            self._conv_w = (
+                self.m.conv.weight.detach().reshape(self.m.conv.out_channels, -1).t().contiguous()
+            )
         n, length = codes.shape
         steps = (length - self.K + 1) // self.P
-        x = _one_hot(codes[:, :steps * self.P + self.K - 1], self.dtype)          # (n, 4, L'')
+        x = _one_hot(codes[:, : steps * self.P + self.K - 1], self.dtype)  # (n, 4, L'')
         cols = x.unfold(2, self.K, 1).reshape(n, 4, steps, self.P, self.K)
-        cols = cols.permute(0, 3, 2, 1, 4).reshape(-1, 4 * self.K)               # rows (n, P, steps)
+        cols = cols.permute(0, 3, 2, 1, 4).reshape(-1, 4 * self.K)  # rows (n, P, steps)
         return self._pool_phase_major(cols @ self._conv_w, n, steps)
 
     def _kmer_table(self) -> tuple[torch.Tensor, int]:
         """(groups * 5**KMER, F) float32: row g*5**KMER + code = conv taps g*KMER.. summed for that k-mer."""
         if getattr(self, "_table", None) is None:
-            w = self.m.conv.weight.detach().double()          # (F, 4, K)
+            w = self.m.conv.weight.detach().double()  # (F, 4, K)
             groups = -(-self.K // KMER)
-            w5 = w.new_zeros(w.shape[0], 5, groups * KMER)    # code 4 (N) and taps >= K weigh 0
-            w5[:, :4, :self.K] = w
+            w5 = w.new_zeros(w.shape[0], 5, groups * KMER)  # code 4 (N) and taps >= K weigh 0
+            w5[:, :4, : self.K] = w
             combos = torch.cartesian_prod(*[torch.arange(5)] * KMER).view(-1, KMER)
-            table = w.new_zeros(groups, 5 ** KMER, w.shape[0])
+            table = w.new_zeros(groups, 5**KMER, w.shape[0])
             for g in range(groups):
                 for d in range(KMER):
                     table[g] += w5[:, combos[:, d], g * KMER + d].T
             self._table = table.reshape(-1, w.shape[0]).float().contiguous()
-            self._group_offsets = torch.arange(groups) * 5 ** KMER
+            self._group_offsets = torch.arange(groups) * 5**KMER
         return self._table, len(self._group_offsets)
 
     def _logits(self, z: torch.Tensor) -> torch.Tensor:
@@ -189,13 +197,20 @@ class SharedDanQ:
         z = self.m.fc(torch.cat([f_out, b_out], -1).flatten(1))
         return self._logits(z.float() if self._head is not self.m.out else z)
 
-    def __call__(self, ref_x: torch.Tensor, alt_x: torch.Tensor, alt_ref: torch.Tensor,
-                 spans: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self,
+        ref_x: torch.Tensor,
+        alt_x: torch.Tensor,
+        alt_ref: torch.Tensor,
+        spans: list[tuple[int, int]],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits of REF windows ref_x (N, L) and ALT windows alt_x (M, L), uint8 base codes on the
         model's device; alt i equals ref alt_ref[i] outside spans[i]. Float32 logits for a bf16 model."""
         keys = [self.steps(s, e) for s, e in spans]
         pooled = self._pooled(ref_x)
-        f_out, f_states = _run_segments(self.fwd, pooled, sorted({j0 for j0, j1 in keys if j0 <= j1}))
+        f_out, f_states = _run_segments(
+            self.fwd, pooled, sorted({j0 for j0, j1 in keys if j0 <= j1})
+        )
         rev_cuts = sorted({self.S - 1 - j1 for j0, j1 in keys if j0 <= j1})
         b_rev, b_states = _run_segments(self.bwd, pooled.flip(1), rev_cuts)
         b_out = b_rev.flip(1)
@@ -210,24 +225,37 @@ class SharedDanQ:
             if key[0] > key[1]:  # the change is outside every pool step: the model sees no change
                 alt_logits[idx] = ref_logits[base]
                 continue
-            z = self._alt_group(alt_x[idx], base, key, pooled, z_ref, f_out, b_out, f_states, b_states)
+            z = self._alt_group(
+                alt_x[idx], base, key, pooled, z_ref, f_out, b_out, f_states, b_states
+            )
             alt_logits[idx] = self._logits(z).to(alt_logits.dtype)
         return ref_logits, alt_logits
 
-    def _alt_group(self, x: torch.Tensor, base: torch.Tensor, key: tuple[int, int], pooled: torch.Tensor,
-                   z_ref: torch.Tensor, f_out: torch.Tensor, b_out: torch.Tensor, f_states: dict,
-                   b_states: dict) -> torch.Tensor:
+    def _alt_group(
+        self,
+        x: torch.Tensor,
+        base: torch.Tensor,
+        key: tuple[int, int],
+        pooled: torch.Tensor,
+        z_ref: torch.Tensor,
+        f_out: torch.Tensor,
+        b_out: torch.Tensor,
+        f_states: dict,
+        b_states: dict,
+    ) -> torch.Tensor:
         """Dense pre-activation of ALT windows x that change pool steps j0..j1 of REF windows `base`."""
         j0, j1 = key
-        local = self._pooled(x[:, j0 * self.P:(j1 + 1) * self.P + self.K - 1])
+        local = self._pooled(x[:, j0 * self.P : (j1 + 1) * self.P + self.K - 1])
         # the ALT track is the REF's with steps j0..j1 replaced: copy only what each direction reads
         f_init = _select(f_states[j0], base)
-        f_new, _ = self.fwd(torch.cat([local, pooled[base, j1 + 1:]], 1), f_init)
+        f_new, _ = self.fwd(torch.cat([local, pooled[base, j1 + 1 :]], 1), f_init)
         b_init = _select(b_states[self.S - 1 - j1], base)
         b_new, _ = self.bwd(torch.cat([pooled[base, :j0], local], 1).flip(1), b_init)
         df = (f_new - f_out[base, j0:]).flatten(1)
-        db = (b_new.flip(1) - b_out[base, :j1 + 1]).flatten(1)
-        delta = df @ self._fc_weight("f", j0).to(df.dtype) + db @ self._fc_weight("b", j1).to(db.dtype)
+        db = (b_new.flip(1) - b_out[base, : j1 + 1]).flatten(1)
+        delta = df @ self._fc_weight("f", j0).to(df.dtype) + db @ self._fc_weight("b", j1).to(
+            db.dtype
+        )
         return z_ref[base] + delta.to(z_ref.dtype)
 
 

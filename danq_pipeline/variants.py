@@ -99,7 +99,9 @@ class AlleleWindows:
 # --------------------------------------------------------------------------- windows
 
 
-def allele_windows(genome: Genome, rec: VcfRecord, window: int, max_n_fraction: float) -> AlleleWindows:
+def allele_windows(
+    genome: Genome, rec: VcfRecord, window: int, max_n_fraction: float
+) -> AlleleWindows:
     """Check a record against the genome and build its REF window and the ok ALT windows."""
     n = len(rec.alts)
     if rec.chrom not in genome.lengths:
@@ -108,21 +110,31 @@ def allele_windows(genome: Genome, rec: VcfRecord, window: int, max_n_fraction: 
     p0 = rec.pos - 1  # 0-based first REF base
     if p0 < 0 or p0 + r > genome.lengths[rec.chrom] or r == 0:
         return AlleleWindows(["out_of_bounds"] * n)
-    ok_alt = [_BASES_RE.match(a.upper()) is not None and max(len(a), r) <= window // 2 for a in rec.alts]
+    ok_alt = [
+        _BASES_RE.match(a.upper()) is not None and max(len(a), r) <= window // 2 for a in rec.alts
+    ]
     offsets = [alt_offset(window, r, len(a)) for a in rec.alts]
     lo = min([start] + [p0 - o for o, good in zip(offsets, ok_alt, strict=True) if good])
-    hi = max([end] + [p0 + r + window - o - len(a)
-                      for o, a, good in zip(offsets, rec.alts, ok_alt, strict=True) if good])
+    hi = max(
+        [end]
+        + [
+            p0 + r + window - o - len(a)
+            for o, a, good in zip(offsets, rec.alts, ok_alt, strict=True)
+            if good
+        ]
+    )
     codes = genome.fetch_codes(rec.chrom, lo, hi, pad=True)
-    ref_ok = decode(codes[p0 - lo:p0 - lo + r]) == re.sub(r"[^ACGT]", "N", rec.ref)
-    ref_win = codes[start - lo:end - lo]
+    ref_ok = decode(codes[p0 - lo : p0 - lo + r]) == re.sub(r"[^ACGT]", "N", rec.ref)
+    ref_win = codes[start - lo : end - lo]
     out = AlleleWindows([], ref=ref_win)
     ref_n_rich = np.count_nonzero(ref_win == N_CODE) > max_n_fraction * window
     for i, alt in enumerate(rec.alts):
         if not ok_alt[i]:
             out.statuses.append("unsupported_allele")
             continue
-        if alt.upper() == rec.ref.upper():  # a no-change allele: a malformed record, not a zero effect
+        if (
+            alt.upper() == rec.ref.upper()
+        ):  # a no-change allele: a malformed record, not a zero effect
             out.statuses.append("ref_equals_alt")
             continue
         if not ref_ok:
@@ -137,14 +149,15 @@ def allele_windows(genome: Genome, rec: VcfRecord, window: int, max_n_fraction: 
     return out
 
 
-def _alt_window(codes: np.ndarray, lo: int, p0: int, ref_len: int, alt: str, offset: int,
-                window: int) -> np.ndarray:
+def _alt_window(
+    codes: np.ndarray, lo: int, p0: int, ref_len: int, alt: str, offset: int, window: int
+) -> np.ndarray:
     """ALT window: genome left flank, ALT allele at `offset`, genome right flank (after REF)."""
     from danq_pipeline.encode import encode
 
-    left = codes[p0 - offset - lo:p0 - lo]
+    left = codes[p0 - offset - lo : p0 - lo]
     right_len = window - offset - len(alt)
-    right = codes[p0 + ref_len - lo:p0 + ref_len - lo + right_len]
+    right = codes[p0 + ref_len - lo : p0 + ref_len - lo + right_len]
     return np.concatenate([left, encode(alt), right])
 
 
@@ -157,8 +170,16 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def score_block(predictor: Predictor, genome: Genome, records: list[VcfRecord], *, max_n_fraction: float,
-                shared: bool = True, strict: bool = False, vcf_path: Any = None) -> VariantBatch:
+def score_block(
+    predictor: Predictor,
+    genome: Genome,
+    records: list[VcfRecord],
+    *,
+    max_n_fraction: float,
+    shared: bool = True,
+    strict: bool = False,
+    vcf_path: Any = None,
+) -> VariantBatch:
     """Score a block of records (every ALT allele gets a row; only ok rows are computed)."""
     window, n_targets = predictor.window, predictor.n_targets
     rows, refs, alts, alt_ref, spans, alt_rows, ref_of_row = [], [], [], [], [], [], []
@@ -166,8 +187,12 @@ def score_block(predictor: Predictor, genome: Genome, records: list[VcfRecord], 
         aw = allele_windows(genome, rec, window, max_n_fraction)
         if strict and "ref_mismatch" in aw.statuses:
             have = genome.fetch(rec.chrom, rec.pos - 1, rec.pos - 1 + len(rec.ref))
-            raise located(vcf_path, rec.line, f"REF {rec.ref} does not match the FASTA ({have}) at "
-                          f"{rec.vcf_chrom}:{rec.pos}", "check the genome build, or drop --strict to report it as a status")
+            raise located(
+                vcf_path,
+                rec.line,
+                f"REF {rec.ref} does not match the FASTA ({have}) at {rec.vcf_chrom}:{rec.pos}",
+                "check the genome build, or drop --strict to report it as a status",
+            )
         if aw.alts:
             refs.append(aw.ref)
         c = window // 2 - 1
@@ -182,25 +207,39 @@ def score_block(predictor: Predictor, genome: Genome, records: list[VcfRecord], 
     ref_p = np.full((len(rows), n_targets), np.nan)
     alt_p = np.full((len(rows), n_targets), np.nan)
     if alts:
-        p_ref, p_alt = predictor.allele_probabilities(np.stack(refs), np.stack(alts), np.array(alt_ref), spans,
-                                                      shared=shared)
+        p_ref, p_alt = predictor.allele_probabilities(
+            np.stack(refs), np.stack(alts), np.array(alt_ref), spans, shared=shared
+        )
         ref_p[alt_rows] = p_ref[ref_of_row]
         alt_p[alt_rows] = p_alt
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     diff = alt_p - ref_p
     logodds = _logit(alt_p) - _logit(ref_p)
     f32 = np.float32
-    return VariantBatch(table, ref_p.astype(f32), alt_p.astype(f32), diff.astype(f32), logodds.astype(f32), records)
+    return VariantBatch(
+        table, ref_p.astype(f32), alt_p.astype(f32), diff.astype(f32), logodds.astype(f32), records
+    )
 
 
-def iter_variant_scores(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str | os.PathLike, *,
-                        batch_size: int = 128, rc_average: bool = True, max_n_fraction: float = 0.1,
-                        strict: bool = False, rename_contigs: str | None = None,
-                        chunk: str | tuple[int, int] | None = None, device: str | None = "auto",
-                        precision: str = DEFAULT_PRECISION,
-                        index_dir: str | os.PathLike | None = None, keep_text: bool = False,
-                        shared: bool = True, progress: bool = True,
-                        progress_interval_s: float = 30.0) -> Iterator[VariantBatch]:
+def iter_variant_scores(
+    model: ModelLike,
+    fasta: str | os.PathLike | Genome,
+    vcf: str | os.PathLike,
+    *,
+    batch_size: int = 128,
+    rc_average: bool = True,
+    max_n_fraction: float = 0.1,
+    strict: bool = False,
+    rename_contigs: str | None = None,
+    chunk: str | tuple[int, int] | None = None,
+    device: str | None = "auto",
+    precision: str = DEFAULT_PRECISION,
+    index_dir: str | os.PathLike | None = None,
+    keep_text: bool = False,
+    shared: bool = True,
+    progress: bool = True,
+    progress_interval_s: float = 30.0,
+) -> Iterator[VariantBatch]:
     """Stream a VCF through the model in blocks of about `batch_size` scored alleles.
 
     Memory stays flat: one block of records and windows is held at a time. Yields
@@ -225,11 +264,18 @@ def iter_variant_scores(model: ModelLike, fasta: str | os.PathLike | Genome, vcf
     start, stop = chunk_bounds(n_records, parse_chunk(chunk)) if chunk else (0, n_records)
     checker = ContigChecker(genome, vcf, rename_contigs)
     kw = dict(max_n_fraction=max_n_fraction, shared=shared, strict=strict, vcf_path=vcf)
-    bar = Progress(None if stop is None else stop - start, desc="score-variants", unit="records",
-                   enabled=progress, interval_s=progress_interval_s)
+    bar = Progress(
+        None if stop is None else stop - start,
+        desc="score-variants",
+        unit="records",
+        enabled=progress,
+        interval_s=progress_interval_s,
+    )
     block: list[VcfRecord] = []
     n_alleles = 0
-    for rec in read_vcf(vcf, rename_contigs=rename_contigs, keep_text=keep_text, start=start, stop=stop):
+    for rec in read_vcf(
+        vcf, rename_contigs=rename_contigs, keep_text=keep_text, start=start, stop=stop
+    ):
         checker.see(rec)
         block.append(rec)
         n_alleles += len(rec.alts)
@@ -244,9 +290,15 @@ def iter_variant_scores(model: ModelLike, fasta: str | os.PathLike | Genome, vcf
     checker.report()
 
 
-def score_variants(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str | os.PathLike, *,
-                   targets: list[str] | str | None = None, target_class: list[str] | str | None = None,
-                   **kwargs: Any) -> pd.DataFrame:
+def score_variants(
+    model: ModelLike,
+    fasta: str | os.PathLike | Genome,
+    vcf: str | os.PathLike,
+    *,
+    targets: list[str] | str | None = None,
+    target_class: list[str] | str | None = None,
+    **kwargs: Any,
+) -> pd.DataFrame:
     """Score every ALT allele of a VCF; returns one row per allele.
 
     Columns: chrom, pos, id, ref, alt, status, max_abs_diff, top_target, then ``diff_<name>``
@@ -255,11 +307,15 @@ def score_variants(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str
     """
     from danq_pipeline.predictor import as_predictor
 
-    predictor = as_predictor(model, **{k: kwargs.pop(k) for k in ("device", "precision", "rc_average")
-                                       if k in kwargs})
+    predictor = as_predictor(
+        model, **{k: kwargs.pop(k) for k in ("device", "precision", "rc_average") if k in kwargs}
+    )
     names = predictor.model.targets
     selected = select_targets(names, targets, target_class)
-    frames = [summary_table(b, names, selected) for b in iter_variant_scores(predictor, fasta, vcf, **kwargs)]
+    frames = [
+        summary_table(b, names, selected)
+        for b in iter_variant_scores(predictor, fasta, vcf, **kwargs)
+    ]
     if not frames:
         return summary_table(empty_batch(len(names)), names, selected)
     return pd.concat(frames, ignore_index=True)
@@ -268,10 +324,18 @@ def score_variants(model: ModelLike, fasta: str | os.PathLike | Genome, vcf: str
 # --------------------------------------------------------------------------- driver
 
 
-def write_variant_scores(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.PathLike,
-                         out_prefix: str | os.PathLike, *, targets: list[str] | str | None = None,
-                         target_class: list[str] | str | None = None, write_vcf: bool = True,
-                         background: str | os.PathLike | None = None, **kwargs: Any) -> dict[str, int]:
+def write_variant_scores(
+    model: ModelLike,
+    fasta: str | os.PathLike,
+    vcf: str | os.PathLike,
+    out_prefix: str | os.PathLike,
+    *,
+    targets: list[str] | str | None = None,
+    target_class: list[str] | str | None = None,
+    write_vcf: bool = True,
+    background: str | os.PathLike | None = None,
+    **kwargs: Any,
+) -> dict[str, int]:
     """Score a VCF and write PREFIX.tsv, PREFIX.h5 and PREFIX.vcf.gz (+ .tbi); returns status counts.
 
     `targets` / `target_class` choose the TSV and VCF INFO columns (the HDF5 holds all
@@ -292,27 +356,49 @@ def write_variant_scores(model: ModelLike, fasta: str | os.PathLike, vcf: str | 
         import warnings
 
         selected = selected[:0]
-        warnings.warn(f"the model has {len(model_obj.targets)} targets: the TSV and VCF show only max_abs_diff "
-                      "and top_target; choose per-target columns with --targets NAME,... or --target-class "
-                      "DNase,TF,histone (the HDF5 holds all targets)", DanQWarning, stacklevel=2)
+        warnings.warn(
+            f"the model has {len(model_obj.targets)} targets: the TSV and VCF show only max_abs_diff "
+            "and top_target; choose per-target columns with --targets NAME,... or --target-class "
+            "DNase,TF,histone (the HDF5 holds all targets)",
+            DanQWarning,
+            stacklevel=2,
+        )
     bg = check = None
     if background:
         bg = read_background(background)
         check = BackgroundCheck(bg, background, model_obj, rc_average=predictor.rc_average)
     with open_vcf(vcf) as vf:
         header = str(vf.header) if write_vcf else None
-    attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
-             "fasta": str(fasta), "vcf": str(vcf), "window": model_obj.window, "precision": predictor.precision,
-             "rc_average": predictor.rc_average, "chunk": chunk_text(kwargs.get("chunk")),
-             "window_convention": "first REF base at 0-based index window//2 - 1; ALT re-centred: "
-                                  "window//2 - 1 + floor((len(REF) - len(ALT)) / 2)"}
+    attrs = {
+        "model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
+        "fasta": str(fasta),
+        "vcf": str(vcf),
+        "window": model_obj.window,
+        "precision": predictor.precision,
+        "rc_average": predictor.rc_average,
+        "chunk": chunk_text(kwargs.get("chunk")),
+        "window_convention": "first REF base at 0-based index window//2 - 1; ALT re-centred: "
+        "window//2 - 1 + floor((len(REF) - len(ALT)) / 2)",
+    }
     if bg is not None:
-        attrs.update(background=str(background), background_vcf_checksum=str(bg.attrs.get("vcf_checksum", "")),
-                     background_measure=bg.measure, background_n=int(bg.n),
-                     combined_method=str(bg.attrs.get("combined_method", "")))
+        attrs.update(
+            background=str(background),
+            background_vcf_checksum=str(bg.attrs.get("vcf_checksum", "")),
+            background_measure=bg.measure,
+            background_n=int(bg.n),
+            combined_method=str(bg.attrs.get("combined_method", "")),
+        )
     counts = {s: 0 for s in STATUSES}
-    with VariantWriter(out_prefix, model_obj.targets, selected, header, attrs, genome.lengths,
-                       background=bg, check=check) as writer:
+    with VariantWriter(
+        out_prefix,
+        model_obj.targets,
+        selected,
+        header,
+        attrs,
+        genome.lengths,
+        background=bg,
+        check=check,
+    ) as writer:
         for batch in iter_variant_scores(predictor, genome, vcf, keep_text=write_vcf, **kwargs):
             writer.write(batch)
             for s, n in batch.table["status"].value_counts().items():
@@ -320,9 +406,18 @@ def write_variant_scores(model: ModelLike, fasta: str | os.PathLike, vcf: str | 
     return counts
 
 
-def build_background(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.PathLike, out: str | os.PathLike, *,
-                     measure: str = DEFAULT_MEASURE, sample_size: int = DEFAULT_SAMPLE_SIZE,
-                     tail_size: int = DEFAULT_TAIL_SIZE, seed: int = 0, **kwargs: Any) -> Background:
+def build_background(
+    model: ModelLike,
+    fasta: str | os.PathLike,
+    vcf: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    measure: str = DEFAULT_MEASURE,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    tail_size: int = DEFAULT_TAIL_SIZE,
+    seed: int = 0,
+    **kwargs: Any,
+) -> Background:
     """Score a background VCF and write its per-target effect null to `out` (HDF5); return it.
 
     Streams like score-variants (same windows, strand averaging and batching; keyword
@@ -332,10 +427,14 @@ def build_background(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.P
     from danq_pipeline.predictor import predictor_from_kwargs
 
     ensure_writable(out, "out")
-    effect_size(np.zeros((0, 0)), np.zeros((0, 0)), measure)  # refuse an unknown measure before scoring
+    effect_size(
+        np.zeros((0, 0)), np.zeros((0, 0)), measure
+    )  # refuse an unknown measure before scoring
     predictor = predictor_from_kwargs(model, kwargs)
     model_obj = predictor.model
-    builder = BackgroundBuilder(len(model_obj.targets), sample_size=sample_size, tail_size=tail_size, seed=seed)
+    builder = BackgroundBuilder(
+        len(model_obj.targets), sample_size=sample_size, tail_size=tail_size, seed=seed
+    )
     counts = {s: 0 for s in STATUSES}
     for batch in iter_variant_scores(predictor, fasta, vcf, **kwargs):
         ok = (batch.table["status"] == "ok").to_numpy()
@@ -344,13 +443,23 @@ def build_background(model: ModelLike, fasta: str | os.PathLike, vcf: str | os.P
             counts[s] += int(n)
     if builder.n == 0:
         seen = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "no records"
-        raise DanQError(f"{vcf}: no background allele could be scored ({seen}); give a VCF of the "
-                        "FASTA's build with scorable SNVs (see the status column of score-variants)")
-    attrs = {"model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
-             "model_checksum": model_checksum(model_obj), "vcf": str(vcf), "vcf_checksum": file_digest(vcf),
-             "fasta": str(fasta), "window": model_obj.window,
-             "rc_average": predictor.rc_average, "status_counts": counts,
-             "sample_size": sample_size, "tail_size": tail_size, "seed": seed}
+        raise DanQError(
+            f"{vcf}: no background allele could be scored ({seen}); give a VCF of the "
+            "FASTA's build with scorable SNVs (see the status column of score-variants)"
+        )
+    attrs = {
+        "model": str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
+        "model_checksum": model_checksum(model_obj),
+        "vcf": str(vcf),
+        "vcf_checksum": file_digest(vcf),
+        "fasta": str(fasta),
+        "window": model_obj.window,
+        "rc_average": predictor.rc_average,
+        "status_counts": counts,
+        "sample_size": sample_size,
+        "tail_size": tail_size,
+        "seed": seed,
+    }
     bg = builder.finish(measure, model_obj.targets, attrs)
     write_background(bg, out)
     return bg

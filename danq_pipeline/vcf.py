@@ -99,8 +99,12 @@ def open_vcf(path: str | os.PathLike):
     except NotImplementedError:  # htslib cannot seek in a plain-gzip stream
         raise _plain_gzip_error(path) from None
     except (ValueError, OSError) as err:
-        raise located(path, None, f"not a readable VCF/BCF file ({err})",
-                      "give a VCF, bgzipped VCF or BCF with a #CHROM header line") from None
+        raise located(
+            path,
+            None,
+            f"not a readable VCF/BCF file ({err})",
+            "give a VCF, bgzipped VCF or BCF with a #CHROM header line",
+        ) from None
 
 
 def _is_plain_gzip(path: Path) -> bool:
@@ -114,8 +118,12 @@ def _is_plain_gzip(path: Path) -> bool:
 
 def _plain_gzip_error(path: Path) -> DanQError:
     """The one-line error for a VCF compressed with plain gzip (htslib needs BGZF)."""
-    return located(path, None, "gzip-compressed but not BGZF",
-                   f"recompress it with `zcat {path.name} | bgzip > variants.vcf.gz` or decompress it")
+    return located(
+        path,
+        None,
+        "gzip-compressed but not BGZF",
+        f"recompress it with `zcat {path.name} | bgzip > variants.vcf.gz` or decompress it",
+    )
 
 
 def count_records(path: str | os.PathLike) -> int:
@@ -123,8 +131,14 @@ def count_records(path: str | os.PathLike) -> int:
     return sum(1 for _ in read_vcf(path, keep_text=False))
 
 
-def read_vcf(path: str | os.PathLike, *, rename_contigs: str | None = None, keep_text: bool = True,
-             start: int = 0, stop: int | None = None) -> Iterator[VcfRecord]:
+def read_vcf(
+    path: str | os.PathLike,
+    *,
+    rename_contigs: str | None = None,
+    keep_text: bool = True,
+    start: int = 0,
+    stop: int | None = None,
+) -> Iterator[VcfRecord]:
     """Stream the records of a VCF/VCF.gz/BCF, records `start` to `stop` (0-based, half-open).
 
     A malformed record raises a one-line DanQError naming ``file:line``.
@@ -143,8 +157,12 @@ def read_vcf(path: str | os.PathLike, *, rename_contigs: str | None = None, keep
                 break
             except (ValueError, OSError) as err:
                 where = line if line is not None else None
-                raise located(path, where, _diagnose(path, line) if line else f"malformed record {index + 1} ({err})",
-                              "fix or remove the record (bcftools view can re-export the file)") from None
+                raise located(
+                    path,
+                    where,
+                    _diagnose(path, line) if line else f"malformed record {index + 1} ({err})",
+                    "fix or remove the record (bcftools view can re-export the file)",
+                ) from None
             if index >= start:
                 yield _record(rec, index, line, rename_contigs, keep_text)
             index += 1
@@ -152,12 +170,22 @@ def read_vcf(path: str | os.PathLike, *, rename_contigs: str | None = None, keep
         vf.close()
 
 
-def _record(rec: Any, index: int, line: int | None, rename: str | None, keep_text: bool) -> VcfRecord:
+def _record(
+    rec: Any, index: int, line: int | None, rename: str | None, keep_text: bool
+) -> VcfRecord:
     """A VcfRecord from a pysam VariantRecord; REF and base-letter ALTs upper-cased (symbolic ALTs kept)."""
     alts = tuple(a.upper() if _BASES_ANY_CASE_RE.fullmatch(a) else a for a in rec.alts or (".",))
-    return VcfRecord(chrom=rename_contig(rec.chrom, rename), vcf_chrom=rec.chrom, pos=int(rec.pos),
-                     id=rec.id or ".", ref=(rec.ref or "").upper(), alts=alts,
-                     line=line, index=index, text=str(rec) if keep_text else "")
+    return VcfRecord(
+        chrom=rename_contig(rec.chrom, rename),
+        vcf_chrom=rec.chrom,
+        pos=int(rec.pos),
+        id=rec.id or ".",
+        ref=(rec.ref or "").upper(),
+        alts=alts,
+        line=line,
+        index=index,
+        text=str(rec) if keep_text else "",
+    )
 
 
 # --------------------------------------------------------------------------- chunks
@@ -169,7 +197,9 @@ def parse_chunk(chunk: str | tuple[int, int] | None) -> tuple[int, int] | None:
         return chunk
     m = re.fullmatch(r"(\d+)/(\d+)", str(chunk).strip())
     if not m or not (1 <= int(m.group(1)) <= int(m.group(2))):
-        raise DanQError(f"`chunk` {chunk!r}: expected K/N with 1 <= K <= N, e.g. 2/8", params="chunk")
+        raise DanQError(
+            f"`chunk` {chunk!r}: expected K/N with 1 <= K <= N, e.g. 2/8", params="chunk"
+        )
     return int(m.group(1)), int(m.group(2))
 
 
@@ -203,5 +233,9 @@ class ContigChecker:
             flag = "remove-chr" if names[0].startswith("chr") else "add-chr"
             hint += f"; or pass --rename-contigs {flag}"
         n = sum(self.missing.values())
-        warnings.warn(f"{self.vcf}: {n} record(s) on contig(s) absent from the FASTA "
-                      f"({', '.join(names[:5])}) have status unknown_contig{hint}", DanQWarning, stacklevel=2)
+        warnings.warn(
+            f"{self.vcf}: {n} record(s) on contig(s) absent from the FASTA "
+            f"({', '.join(names[:5])}) have status unknown_contig{hint}",
+            DanQWarning,
+            stacklevel=2,
+        )

@@ -20,13 +20,17 @@ def tiny_targets(n: int = len(CLASSES), classes: tuple[str, ...] = CLASSES) -> p
     return targets_frame([f"t{i}" for i in range(n)], [classes[i % len(classes)] for i in range(n)])
 
 
-def gc_windows(n: int, n_targets: int, seed: int, length: int = LENGTH) -> tuple[np.ndarray, np.ndarray]:
+def gc_windows(
+    n: int, n_targets: int, seed: int, length: int = LENGTH
+) -> tuple[np.ndarray, np.ndarray]:
     """Random codes and labels; target 0 follows GC content (learnable from k-mers), the last
     target has no positives, the others are random."""
     rng = np.random.default_rng(seed)
     gc = rng.uniform(0.2, 0.8, size=(n, 1))
     strong = rng.random((n, length)) < gc
-    codes = np.where(strong, rng.choice([1, 2], size=(n, length)), rng.choice([0, 3], size=(n, length)))
+    codes = np.where(
+        strong, rng.choice([1, 2], size=(n, length)), rng.choice([0, 3], size=(n, length))
+    )
     codes = codes.astype(np.uint8)
     labels = (rng.random((n, n_targets)) < 0.3).astype(np.uint8)
     labels[:, 0] = (gc[:, 0] > 0.5).astype(np.uint8)
@@ -34,15 +38,22 @@ def gc_windows(n: int, n_targets: int, seed: int, length: int = LENGTH) -> tuple
     return codes, labels
 
 
-def write_windows(path: Path, codes: np.ndarray, labels: np.ndarray, targets: pd.DataFrame,
-                  rc_pairs: bool = False) -> Path:
+def write_windows(
+    path: Path, codes: np.ndarray, labels: np.ndarray, targets: pd.DataFrame, rc_pairs: bool = False
+) -> Path:
     """A windows HDF5 file; with `rc_pairs`, the reverse complements are appended as the second half."""
     if rc_pairs:
         codes = np.concatenate([codes, reverse_complement_codes(codes)])
         labels = np.concatenate([labels, labels])
     n, length = codes.shape
-    with WindowsWriter(path, window=length, targets=targets, contigs=["chrT"], split=path.stem,
-                       attrs={"rc_pairs": rc_pairs}) as w:
+    with WindowsWriter(
+        path,
+        window=length,
+        targets=targets,
+        contigs=["chrT"],
+        split=path.stem,
+        attrs={"rc_pairs": rc_pairs},
+    ) as w:
         w.append(codes, labels, np.zeros(n, dtype=np.int32), np.arange(n, dtype=np.int64) * length)
     return path
 
@@ -58,7 +69,9 @@ def tiny_checkpoint(path: Path, targets: pd.DataFrame, length: int = LENGTH, see
     return path
 
 
-def tiny_setup(tmp: Path, n_test: int = 120, n_train: int = 300, n_targets: int = len(CLASSES)) -> dict[str, Path]:
+def tiny_setup(
+    tmp: Path, n_test: int = 120, n_train: int = 300, n_targets: int = len(CLASSES)
+) -> dict[str, Path]:
     """model.pt, train.h5 and test.h5 in `tmp` sharing one target table."""
     targets = tiny_targets(n_targets)
     return {

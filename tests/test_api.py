@@ -22,7 +22,9 @@ def test_no_public_name_is_shadowed_by_a_submodule() -> None:
 
 def test_import_does_not_load_torch() -> None:
     code = "import sys, danq_pipeline; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"
 
 

@@ -20,7 +20,18 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "danq_pipeline"
-PREPARE_CHAIN = ("errors", "encode", "_io", "genome", "regions", "targets", "dataset", "intervals", "prepare", "vcf")
+PREPARE_CHAIN = (
+    "errors",
+    "encode",
+    "_io",
+    "genome",
+    "regions",
+    "targets",
+    "dataset",
+    "intervals",
+    "prepare",
+    "vcf",
+)
 
 
 def _private(name: str) -> bool:
@@ -33,14 +44,19 @@ def _module_name(path: Path) -> str:
 
 
 def _sources() -> dict[str, ast.Module]:
-    return {_module_name(p): ast.parse(p.read_text(encoding="utf-8"), str(p)) for p in sorted(PACKAGE.rglob("*.py"))}
+    return {
+        _module_name(p): ast.parse(p.read_text(encoding="utf-8"), str(p))
+        for p in sorted(PACKAGE.rglob("*.py"))
+    }
 
 
 def _absolute(module: str, node: ast.ImportFrom) -> str:
     """The absolute module an ``ImportFrom`` reads (relative imports resolved)."""
     if not node.level:
         return node.module or ""
-    base = module.split(".")[: -node.level] if not module.endswith("__init__") else module.split(".")
+    base = (
+        module.split(".")[: -node.level] if not module.endswith("__init__") else module.split(".")
+    )
     return ".".join([*base, *([node.module] if node.module else [])])
 
 
@@ -81,10 +97,18 @@ def private_imports(sources: dict[str, ast.Module]) -> list[str]:
                     elif _private(a.name):
                         bad.append(f"{module}: {a.name} from {source}")
             elif isinstance(node, ast.Import):
-                aliases |= {a.asname: a.name for a in node.names if a.name.startswith("danq_pipeline.") and a.asname}
+                aliases |= {
+                    a.asname: a.name
+                    for a in node.names
+                    if a.name.startswith("danq_pipeline.") and a.asname
+                }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                    and node.value.id in aliases and _private(node.attr):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and _private(node.attr)
+            ):
                 bad.append(f"{module}: {node.attr} from {aliases[node.value.id]}")
     return sorted(set(bad))
 
@@ -93,12 +117,15 @@ def test_no_private_name_crosses_a_module_boundary() -> None:
     assert private_imports(_sources()) == []
 
 
-@pytest.mark.parametrize("module, forbidden", [
-    ("danq_pipeline.variant_io", "danq_pipeline.variants"),
-    ("danq_pipeline.evaluate", "danq_pipeline.report"),
-    ("danq_pipeline.ism", "danq_pipeline.intervals"),
-    ("danq_pipeline.ism", "danq_pipeline.prepare"),
-])
+@pytest.mark.parametrize(
+    "module, forbidden",
+    [
+        ("danq_pipeline.variant_io", "danq_pipeline.variants"),
+        ("danq_pipeline.evaluate", "danq_pipeline.report"),
+        ("danq_pipeline.ism", "danq_pipeline.intervals"),
+        ("danq_pipeline.ism", "danq_pipeline.prepare"),
+    ],
+)
 def test_imports_go_one_way(module: str, forbidden: str) -> None:
     imported = _imports(_sources()[module], module)
     assert forbidden not in imported, f"{module} imports {forbidden}"
@@ -108,20 +135,25 @@ def test_prepare_chain_and_vcf_run_without_torch(tool_env) -> None:
     """`danq prepare` (and VCF reading) must work in an environment without PyTorch."""
     modules = [m for m in PREPARE_CHAIN if (PACKAGE / f"{m}.py").exists()]
     assert {"prepare", "genome", "intervals", "dataset"} <= set(modules)
-    code = (f"import importlib, sys\nfor m in {modules!r}: importlib.import_module('danq_pipeline.' + m)\n"
-            "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
-            "assert not loaded, 'torch imported: ' + ', '.join(loaded[:3])")
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}: importlib.import_module('danq_pipeline.' + m)\n"
+        "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
+        "assert not loaded, 'torch imported: ' + ', '.join(loaded[:3])"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=tool_env)
     assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_the_checks_can_fail() -> None:
     """The scanners see private names taken both ways, and an upward import inside a function."""
-    tree = ast.parse("from danq_pipeline.variants import _as_model, score_block\n"
-                     "from danq_pipeline import _io, intervals as iv\nimport danq_pipeline.genome as g\n"
-                     "def f():\n    from danq_pipeline import report\n    return g._hidden, iv._first, _io.write_tsv\n")
+    tree = ast.parse(
+        "from danq_pipeline.variants import _as_model, score_block\n"
+        "from danq_pipeline import _io, intervals as iv\nimport danq_pipeline.genome as g\n"
+        "def f():\n    from danq_pipeline import report\n    return g._hidden, iv._first, _io.write_tsv\n"
+    )
     assert private_imports({"danq_pipeline.x": tree}) == [
         "danq_pipeline.x: _as_model from danq_pipeline.variants",
         "danq_pipeline.x: _first from danq_pipeline.intervals",
-        "danq_pipeline.x: _hidden from danq_pipeline.genome"]
+        "danq_pipeline.x: _hidden from danq_pipeline.genome",
+    ]
     assert {"danq_pipeline.variants", "danq_pipeline.report"} <= _imports(tree, "danq_pipeline.x")

@@ -51,8 +51,15 @@ def test_dinuc_shuffle_keeps_every_dinucleotide_and_is_seeded() -> None:
 
 def _tiny_net(seed: int = 0, length: int = 60, n_targets: int = 2) -> DanQ:
     torch.manual_seed(seed)
-    return DanQ(n_targets=n_targets, window=length, n_filters=8, kernel_size=7, pool_size=4, lstm_hidden=6,
-                fc_hidden=8).eval()
+    return DanQ(
+        n_targets=n_targets,
+        window=length,
+        n_filters=8,
+        kernel_size=7,
+        pool_size=4,
+        lstm_hidden=6,
+        fc_hidden=8,
+    ).eval()
 
 
 def test_expected_gradients_equal_captum_averaged_over_references_and_are_complete() -> None:
@@ -63,9 +70,16 @@ def test_expected_gradients_equal_captum_averaged_over_references_and_are_comple
     att = attribute_batch(net, codes, np.array([1]), n_shuffles=3, n_steps=32, seed=4, chunk=50)
     x = torch.from_numpy(one_hot(codes))
     refs = shuffled_references(codes, 3, seed=4)
-    plain = np.mean([IntegratedGradients(net).attribute(x, baselines=torch.from_numpy(one_hot(refs[:, s])),
-                                                         target=1, n_steps=32).detach().numpy()
-                     for s in range(3)], axis=0)
+    plain = np.mean(
+        [
+            IntegratedGradients(net)
+            .attribute(x, baselines=torch.from_numpy(one_hot(refs[:, s])), target=1, n_steps=32)
+            .detach()
+            .numpy()
+            for s in range(3)
+        ],
+        axis=0,
+    )
     # the map is the per-position sum of captum's per-channel attributions, put on the window's base
     np.testing.assert_allclose(att.contrib[0].sum(axis=1), plain.sum(axis=1), atol=1e-6)
     assert (att.contrib[0] * (1 - x.numpy()) == 0).all()
@@ -110,7 +124,7 @@ def _planted(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if rng.random() < 0.5:
             m = (3 - m)[::-1]
         site[i] = rng.integers(0, LENGTH - w + 1)
-        codes[i, site[i]:site[i] + w] = m
+        codes[i, site[i] : site[i] + w] = m
     return codes, label, site
 
 
@@ -121,8 +135,17 @@ def planted(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("planted")
     codes, label, _ = _planted(2400, seed=0)
     torch.manual_seed(0)
-    net = DanQ(n_targets=1, window=LENGTH, n_filters=16, kernel_size=19, pool_size=5, lstm_hidden=16,
-               fc_hidden=32, dropout_conv=0.0, dropout_lstm=0.0)
+    net = DanQ(
+        n_targets=1,
+        window=LENGTH,
+        n_filters=16,
+        kernel_size=19,
+        pool_size=5,
+        lstm_hidden=16,
+        fc_hidden=32,
+        dropout_conv=0.0,
+        dropout_lstm=0.0,
+    )
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     x, y = torch.from_numpy(one_hot(codes)), torch.from_numpy(label.astype(np.float32))[:, None]
     gen = torch.Generator().manual_seed(0)
@@ -135,18 +158,47 @@ def planted(tmp_path_factory) -> dict:
     targets = targets_frame(["CTCF"], ["TF"])
     save_checkpoint(out / "ctcf.pt", net, targets)
     test_codes, test_label, site = _planted(600, seed=1)
-    with WindowsWriter(out / "test.h5", window=LENGTH, targets=targets, contigs=["chrP"], split="test") as w:
-        w.append(test_codes, test_label[:, None], np.zeros(600, dtype=np.int32),
-                 np.arange(600, dtype=np.int64) * LENGTH)
+    with WindowsWriter(
+        out / "test.h5", window=LENGTH, targets=targets, contigs=["chrP"], split="test"
+    ) as w:
+        w.append(
+            test_codes,
+            test_label[:, None],
+            np.zeros(600, dtype=np.int32),
+            np.arange(600, dtype=np.int64) * LENGTH,
+        )
     return {"dir": out, "net": net.eval(), "codes": test_codes, "label": test_label, "site": site}
 
 
-def test_attributions_peak_on_planted_sites_agree_with_ism_and_modisco_names_ctcf(planted: dict) -> None:
+def test_attributions_peak_on_planted_sites_agree_with_ism_and_modisco_names_ctcf(
+    planted: dict,
+) -> None:
     d: Path = planted["dir"]
     maps = d / "maps.h5"
-    assert main(["attribute", "--model", str(d / "ctcf.pt"), "--data", str(d / "test.h5"), "--targets", "CTCF",
-                 "--positives-of", "CTCF", "--shuffles", "4", "--steps", "8", "--out", str(maps),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "attribute",
+                "--model",
+                str(d / "ctcf.pt"),
+                "--data",
+                str(d / "test.h5"),
+                "--targets",
+                "CTCF",
+                "--positives-of",
+                "CTCF",
+                "--shuffles",
+                "4",
+                "--steps",
+                "8",
+                "--out",
+                str(maps),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     pos = np.flatnonzero(planted["label"])
     with h5py.File(maps, "r") as h5:
         assert h5.attrs["format"] == "danq-attributions"
@@ -165,8 +217,22 @@ def test_attributions_peak_on_planted_sites_agree_with_ism_and_modisco_names_ctc
     assert np.median(corr) > 0.6, corr
 
     out = d / "modisco"
-    assert main(["modisco", "--attributions", str(maps), "--out-dir", str(out), "--min-metacluster-size", "50",
-                 "--leiden-runs", "2"]) == 0
+    assert (
+        main(
+            [
+                "modisco",
+                "--attributions",
+                str(maps),
+                "--out-dir",
+                str(out),
+                "--min-metacluster-size",
+                "50",
+                "--leiden-runs",
+                "2",
+            ]
+        )
+        == 0
+    )
     import pandas as pd
 
     table = pd.read_csv(out / "patterns.tsv", sep="\t")
@@ -182,14 +248,23 @@ def test_attributions_peak_on_planted_sites_agree_with_ism_and_modisco_names_ctc
     from danq_pipeline.evaluate import evaluate_model
     from danq_pipeline.report import write_report
 
-    evaluate_model(d / "ctcf.pt", d / "test.h5", d / "ev", baseline=False, figures=False, progress=False,
-                   device="cpu")
+    evaluate_model(
+        d / "ctcf.pt",
+        d / "test.h5",
+        d / "ev",
+        baseline=False,
+        figures=False,
+        progress=False,
+        device="cpu",
+    )
     page = write_report(d / "ev", d / "report.html", modisco_dirs=(out, d / "absent")).read_text()
     assert "Motifs discovered from attributions" in page and "CTCF: " in page
     assert "absent/patterns.tsv not found" in page
 
 
-def test_attribute_errors_are_one_line_and_leave_no_output(planted: dict, tmp_path: Path, capsys) -> None:
+def test_attribute_errors_are_one_line_and_leave_no_output(
+    planted: dict, tmp_path: Path, capsys
+) -> None:
     d: Path = planted["dir"]
     base = ["attribute", "--model", str(d / "ctcf.pt"), "--out", str(tmp_path / "a.h5")]
     cases = [
@@ -202,5 +277,16 @@ def test_attribute_errors_are_one_line_and_leave_no_output(planted: dict, tmp_pa
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and words in err, err
     assert not list(tmp_path.glob("a.h5*"))
-    assert main(["modisco", "--attributions", str(tmp_path / "none.h5"), "--out-dir", str(tmp_path / "m")]) == 2
+    assert (
+        main(
+            [
+                "modisco",
+                "--attributions",
+                str(tmp_path / "none.h5"),
+                "--out-dir",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 2
+    )
     assert "no such attribution file" in capsys.readouterr().err

@@ -33,7 +33,9 @@ def test_subcommand_help_explains_inputs_outputs_defaults(command: str, capsys) 
 
 def test_help_does_not_import_torch() -> None:
     code = "import sys; from danq_pipeline.cli import main\ntry: main(['prepare', '--help'])\nexcept SystemExit: pass\nprint('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip().endswith("False")
 
 
@@ -47,7 +49,17 @@ def test_console_script_runs(tool_env) -> None:
     [
         ["train", "--train", "no/such/train.h5", "--valid", "no/such/valid.h5", "--out", "m.pt"],
         ["evaluate", "--model", "no/such/model.pt", "--data", "no/such/test.h5", "--out-dir", "x"],
-        ["score-variants", "--model", "no/such/model.pt", "--fasta", "no.fa", "--vcf", "no.vcf", "--out-prefix", "x"],
+        [
+            "score-variants",
+            "--model",
+            "no/such/model.pt",
+            "--fasta",
+            "no.fa",
+            "--vcf",
+            "no.vcf",
+            "--out-prefix",
+            "x",
+        ],
     ],
 )
 def test_wrong_path_is_one_line_and_nonzero(argv: list[str], capsys, tmp_path, monkeypatch) -> None:
@@ -100,9 +112,18 @@ def test_no_cli_option_restates_an_api_default() -> None:
         for action in parser.commands[command]._actions:
             for target in targets:
                 param = inspect.signature(_api_function(target)).parameters.get(action.dest)
-                if param is None or param.default is inspect.Parameter.empty or not action.option_strings:
+                if (
+                    param is None
+                    or param.default is inspect.Parameter.empty
+                    or not action.option_strings
+                ):
                     continue
                 if (command, action.dest) not in SPELLED_OTHERWISE:
-                    assert action.default == param.default, (command, action.dest, action.default, param.default)
+                    assert action.default == param.default, (
+                        command,
+                        action.dest,
+                        action.default,
+                        param.default,
+                    )
                     checked += 1
     assert checked >= 25, checked

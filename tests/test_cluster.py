@@ -27,7 +27,7 @@ def _rule_blocks(repo: Path) -> dict[str, str]:
             end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
             # the block ends at the first line indented no deeper than `rule`
             body = []
-            for line in text[head.end():end].splitlines():
+            for line in text[head.end() : end].splitlines():
                 if line.strip() and len(line) - len(line.lstrip()) <= len(head.group(1)):
                     break
                 body.append(line)
@@ -39,10 +39,24 @@ def test_every_submitted_rule_declares_threads_and_memory(repo: Path) -> None:
     """A scheduler reserves what a rule declares: each rule run as a job (all but the local
     target `all`) says its threads and mem_mb."""
     blocks = _rule_blocks(repo)
-    assert {"prepare", "train", "evaluate", "report", "score_variants", "gather_variants",
-            "motifs", "ism", "import_deepsea", "all"} <= set(blocks)
-    missing = [name for name, body in blocks.items() if name != "all"
-               and not (re.search(r"^\s+threads:", body, re.M) and re.search(r"^\s+mem_mb=", body, re.M))]
+    assert {
+        "prepare",
+        "train",
+        "evaluate",
+        "report",
+        "score_variants",
+        "gather_variants",
+        "motifs",
+        "ism",
+        "import_deepsea",
+        "all",
+    } <= set(blocks)
+    missing = [
+        name
+        for name, body in blocks.items()
+        if name != "all"
+        and not (re.search(r"^\s+threads:", body, re.M) and re.search(r"^\s+mem_mb=", body, re.M))
+    ]
     assert not missing, f"rules without threads: or resources: mem_mb=: {missing}"
 
 
@@ -65,8 +79,15 @@ def test_tiny_scenario_runs_as_cluster_jobs(repo: Path, tmp_path: Path, tool_env
     """Each rule runs as its own process (no shared state beyond declared files), is submitted
     with threads and mem_mb, and leaves its own log under logs/."""
     work = _workdir(repo, tmp_path)
-    cmd = ["snakemake", "-s", str(repo / "Snakefile"), "-d", str(work), "--profile",
-           str(repo / "profiles" / "local-cluster")]
+    cmd = [
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "-d",
+        str(work),
+        "--profile",
+        str(repo / "profiles" / "local-cluster"),
+    ]
     plan = subprocess.run([*cmd, "-n"], env=tool_env, capture_output=True, text=True, timeout=120)
     assert plan.returncode == 0, plan.stderr[-3000:]
     planned = {m.group(1) for m in re.finditer(r"^rule (\w+):", plan.stdout, re.M)} - {"all"}
@@ -77,8 +98,11 @@ def test_tiny_scenario_runs_as_cluster_jobs(repo: Path, tmp_path: Path, tool_env
     finished = dict(FINISHED.findall(out))  # snakemake jobid -> rule
     ran = {job: rule for job, rule in finished.items() if rule != "all"}
     # every planned rule ran, each as one job submitted through the executor
-    assert set(ran.values()) == planned == {"prepare", "train", "evaluate", "report", "score_variants",
-                                            "motifs", "ism"}
+    assert (
+        set(ran.values())
+        == planned
+        == {"prepare", "train", "evaluate", "report", "score_variants", "motifs", "ism"}
+    )
     assert set(ran) == set(submitted), (ran, submitted)
     assert len(set(submitted.values())) == len(submitted), "two jobs shared one process"
     for job, rule in ran.items():

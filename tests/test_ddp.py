@@ -36,10 +36,30 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     one, two = tmp_path / "one" / "m.pt", tmp_path / "two" / "m.pt"
-    subprocess.run([sys.executable, str(script), train, valid, one, "64"], check=True, env=env,
-                   capture_output=True)
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                          str(script), train, valid, two, "32"], env=env, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, str(script), train, valid, one, "64"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    ddp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            str(script),
+            train,
+            valid,
+            two,
+            "32",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     a, b = load_checkpoint(one.with_name("m.last.pt")), load_checkpoint(two.with_name("m.last.pt"))
     assert a["training"]["world_size"] == 1 and b["training"]["world_size"] == 2

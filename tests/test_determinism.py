@@ -36,7 +36,9 @@ def _run_scenario(repo: Path, work: Path, env: dict) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_same_results_on_an_idle_and_a_busy_machine(repo: Path, tmp_path: Path, tool_env: dict) -> None:
+def test_same_results_on_an_idle_and_a_busy_machine(
+    repo: Path, tmp_path: Path, tool_env: dict
+) -> None:
     idle = _run_scenario(repo, tmp_path / "idle", tool_env)
     stop = mp.Event()
     burners = [mp.Process(target=_burn, args=(stop,), daemon=True) for _ in range(2)]
@@ -49,7 +51,9 @@ def test_same_results_on_an_idle_and_a_busy_machine(repo: Path, tmp_path: Path, 
         for b in burners:
             b.join(timeout=10)
     metrics = idle[TARGETS[0]].decode()
-    assert "auroc" in metrics.splitlines()[0] and len(metrics.splitlines()) == 14  # header + 13 targets
+    assert (
+        "auroc" in metrics.splitlines()[0] and len(metrics.splitlines()) == 14
+    )  # header + 13 targets
     history_idle = [line.split("\t")[:5] for line in idle[TARGETS[1]].decode().splitlines()]
     history_busy = [line.split("\t")[:5] for line in busy[TARGETS[1]].decode().splitlines()]
     assert history_idle == history_busy  # epoch, losses, valid AUROC (the speed columns differ)

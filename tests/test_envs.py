@@ -14,8 +14,18 @@ import yaml
 # PyPI name -> conda package name, where they differ
 CONDA_NAME = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
 # packages the prepare env may leave out (the prepare step never imports them)
-NOT_FOR_PREPARE = {"torch", "scikit-learn", "scipy", "pysam", "matplotlib", "logomaker", "pyjaspar", "pybigwig",
-                   "captum", "modisco-lite"}
+NOT_FOR_PREPARE = {
+    "torch",
+    "scikit-learn",
+    "scipy",
+    "pysam",
+    "matplotlib",
+    "logomaker",
+    "pyjaspar",
+    "pybigwig",
+    "captum",
+    "modisco-lite",
+}
 
 
 def _requirements(repo: Path) -> dict[str, str]:
@@ -50,7 +60,9 @@ def test_danq_env_matches_pyproject(repo: Path) -> None:
     for name, bound in _requirements(repo).items():
         conda = CONDA_NAME.get(name, name)
         assert conda in env, f"envs/danq.yaml lacks {conda} (pyproject needs {name}>={bound})"
-        assert _version(env[conda]) >= _version(bound), f"envs/danq.yaml {conda} {env[conda]} < {bound}"
+        assert _version(env[conda]) >= _version(bound), (
+            f"envs/danq.yaml {conda} {env[conda]} < {bound}"
+        )
 
 
 def test_prepare_env_matches_pyproject(repo: Path) -> None:

@@ -21,8 +21,11 @@ SEQ = "ACGTacgtNNRYacgt" * 10  # 160 bp: soft-masked lowercase, N and IUPAC R/Y
 @pytest.fixture
 def fasta(tmp_path: Path) -> Path:
     path = tmp_path / "g.fa"
-    path.write_text(">chr1 description\n" + "\n".join(SEQ[i:i + 50] for i in range(0, len(SEQ), 50))
-                    + "\n>chr2\nACGT\n")
+    path.write_text(
+        ">chr1 description\n"
+        + "\n".join(SEQ[i : i + 50] for i in range(0, len(SEQ), 50))
+        + "\n>chr2\nACGT\n"
+    )
     return path
 
 
@@ -46,8 +49,12 @@ def test_bgzf_reads_and_plain_gzip_is_refused(fasta, tmp_path):
     if shutil.which("bgzip") is None:
         pytest.skip("bgzip not on PATH")
     bgz = tmp_path / "bgzf.fa.gz"
-    bgz.write_bytes(subprocess.run(["bgzip", "-c", str(fasta)], capture_output=True, check=True).stdout)
-    assert np.array_equal(Genome(bgz).read_contig("chr1").codes, Genome(fasta).read_contig("chr1").codes)
+    bgz.write_bytes(
+        subprocess.run(["bgzip", "-c", str(fasta)], capture_output=True, check=True).stdout
+    )
+    assert np.array_equal(
+        Genome(bgz).read_contig("chr1").codes, Genome(fasta).read_contig("chr1").codes
+    )
     plain = tmp_path / "plain.fa.gz"
     with gzip.open(plain, "wb") as fh:
         fh.write(fasta.read_bytes())

@@ -17,8 +17,13 @@ def script(repo: Path) -> Path:
 
 def test_dry_run_writes_every_stage(script: Path, tmp_path: Path, tool_env: dict) -> None:
     out = tmp_path / "out"
-    run = subprocess.run(["bash", str(script), str(out), "--dry-run"], env=tool_env, capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        ["bash", str(script), str(out), "--dry-run"],
+        env=tool_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     r = json.loads((out / "results.json").read_text())
     assert r["ok"] is True and r["complete"] is True and r["environment"]["mode"] == "dry-run (CPU)"
@@ -43,14 +48,24 @@ def test_dry_run_writes_every_stage(script: Path, tmp_path: Path, tool_env: dict
 
 
 def test_bad_usage_is_one_line(script: Path, tmp_path: Path, tool_env: dict) -> None:
-    run = subprocess.run(["bash", str(script), str(tmp_path), "--fast"], env=tool_env, capture_output=True,
-                         text=True, timeout=30)
+    run = subprocess.run(
+        ["bash", str(script), str(tmp_path), "--fast"],
+        env=tool_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "--fast" in run.stderr
     assert not (tmp_path / "results.json").exists()
 
 
 def test_without_a_gpu_it_says_use_dry_run(script: Path, tmp_path: Path, tool_env: dict) -> None:
-    run = subprocess.run(["bash", str(script), str(tmp_path / "out")], env={**tool_env, "CUDA_VISIBLE_DEVICES": ""},
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        ["bash", str(script), str(tmp_path / "out")],
+        env={**tool_env, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "--dry-run" in run.stderr
     assert not (tmp_path / "out" / "results.json").exists()

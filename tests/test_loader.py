@@ -30,9 +30,11 @@ def test_epoch_plan_is_a_deterministic_chunked_permutation() -> None:
     plan = epoch_plan(1000, epoch=0, seed=1, chunk_rows=50, buffer_chunks=4)
     assert sorted(plan.order) == list(range(1000))
     assert np.array_equal(plan.order, epoch_plan(1000, 0, 1, chunk_rows=50, buffer_chunks=4).order)
-    assert not np.array_equal(plan.order, epoch_plan(1000, 1, 1, chunk_rows=50, buffer_chunks=4).order)
+    assert not np.array_equal(
+        plan.order, epoch_plan(1000, 1, 1, chunk_rows=50, buffer_chunks=4).order
+    )
     for a in range(0, 1000, 200):  # each buffer = 4 whole chunks, shuffled inside
-        assert len(set(plan.order[a:a + 200] // 50)) == 4
+        assert len(set(plan.order[a : a + 200] // 50)) == 4
     assert not np.array_equal(np.sort(plan.order[:200]), plan.order[:200])
 
 
@@ -98,7 +100,9 @@ def test_ranks_split_each_global_batch(windows: Path) -> None:
     r0 = list(iter_batches(data, plan, 32, rank=0, world_size=2))
     r1 = list(iter_batches(data, plan, 32, rank=1, world_size=2))
     assert len(r0) == len(r1) == 1000 // 64  # the incomplete last global batch is dropped
-    merged = np.concatenate([np.concatenate([a.codes, b.codes]) for a, b in zip(r0, r1, strict=True)])
+    merged = np.concatenate(
+        [np.concatenate([a.codes, b.codes]) for a, b in zip(r0, r1, strict=True)]
+    )
     np.testing.assert_array_equal(merged, single[: len(merged)])
 
 

@@ -26,8 +26,12 @@ def test_equal_to_sklearn_with_ties(seed, decimals, block):
     y, s = _random_case(seed, decimals=decimals)
     auroc, auprc = auroc_auprc(y, s, block=block)
     for t in range(y.shape[1]):
-        assert auroc[t] == pytest.approx(roc_auc_score(y[:, t], s[:, t]), abs=1e-12), f"AUROC target {t}"
-        assert auprc[t] == pytest.approx(average_precision_score(y[:, t], s[:, t]), abs=1e-12), f"AUPRC target {t}"
+        assert auroc[t] == pytest.approx(roc_auc_score(y[:, t], s[:, t]), abs=1e-12), (
+            f"AUROC target {t}"
+        )
+        assert auprc[t] == pytest.approx(average_precision_score(y[:, t], s[:, t]), abs=1e-12), (
+            f"AUPRC target {t}"
+        )
 
 
 def test_hand_checked_values():
@@ -46,7 +50,9 @@ def test_hand_checked_values():
 def test_undefined_targets_are_nan_with_reason():
     y = np.array([[0, 1, 1], [0, 1, 0], [0, 1, 1], [0, 1, 0]], dtype=np.uint8)
     s = np.random.default_rng(0).random(y.shape)
-    targets = pd.DataFrame({"id": [0, 1, 2], "name": ["none", "all", "ok"], "class": ["TF", "DNase", "histone"]})
+    targets = pd.DataFrame(
+        {"id": [0, 1, 2], "name": ["none", "all", "ok"], "class": ["TF", "DNase", "histone"]}
+    )
     m = per_target_metrics(y, s, targets)
     assert m["auroc"].isna().tolist() == [True, True, False]
     assert m["auprc"].isna().tolist() == [True, True, False]
@@ -79,18 +85,28 @@ def test_non_finite_scores_are_refused():
 
 
 def test_summary_per_class_on_hand_made_table():
-    m = pd.DataFrame({
-        "class": ["DNase", "DNase", "TF", "TF", "TF", "TF"],
-        "auroc": [0.9, 0.7, 0.6, 0.8, 1.0, np.nan],
-        "auprc": [0.5, 0.3, 0.1, 0.2, 0.6, np.nan],
-        "auprc_random": [0.1, 0.1, 0.05, 0.05, 0.05, 0.0],
-    })
+    m = pd.DataFrame(
+        {
+            "class": ["DNase", "DNase", "TF", "TF", "TF", "TF"],
+            "auroc": [0.9, 0.7, 0.6, 0.8, 1.0, np.nan],
+            "auprc": [0.5, 0.3, 0.1, 0.2, 0.6, np.nan],
+            "auprc_random": [0.1, 0.1, 0.05, 0.05, 0.05, 0.0],
+        }
+    )
     s = summarize(m, ("auroc", "auprc", "auprc_random")).set_index("class")
     assert s.index.tolist() == ["DNase", "TF", "histone", "all"]
-    assert s.loc["DNase", "mean_auroc"] == pytest.approx(0.8) and s.loc["DNase", "median_auprc"] == pytest.approx(0.4)
+    assert s.loc["DNase", "mean_auroc"] == pytest.approx(0.8) and s.loc[
+        "DNase", "median_auprc"
+    ] == pytest.approx(0.4)
     assert s.loc["TF", "n_targets"] == 4 and s.loc["TF", "n_undefined"] == 1
-    assert s.loc["TF", "median_auroc"] == pytest.approx(0.8) and s.loc["TF", "mean_auprc"] == pytest.approx(0.3)
-    assert s.loc["TF", "mean_auprc_random"] == pytest.approx(0.05)  # the undefined target is left out
+    assert s.loc["TF", "median_auroc"] == pytest.approx(0.8) and s.loc[
+        "TF", "mean_auprc"
+    ] == pytest.approx(0.3)
+    assert s.loc["TF", "mean_auprc_random"] == pytest.approx(
+        0.05
+    )  # the undefined target is left out
     assert s.loc["histone", "n_targets"] == 0 and np.isnan(s.loc["histone", "mean_auroc"])
     assert s.loc["all", "n_targets"] == 6 and s.loc["all", "n_undefined"] == 1
-    assert s.loc["all", "median_auroc"] == pytest.approx(0.8) and s.loc["all", "mean_auroc"] == pytest.approx(0.8)
+    assert s.loc["all", "median_auroc"] == pytest.approx(0.8) and s.loc[
+        "all", "mean_auroc"
+    ] == pytest.approx(0.8)

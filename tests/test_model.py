@@ -76,7 +76,7 @@ def test_prediction_does_not_depend_on_batch_mates() -> None:
     x = torch.nn.functional.one_hot(torch.randint(0, 4, (6, 200)), 4).float().transpose(1, 2)
     with torch.no_grad():
         together = model(x)
-        alone = torch.cat([model(x[i:i + 1]) for i in range(6)])
+        alone = torch.cat([model(x[i : i + 1]) for i in range(6)])
         shuffled = model(x.flip(0)).flip(0)
     assert torch.allclose(together, alone, atol=1e-5)
     assert torch.allclose(together, shuffled, atol=1e-5)
@@ -85,7 +85,15 @@ def test_prediction_does_not_depend_on_batch_mates() -> None:
 def test_jaspar_init_of_another_release_writes_ctcf_forward_and_reverse() -> None:
     from danq_pipeline.model import jaspar_motif_matrices
 
-    model = DanQ(n_targets=2, window=200, n_filters=600, kernel_size=30, pool_size=15, lstm_hidden=8, fc_hidden=8)
+    model = DanQ(
+        n_targets=2,
+        window=200,
+        n_filters=600,
+        kernel_size=30,
+        pool_size=15,
+        lstm_hidden=8,
+        fc_hidden=8,
+    )
     n = jaspar_init(model, release="JASPAR2014", generator=torch.Generator().manual_seed(3))
     matrices = jaspar_motif_matrices("JASPAR2014")
     assert n == min(len(matrices), 600)
@@ -95,7 +103,9 @@ def test_jaspar_init_of_another_release_writes_ctcf_forward_and_reverse() -> Non
         expected = torch.as_tensor(matrices[f][1] - 0.25, dtype=torch.float32)
         w = expected.shape[1]
         weight = model.conv.weight[f].detach()
-        hits = [o for o in range(3, 30 - w - 3 + 1) if torch.allclose(weight[:, o:o + w], expected)]
+        hits = [
+            o for o in range(3, 30 - w - 3 + 1) if torch.allclose(weight[:, o : o + w], expected)
+        ]
         assert hits, f"filter {f} does not hold {label} at an offset in [3, 30 - w - 3]"
     bias = model.conv.bias.detach()[:n]
     assert (bias <= 0).all() and (bias >= -1).all()
@@ -182,14 +192,33 @@ def test_the_pickle_payload_is_refused_by_the_cli_in_one_line(tmp_path: Path) ->
     payload = tmp_path / "evil.pt"
     torch.save({"format": "danq-checkpoint", "x": _RunsCode(marker)}, payload)
     vcf = tmp_path / "v.vcf"
-    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nc\t5\t.\tA\tG\t.\t.\t.\n")
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nc\t5\t.\tA\tG\t.\t.\t.\n"
+    )
     fasta = tmp_path / "g.fa"
     fasta.write_text(">c\n" + "ACGT" * 100 + "\n")
-    proc = subprocess.run([sys.executable, "-m", "danq_pipeline", "score-variants", "--model", str(payload),
-                           "--fasta", str(fasta), "--vcf", str(vcf), "--out-prefix", str(tmp_path / "out")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "danq_pipeline",
+            "score-variants",
+            "--model",
+            str(payload),
+            "--fasta",
+            str(fasta),
+            "--vcf",
+            str(vcf),
+            "--out-prefix",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1 and "evil.pt" in lines[0] and "refused" in lines[0], proc.stderr
+    assert (
+        proc.returncode == 2 and len(lines) == 1 and "evil.pt" in lines[0] and "refused" in lines[0]
+    ), proc.stderr
     assert not marker.exists()
 
 
@@ -200,5 +229,7 @@ def test_checkpoints_hold_only_tensors_and_plain_containers(tmp_path: Path) -> N
 
 def _saved(tmp_path: Path) -> Path:
     path = tmp_path / "good.pt"
-    save_checkpoint(path, build_model("small", n_targets=3, window=200), _targets(3), {"preset": "small"})
+    save_checkpoint(
+        path, build_model("small", n_targets=3, window=200), _targets(3), {"preset": "small"}
+    )
     return path

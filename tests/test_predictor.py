@@ -37,13 +37,17 @@ def _direct(net: torch.nn.Module, codes: np.ndarray) -> np.ndarray:
 
 
 def test_strand_average_and_batching_equal_plain_forward_calls(trained, codes):
-    expected = (_direct(trained.net, codes) + _direct(trained.net, reverse_complement_codes(codes))) / 2
+    expected = (
+        _direct(trained.net, codes) + _direct(trained.net, reverse_complement_codes(codes))
+    ) / 2
     for batch in (1, 7, 256):
         got = as_predictor(trained, device="cpu", batch_size=batch).probabilities(codes)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     single = as_predictor(trained, device="cpu", rc_average=False).probabilities(codes)
     np.testing.assert_allclose(single, _direct(trained.net, codes), rtol=1e-5, atol=1e-6)
-    assert np.abs(single - expected).max() > 1e-4, "an untrained net is not strand-symmetric: the average matters"
+    assert np.abs(single - expected).max() > 1e-4, (
+        "an untrained net is not strand-symmetric: the average matters"
+    )
 
 
 def test_stored_reverse_windows_are_used_as_given(trained, codes):
@@ -58,7 +62,9 @@ def test_bf16_is_a_separate_copy_close_to_fp32(trained, codes):
     fp32 = as_predictor(trained, device="cpu").probabilities(codes)
     pred = as_predictor(trained, device="cpu", precision="bf16")
     assert pred.dtype == torch.bfloat16
-    assert all(p.dtype == torch.float32 for p in trained.net.parameters()), "the loaded net stays fp32"
+    assert all(p.dtype == torch.float32 for p in trained.net.parameters()), (
+        "the loaded net stays fp32"
+    )
     # measured: max |bf16 - fp32| 5.1e-4 here, while the outputs spread over >= 2.1e-2 per target,
     # so a bf16 path that ignored its input could not pass
     assert np.abs(pred.probabilities(codes) - fp32).max() < 2e-3
@@ -73,7 +79,9 @@ def test_training_network_keeps_its_mode_and_is_not_copied(codes):
     assert net.training, "validation must hand the network back in training mode"
     net.eval()
     with torch.no_grad():
-        np.testing.assert_allclose(logits, net(torch.from_numpy(one_hot(codes))).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            logits, net(torch.from_numpy(one_hot(codes))).numpy(), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_bad_settings_are_one_line_errors(trained):

@@ -47,7 +47,9 @@ def test_readme_shows_the_commands_these_tests_check() -> None:
 
 @pytest.mark.parametrize("argv", readme_commands("make"), ids=" ".join)
 def test_make_targets_exist(argv: list[str], repo: Path, tool_env: dict) -> None:
-    run = subprocess.run(["make", "-n", *argv[1:]], cwd=repo, env=tool_env, capture_output=True, text=True)
+    run = subprocess.run(
+        ["make", "-n", *argv[1:]], cwd=repo, env=tool_env, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
 
 
@@ -65,19 +67,37 @@ def demo_workdir(repo: Path, path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("argv", [a for a in readme_commands("snakemake") if "--report" not in a], ids=" ".join)
-def test_snakemake_commands_dry_run(argv: list[str], repo: Path, venv_bin: Path, tmp_path: Path,
-                                    tool_env: dict) -> None:
-    run = subprocess.run([*_snakemake_argv(argv, repo, venv_bin), "-n"], cwd=demo_workdir(repo, tmp_path), env=tool_env,
-                         capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize(
+    "argv", [a for a in readme_commands("snakemake") if "--report" not in a], ids=" ".join
+)
+def test_snakemake_commands_dry_run(
+    argv: list[str], repo: Path, venv_bin: Path, tmp_path: Path, tool_env: dict
+) -> None:
+    run = subprocess.run(
+        [*_snakemake_argv(argv, repo, venv_bin), "-n"],
+        cwd=demo_workdir(repo, tmp_path),
+        env=tool_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "score_variants" in run.stdout and "report" in run.stdout
 
 
-def run_readme_report_command(repo: Path, venv_bin: Path, workdir: Path, env: dict) -> subprocess.CompletedProcess:
+def run_readme_report_command(
+    repo: Path, venv_bin: Path, workdir: Path, env: dict
+) -> subprocess.CompletedProcess:
     """Run the README's `snakemake ... --report` line, as written, in a finished run's folder."""
     (argv,) = [a for a in readme_commands("snakemake") if "--report" in a]
-    return subprocess.run(_snakemake_argv(argv, repo, venv_bin), cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        _snakemake_argv(argv, repo, venv_bin),
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("argv", readme_commands("danq"), ids=lambda a: a[1])
@@ -90,8 +110,14 @@ def test_danq_commands_parse(argv: list[str]) -> None:
 def test_python_example_calls_real_functions_with_real_arguments() -> None:
     """Each `dq.name(...)` call of the README's Python block binds to the function's signature."""
     (block,) = readme_blocks("python")
-    calls = [n for n in ast.walk(ast.parse(block)) if isinstance(n, ast.Call)
-             and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) and n.func.value.id == "dq"]
+    calls = [
+        n
+        for n in ast.walk(ast.parse(block))
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name)
+        and n.func.value.id == "dq"
+    ]
     assert len(calls) >= 5
     for call in calls:
         func = getattr(dq, call.func.attr)

@@ -20,7 +20,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def test_one_step_equals_a_hand_computed_keras_update() -> None:
     rng = np.random.default_rng(0)
     p0 = rng.normal(size=(3, 5))
-    grads = [rng.normal(size=(3, 5)) * 1e-4, rng.normal(size=(3, 5)) * 1e-2]  # tiny and ordinary gradients
+    grads = [
+        rng.normal(size=(3, 5)) * 1e-4,
+        rng.normal(size=(3, 5)) * 1e-2,
+    ]  # tiny and ordinary gradients
     param = torch.nn.Parameter(torch.tensor(p0))
     opt = KerasRMSprop([param], lr=1e-3)
     a, expected = np.zeros_like(p0), p0.copy()
@@ -55,7 +58,15 @@ def test_optimizer_state_survives_a_state_dict_round_trip() -> None:
 
 def _paper_model() -> DanQ:
     torch.manual_seed(0)
-    model = DanQ(n_targets=5, window=300, n_filters=40, kernel_size=26, pool_size=13, lstm_hidden=24, fc_hidden=30)
+    model = DanQ(
+        n_targets=5,
+        window=300,
+        n_filters=40,
+        kernel_size=26,
+        pool_size=13,
+        lstm_hidden=24,
+        fc_hidden=30,
+    )
     keras_init(model)
     return model
 
@@ -82,11 +93,15 @@ def test_recurrent_matrices_are_orthogonal_with_keras_gain() -> None:
 def test_init_bounds_match_keras() -> None:
     model = _paper_model()
     conv = model.conv.weight.detach()
-    assert conv.abs().max() <= 0.05 and conv.abs().max() > 0.049  # uniform(+-0.05), not PyTorch's 1/sqrt(fan_in)
+    assert (
+        conv.abs().max() <= 0.05 and conv.abs().max() > 0.049
+    )  # uniform(+-0.05), not PyTorch's 1/sqrt(fan_in)
     assert torch.equal(model.conv.bias.detach(), torch.zeros(40))
     h, inputs = model.lstm.hidden_size, model.lstm.input_size
     w_ih = model.lstm.weight_ih_l0.detach().view(4, h, inputs)
-    bound = math.sqrt(6 / (inputs + h))  # glorot_uniform of each gate's (input_dim, output_dim) matrix
+    bound = math.sqrt(
+        6 / (inputs + h)
+    )  # glorot_uniform of each gate's (input_dim, output_dim) matrix
     assert w_ih.abs().max() <= bound and w_ih.abs().max() > 0.95 * bound
     for dense in (model.fc, model.out):
         bound = math.sqrt(6 / (dense.in_features + dense.out_features))
@@ -106,15 +121,29 @@ def test_torch_recipe_keeps_pytorch_init() -> None:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("recipe")
-    return planted_windows(d / "train.h5", 400, length=100, seed=1), planted_windows(d / "valid.h5", 200, seed=2)
+    return planted_windows(d / "train.h5", 400, length=100, seed=1), planted_windows(
+        d / "valid.h5", 200, seed=2
+    )
 
 
 @pytest.mark.parametrize(("recipe", "epochs_run"), [("paper", 4), ("torch", 3)])
-def test_early_stopping_happens_at_the_recipes_epoch(data, tmp_path, recipe: str, epochs_run: int) -> None:
+def test_early_stopping_happens_at_the_recipes_epoch(
+    data, tmp_path, recipe: str, epochs_run: int
+) -> None:
     # lr 0: the validation loss never improves after epoch 1; Keras 0.2's EarlyStopping(patience=2)
     # checks `wait >= patience` before counting, so it stops after 3 bad epochs, PyTorch habit after 2
-    h = train_model(*data, tmp_path / "m.pt", preset="small", recipe=recipe, epochs=20, batch_size=200, lr=0.0,
-                    patience=2, device="cpu", progress=False)
+    h = train_model(
+        *data,
+        tmp_path / "m.pt",
+        preset="small",
+        recipe=recipe,
+        epochs=20,
+        batch_size=200,
+        lr=0.0,
+        patience=2,
+        device="cpu",
+        progress=False,
+    )
     assert len(h) == epochs_run and list(h["saved"]) == [True] + [False] * (epochs_run - 1)
 
 
@@ -123,14 +152,20 @@ def test_danq_jaspar_initialises_the_authors_525_filters() -> None:
     assert len(matrices) == 525  # 519 JASPAR 2016 CORE vertebrates + 6 reverse complements
     labels = [label for label, _ in matrices]
     ctcf, ctcf_rc = labels.index("MA0139.1"), labels.index("MA0139.1 (reverse complement)")
-    assert ctcf == 98 and ctcf_rc == 521  # the script's index 98, and the third of its six appended RCs
+    assert (
+        ctcf == 98 and ctcf_rc == 521
+    )  # the script's index 98, and the third of its six appended RCs
     torch.manual_seed(1)
     model = build_model("danq-jaspar", n_targets=2, window=200)
     weight, bias = model.conv.weight.detach().double(), model.conv.bias.detach()
     for f, (_, pfm) in enumerate(matrices):
         w = pfm.shape[1]
         target = torch.as_tensor(pfm - 0.25)
-        offsets = [o for o in range(30 - w + 1) if torch.allclose(weight[f, :, o:o + w], target, atol=1e-6)]
+        offsets = [
+            o
+            for o in range(30 - w + 1)
+            if torch.allclose(weight[f, :, o : o + w], target, atol=1e-6)
+        ]
         assert offsets and 3 <= offsets[0] <= 30 - w - 3, (f, labels[f], offsets)
     assert ((bias[:525] < 0) & (bias[:525] >= -1)).all()
     assert torch.equal(bias[525:], torch.zeros(1024 - 525))  # the other filters keep Keras's init

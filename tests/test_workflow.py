@@ -34,7 +34,9 @@ def test_lint_is_clean(repo: Path, tmp_path: Path, tool_env: dict) -> None:
 
 
 @pytest.mark.slow
-def test_full_workflow_on_tiny_scenario(repo: Path, venv_bin: Path, tmp_path: Path, tool_env: dict) -> None:
+def test_full_workflow_on_tiny_scenario(
+    repo: Path, venv_bin: Path, tmp_path: Path, tool_env: dict
+) -> None:
     work = _workdir(repo, tmp_path)
     run = _snakemake(repo, work, tool_env, "--cores", "2", "--show-failed-logs")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
@@ -52,9 +54,14 @@ def test_full_workflow_on_tiny_scenario(repo: Path, venv_bin: Path, tmp_path: Pa
     assert (res / "variants" / "dbsnp_common.vcf.gz").exists()
     assert (res / "motifs" / "motif_matches.tsv").exists()
     assert list((res / "ism").glob("*.h5"))
-    predicted = pd.read_csv(res / "predict" / "regions.tsv", sep="\t")  # 1 + 21 windows (5-kb region, stride 200)
+    predicted = pd.read_csv(
+        res / "predict" / "regions.tsv", sep="\t"
+    )  # 1 + 21 windows (5-kb region, stride 200)
     assert len(predicted) == 22 and list(predicted.columns[-2:]) == ["ATAC_neuron", "CTCF"]
-    assert sorted(p.name for p in (res / "predict" / "tracks").glob("*.bw")) == ["ATAC_neuron.bw", "CTCF.bw"]
+    assert sorted(p.name for p in (res / "predict" / "tracks").glob("*.bw")) == [
+        "ATAC_neuron.bw",
+        "CTCF.bw",
+    ]
     # the README's Snakemake report command, as written, works on the finished run
     report = run_readme_report_command(repo, venv_bin, work, tool_env)
     assert report.returncode == 0, report.stderr[-3000:]
@@ -68,13 +75,23 @@ def test_full_workflow_on_tiny_scenario(repo: Path, venv_bin: Path, tmp_path: Pa
     ("extra", "needle"),
     [
         ("bogus_key: 1\n", "'bogus_key' was unexpected"),
-        ("genome:\n  fasta: no/such/genome.fa\n", "genome.fasta = 'no/such/genome.fa': no such file"),
-        ("prepare:\n  negative_ratio: lots\n",
-         "prepare.negative_ratio: 'lots' is not valid under any of the given schemas; expected a number >= 0, or 'all'"),
-        ("prepare:\n  max_n_fraction: 2\n", "prepare.max_n_fraction: 2 is greater than the maximum of 1"),
+        (
+            "genome:\n  fasta: no/such/genome.fa\n",
+            "genome.fasta = 'no/such/genome.fa': no such file",
+        ),
+        (
+            "prepare:\n  negative_ratio: lots\n",
+            "prepare.negative_ratio: 'lots' is not valid under any of the given schemas; expected a number >= 0, or 'all'",
+        ),
+        (
+            "prepare:\n  max_n_fraction: 2\n",
+            "prepare.max_n_fraction: 2 is greater than the maximum of 1",
+        ),
     ],
 )
-def test_config_errors_are_one_line(repo: Path, tmp_path: Path, tool_env: dict, extra: str, needle: str) -> None:
+def test_config_errors_are_one_line(
+    repo: Path, tmp_path: Path, tool_env: dict, extra: str, needle: str
+) -> None:
     work = _workdir(repo, tmp_path, extra)
     run = _snakemake(repo, work, tool_env, "-n", "--cores", "1")
     assert run.returncode != 0
@@ -91,7 +108,9 @@ def test_schema_fills_defaults(repo: Path, tmp_path: Path, tool_env: dict) -> No
     assert "--batch-size 100" in run.stdout
 
 
-def test_large_vcf_is_scattered_into_chunks_and_gathered(repo: Path, tmp_path: Path, tool_env: dict) -> None:
+def test_large_vcf_is_scattered_into_chunks_and_gathered(
+    repo: Path, tmp_path: Path, tool_env: dict
+) -> None:
     """variants.chunks = 3: three scoring jobs per VCF, each with its --chunk, and one gather."""
     extra = (
         "variants:\n  chunks: 3\n  vcfs:\n"
@@ -124,7 +143,9 @@ def _demo_workdir(repo: Path, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_demo_config_schedules_both_vcfs_and_one_ism_region(repo: Path, tmp_path: Path, tool_env: dict) -> None:
+def test_demo_config_schedules_both_vcfs_and_one_ism_region(
+    repo: Path, tmp_path: Path, tool_env: dict
+) -> None:
     """Without --configfile the demo runs exactly as config.yaml says: two VCFs, one ISM region."""
     run = _snakemake(repo, _demo_workdir(repo, tmp_path), tool_env, "-n", "--cores", "1")
     assert run.returncode == 0, run.stderr
@@ -132,14 +153,22 @@ def test_demo_config_schedules_both_vcfs_and_one_ism_region(repo: Path, tmp_path
     assert counts["score_variants"] == 2 and counts["ism"] == 1 and counts["prepare"] == 1
 
 
-def test_user_configfile_replaces_the_demo_lists(repo: Path, tmp_path: Path, tool_env: dict) -> None:
+def test_user_configfile_replaces_the_demo_lists(
+    repo: Path, tmp_path: Path, tool_env: dict
+) -> None:
     """`--configfile my.yaml` with one VCF and no ISM region schedules one VCF and no ISM job,
     although the demo's config.yaml (two VCFs, one region) sits in the working folder."""
     work = _demo_workdir(repo, tmp_path)
-    user = (repo / ".test" / "config.yaml").read_text().replace("  ism_regions: chr22:18300001-18301000\n", "")
+    user = (
+        (repo / ".test" / "config.yaml")
+        .read_text()
+        .replace("  ism_regions: chr22:18300001-18301000\n", "")
+    )
     user = user.replace("dbsnp_common:", "my_snps:")
     (work / "my.yaml").write_text(user)
-    run = _snakemake(repo, work, tool_env, "-n", "--cores", "1", "--configfile", str(work / "my.yaml"))
+    run = _snakemake(
+        repo, work, tool_env, "-n", "--cores", "1", "--configfile", str(work / "my.yaml")
+    )
     assert run.returncode == 0, run.stderr
     counts = _job_counts(run.stdout)
     assert counts["score_variants"] == 1 and "ism" not in counts, counts
@@ -147,13 +176,19 @@ def test_user_configfile_replaces_the_demo_lists(repo: Path, tmp_path: Path, too
     assert "1000G_GAB4_ADA2" not in run.stdout
 
 
-def test_a_minimal_user_config_takes_every_default(repo: Path, tmp_path: Path, tool_env: dict) -> None:
+def test_a_minimal_user_config_takes_every_default(
+    repo: Path, tmp_path: Path, tool_env: dict
+) -> None:
     """A config naming only the genome and the targets sheet runs: every section left out takes
     the schema's defaults (no VCFs, no ISM regions)."""
     work = _demo_workdir(repo, tmp_path)
-    (work / "my.yaml").write_text("genome:\n  fasta: data/hg19_chr22/genome/hg19_chr22_1-22000000.fa.gz\n"
-                                  "targets: data/hg19_chr22/targets.tsv\n")
-    run = _snakemake(repo, work, tool_env, "-n", "--cores", "1", "--configfile", str(work / "my.yaml"))
+    (work / "my.yaml").write_text(
+        "genome:\n  fasta: data/hg19_chr22/genome/hg19_chr22_1-22000000.fa.gz\n"
+        "targets: data/hg19_chr22/targets.tsv\n"
+    )
+    run = _snakemake(
+        repo, work, tool_env, "-n", "--cores", "1", "--configfile", str(work / "my.yaml")
+    )
     assert run.returncode == 0, run.stderr
     counts = _job_counts(run.stdout)
     assert counts["train"] == 1 and "score_variants" not in counts and "ism" not in counts, counts
@@ -162,7 +197,16 @@ def test_a_minimal_user_config_takes_every_default(repo: Path, tmp_path: Path, t
 def test_test_scenario_schedules_its_one_vcf(repo: Path, tmp_path: Path, tool_env: dict) -> None:
     """`--configfile .test/config.yaml` from a folder holding the demo config: one VCF, one ISM region."""
     work = _demo_workdir(repo, tmp_path)
-    run = _snakemake(repo, work, tool_env, "-n", "--cores", "1", "--configfile", str(repo / ".test" / "config.yaml"))
+    run = _snakemake(
+        repo,
+        work,
+        tool_env,
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        str(repo / ".test" / "config.yaml"),
+    )
     assert run.returncode == 0, run.stderr
     counts = _job_counts(run.stdout)
     assert counts["score_variants"] == 1 and counts["ism"] == 1, counts

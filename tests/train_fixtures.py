@@ -29,10 +29,12 @@ def planted_windows(path: Path, n: int, length: int = 100, seed: int = 0) -> Pat
                 if rng.random() < 0.5:
                     m = (3 - m)[::-1]
                 at = rng.integers(0, length - len(m) + 1)
-                codes[i, at:at + len(m)] = m
+                codes[i, at : at + len(m)] = m
                 labels[i, t] = 1
     labels[:, 2] = labels[:, 0] | labels[:, 1]
     targets = targets_frame(["motifA", "motifB", "either"], ["TF", "TF", "DNase"])
-    with WindowsWriter(path, window=length, targets=targets, contigs=["chrT"], split=path.stem) as w:
+    with WindowsWriter(
+        path, window=length, targets=targets, contigs=["chrT"], split=path.stem
+    ) as w:
         w.append(codes, labels, np.zeros(n, dtype=np.int32), np.arange(n, dtype=np.int64) * length)
     return path

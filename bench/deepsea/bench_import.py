@@ -43,7 +43,9 @@ def write_train_mat(path: Path, n: int, chunk: int | None, block: int = 2000) ->
     with h5py.File(path, "w", userblock_size=512) as h5:
         chunks = (1000, 4, chunk) if chunk else None
         x = h5.create_dataset("trainxdata", (1000, 4, n), dtype="u1", chunks=chunks)
-        y = h5.create_dataset("traindata", (919, n), dtype="u1", chunks=(919, chunk) if chunk else None)
+        y = h5.create_dataset(
+            "traindata", (919, n), dtype="u1", chunks=(919, chunk) if chunk else None
+        )
         for ds in (x, y):
             ds.attrs["MATLAB_class"] = np.bytes_("uint8")
         for a in range(0, half, block):
@@ -57,7 +59,11 @@ def write_train_mat(path: Path, n: int, chunk: int | None, block: int = 2000) ->
                 x[:, :, off + a : off + b] = onehot
                 y[:, off + a : off + b] = labels
     with open(path, "r+b") as fh:
-        fh.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 .".ljust(116) + b"\0" * 8 + b"\0\x02IM")
+        fh.write(
+            b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 .".ljust(116)
+            + b"\0" * 8
+            + b"\0\x02IM"
+        )
 
 
 def timed(fn) -> tuple[float, int]:
@@ -72,7 +78,9 @@ def timed(fn) -> tuple[float, int]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--windows", type=int, default=20000, help="windows in the generated train.mat")
     ap.add_argument("--chunk-windows", type=int, default=10000, help="import block size")
     ap.add_argument("--hdf5-chunk", type=int, default=0, help="HDF5 chunk along N (0 = contiguous)")
@@ -106,24 +114,36 @@ def main() -> int:
         def fast() -> None:
             np.ascontiguousarray(agct_codes(sample).T)
 
-        results = {name: timed(fn) for name, fn in (("raw read", raw), ("DanQ script", danq_script),
-                                                     ("import", ours))}
+        results = {
+            name: timed(fn)
+            for name, fn in (("raw read", raw), ("DanQ script", danq_script), ("import", ours))
+        }
         conv = {name: timed(fn)[0] for name, fn in (("generic", generic), ("agct_codes", fast))}
         out_mb = (Path(tmp) / "train.h5").stat().st_size / 1e6
-    print(f"generated train.mat: {n} windows ({n * 4000 / 1e6:.0f} MB of one-hot), "
-          f"HDF5 chunk {args.hdf5_chunk or 'contiguous'}, import block {block}")
+    print(
+        f"generated train.mat: {n} windows ({n * 4000 / 1e6:.0f} MB of one-hot), "
+        f"HDF5 chunk {args.hdf5_chunk or 'contiguous'}, import block {block}"
+    )
     for name, (sec, peak) in results.items():
-        print(f"{name:12s} {n / sec:10.0f} windows/s  {sec:7.2f} s  peak traced memory {peak / 1e6:8.1f} MB")
+        print(
+            f"{name:12s} {n / sec:10.0f} windows/s  {sec:7.2f} s  peak traced memory {peak / 1e6:8.1f} MB"
+        )
     imp, rawr = results["import"], results["raw read"]
-    print(f"one-hot -> codes on one block: encode.codes_from_one_hot {block / conv['generic']:.0f} windows/s, "
-          f"agct_codes {block / conv['agct_codes']:.0f} windows/s ({conv['generic'] / conv['agct_codes']:.1f}x)")
+    print(
+        f"one-hot -> codes on one block: encode.codes_from_one_hot {block / conv['generic']:.0f} windows/s, "
+        f"agct_codes {block / conv['agct_codes']:.0f} windows/s ({conv['generic'] / conv['agct_codes']:.1f}x)"
+    )
     print(f"import / raw read speed: {rawr[0] / imp[0]:.2f}x (1.0 = as fast as just reading)")
-    print(f"import peak memory / DanQ script: {imp[1] / results['DanQ script'][1]:.3f} here; at bundle scale "
-          f"the DanQ script holds {4_400_000 * (4000 + 919) / 1e9:.1f} GB, the import the same "
-          f"{imp[1] / 1e6:.0f} MB")
-    print(f"windows HDF5: {out_mb * 1e6 / n:.0f} bytes/window; projected bundle import "
-          f"({BUNDLE_WINDOWS:,} windows): {BUNDLE_WINDOWS / (n / imp[0]) / 60:.0f} min, "
-          f"{out_mb * BUNDLE_WINDOWS / n / 1e3:.1f} GB on disk")
+    print(
+        f"import peak memory / DanQ script: {imp[1] / results['DanQ script'][1]:.3f} here; at bundle scale "
+        f"the DanQ script holds {4_400_000 * (4000 + 919) / 1e9:.1f} GB, the import the same "
+        f"{imp[1] / 1e6:.0f} MB"
+    )
+    print(
+        f"windows HDF5: {out_mb * 1e6 / n:.0f} bytes/window; projected bundle import "
+        f"({BUNDLE_WINDOWS:,} windows): {BUNDLE_WINDOWS / (n / imp[0]) / 60:.0f} min, "
+        f"{out_mb * BUNDLE_WINDOWS / n / 1e3:.1f} GB on disk"
+    )
     return 0
 
 

@@ -47,7 +47,9 @@ def synthetic(n: int, t: int, seed: int = 0, block: int = 64) -> tuple[np.ndarra
     return y, s
 
 
-def time_sklearn(y: np.ndarray, s: np.ndarray, cols: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def time_sklearn(
+    y: np.ndarray, s: np.ndarray, cols: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     t0 = time.perf_counter()
@@ -57,7 +59,9 @@ def time_sklearn(y: np.ndarray, s: np.ndarray, cols: np.ndarray) -> tuple[float,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--windows", type=int, default=455_024)
     ap.add_argument("--targets", type=int, default=919)
     ap.add_argument("--sk-targets", type=int, default=16, help="targets scikit-learn is timed on")
@@ -79,21 +83,31 @@ def main(argv: list[str] | None = None) -> int:
     vec_sub_s = time.perf_counter() - t0
     sk_s, sk_auroc, sk_auprc = time_sklearn(y, s, cols)
     sk_all = sk_s / len(cols) * args.targets
-    out = {"windows": args.windows, "targets": args.targets, "generate_s": round(gen_s, 1),
-           "vectorised_s": round(vec_s, 2), "sklearn_s_on_subsample": round(sk_s, 2),
-           "sklearn_targets_timed": len(cols), "sklearn_s_extrapolated": round(sk_all, 1),
-           "speedup": round(sk_all / vec_s, 2),
-           "vectorised_s_on_subsample": round(vec_sub_s, 2), "speedup_same_subsample": round(sk_s / vec_sub_s, 2),
-           "max_abs_diff_auroc": float(np.abs(auroc[cols] - sk_auroc).max()),
-           "max_abs_diff_auprc": float(np.abs(auprc[cols] - sk_auprc).max()),
-           "rss_gib_after_data": round(rss_data, 2), "rss_gib_after_metrics": round(rss_vec, 2)}
+    out = {
+        "windows": args.windows,
+        "targets": args.targets,
+        "generate_s": round(gen_s, 1),
+        "vectorised_s": round(vec_s, 2),
+        "sklearn_s_on_subsample": round(sk_s, 2),
+        "sklearn_targets_timed": len(cols),
+        "sklearn_s_extrapolated": round(sk_all, 1),
+        "speedup": round(sk_all / vec_s, 2),
+        "vectorised_s_on_subsample": round(vec_sub_s, 2),
+        "speedup_same_subsample": round(sk_s / vec_sub_s, 2),
+        "max_abs_diff_auroc": float(np.abs(auroc[cols] - sk_auroc).max()),
+        "max_abs_diff_auprc": float(np.abs(auprc[cols] - sk_auprc).max()),
+        "rss_gib_after_data": round(rss_data, 2),
+        "rss_gib_after_metrics": round(rss_vec, 2),
+    }
     if args.h5:
         out.update(time_h5(y, s, auroc, args.block))
     print(json.dumps(out, indent=1))
-    print(f"metrics for {args.targets} targets x {args.windows} windows: vectorised {vec_s:.1f} s vs "
-          f"scikit-learn {sk_all:.0f} s (extrapolated from {len(cols)} targets): {sk_all / vec_s:.1f}x faster; "
-          f"results equal to {max(out['max_abs_diff_auroc'], out['max_abs_diff_auprc']):.1e}; "
-          f"same {len(cols)} targets back to back: {sk_s / vec_sub_s:.1f}x")
+    print(
+        f"metrics for {args.targets} targets x {args.windows} windows: vectorised {vec_s:.1f} s vs "
+        f"scikit-learn {sk_all:.0f} s (extrapolated from {len(cols)} targets): {sk_all / vec_s:.1f}x faster; "
+        f"results equal to {max(out['max_abs_diff_auroc'], out['max_abs_diff_auprc']):.1e}; "
+        f"same {len(cols)} targets back to back: {sk_s / vec_sub_s:.1f}x"
+    )
     return 0
 
 
@@ -110,7 +124,7 @@ def time_h5(y: np.ndarray, s: np.ndarray, auroc: np.ndarray, block: int) -> dict
         with h5py.File(path, "w") as h5:
             ds = h5.create_dataset("p", s.shape, "f4", chunks=(BLOCK_ROWS, 16))
             for a in range(0, len(s), BLOCK_ROWS):
-                ds[a:a + BLOCK_ROWS] = s[a:a + BLOCK_ROWS]
+                ds[a : a + BLOCK_ROWS] = s[a : a + BLOCK_ROWS]
         write_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         with h5py.File(path, "r") as h5:

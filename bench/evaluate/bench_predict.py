@@ -35,8 +35,12 @@ def make_inputs(tmp: Path, n: int, length: int, n_targets: int, preset: str) -> 
     targets = targets_frame([f"t{i}" for i in range(n_targets)], ["TF"] * n_targets)
     data = tmp / "test.h5"
     with WindowsWriter(data, window=length, targets=targets, contigs=["chrB"], split="test") as w:
-        w.append(rng.integers(0, 4, (n, length), dtype=np.uint8), (rng.random((n, n_targets)) < 0.05).astype(np.uint8),
-                 np.zeros(n, np.int32), np.arange(n, dtype=np.int64) * length)
+        w.append(
+            rng.integers(0, 4, (n, length), dtype=np.uint8),
+            (rng.random((n, n_targets)) < 0.05).astype(np.uint8),
+            np.zeros(n, np.int32),
+            np.arange(n, dtype=np.int64) * length,
+        )
     model = tmp / "model.pt"
     save_checkpoint(model, build_model(preset, n_targets, length), targets)
     return data, model
@@ -54,7 +58,7 @@ def ceiling(model, data, batch_size: int, device) -> float:
     with torch.inference_mode():
         for x in xs:
             for a in range(0, len(x), batch_size):
-                torch.sigmoid(model(x[a:a + batch_size]))
+                torch.sigmoid(model(x[a : a + batch_size]))
     return time.perf_counter() - t0
 
 
@@ -66,8 +70,12 @@ def naive(model, data, batch_size: int, device) -> float:
     with torch.inference_mode():
         for a in range(0, len(data), batch_size):
             b = min(a + batch_size, len(data))
-            p = [torch.sigmoid(model(torch.from_numpy(data.read(a, b, reverse_complement=rc)[0]).to(device)))
-                 for rc in (False, True)]
+            p = [
+                torch.sigmoid(
+                    model(torch.from_numpy(data.read(a, b, reverse_complement=rc)[0]).to(device))
+                )
+                for rc in (False, True)
+            ]
             ((p[0] + p[1]) / 2).cpu().numpy()
     return time.perf_counter() - t0
 
@@ -76,7 +84,9 @@ def pipeline(model, data, batch_size: int, device, bf16: bool) -> float:
     from danq_pipeline.evaluate import iter_predictions
     from danq_pipeline.predictor import as_predictor
 
-    predictor = as_predictor(model, device=device, batch_size=batch_size, precision="bf16" if bf16 else "fp32")
+    predictor = as_predictor(
+        model, device=device, batch_size=batch_size, precision="bf16" if bf16 else "fp32"
+    )
     t0 = time.perf_counter()
     for _ in iter_predictions(predictor, data, progress=False):
         pass
@@ -84,12 +94,18 @@ def pipeline(model, data, batch_size: int, device, bf16: bool) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--windows", type=int, default=1024)
     ap.add_argument("--preset", default="danq")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--bf16", action="store_true", help="also time --precision bf16 (a bf16 copy of the weights on the CPU)")
+    ap.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time --precision bf16 (a bf16 copy of the weights on the CPU)",
+    )
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     import torch
@@ -103,18 +119,27 @@ def main(argv: list[str] | None = None) -> int:
         data_path, model_path = make_inputs(Path(tmp), args.windows, 1000, 919, args.preset)
         data, model = WindowsH5(data_path), load_model(model_path, dev)
         net = model.net
-        pipeline(model, WindowsH5(data_path), args.batch_size, dev, False)  # warm-up (allocator, threads)
-        times = {"ceiling": ceiling(net, data, args.batch_size, dev),
-                 "naive": naive(net, data, args.batch_size, dev),
-                 "pipeline_fp32": pipeline(model, data, args.batch_size, dev, False)}
+        pipeline(
+            model, WindowsH5(data_path), args.batch_size, dev, False
+        )  # warm-up (allocator, threads)
+        times = {
+            "ceiling": ceiling(net, data, args.batch_size, dev),
+            "naive": naive(net, data, args.batch_size, dev),
+            "pipeline_fp32": pipeline(model, data, args.batch_size, dev, False),
+        }
         if args.bf16:
             times["pipeline_bf16"] = pipeline(model, data, args.batch_size, dev, True)
     rate = {k: args.windows / v for k, v in times.items()}
-    out = {"device": str(dev), "torch_threads": torch.get_num_threads(), "preset": args.preset,
-           "windows": args.windows, "windows_per_s": {k: round(v, 1) for k, v in rate.items()},
-           "pipeline_vs_naive": round(rate["pipeline_fp32"] / rate["naive"], 2),
-           "pipeline_vs_ceiling": round(rate["pipeline_fp32"] / rate["ceiling"], 2),
-           "deepsea_test_hours_fp32": round(227_512 / rate["pipeline_fp32"] / 3600, 2)}
+    out = {
+        "device": str(dev),
+        "torch_threads": torch.get_num_threads(),
+        "preset": args.preset,
+        "windows": args.windows,
+        "windows_per_s": {k: round(v, 1) for k, v in rate.items()},
+        "pipeline_vs_naive": round(rate["pipeline_fp32"] / rate["naive"], 2),
+        "pipeline_vs_ceiling": round(rate["pipeline_fp32"] / rate["ceiling"], 2),
+        "deepsea_test_hours_fp32": round(227_512 / rate["pipeline_fp32"] / 3600, 2),
+    }
     if args.bf16:
         out["bf16_vs_fp32"] = round(rate["pipeline_bf16"] / rate["pipeline_fp32"], 2)
         out["deepsea_test_hours_bf16"] = round(227_512 / rate["pipeline_bf16"] / 3600, 2)

@@ -45,19 +45,39 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench" / "variants"))
 from bench_variants import make_vcf  # noqa: E402
 
-DEEPSEA_EPOCH = 4_400_000    # training windows per DeepSEA epoch
-DEEPSEA_TEST = 455_024       # DeepSEA test windows (227,512 strand pairs)
+DEEPSEA_EPOCH = 4_400_000  # training windows per DeepSEA epoch
+DEEPSEA_TEST = 455_024  # DeepSEA test windows (227,512 strand pairs)
 N_TARGETS, LENGTH = 919, 1000
 DEMO_FASTA = REPO / "data/hg19_chr22/genome/hg19_chr22_1-22000000.fa.gz"
 
 # sizes: GPU (sized to finish well inside 8 minutes on one H200) and the CPU dry run
 SIZES: dict[str, dict[str, Any]] = {
-    "gpu": dict(preset="danq", batch=100, train_steps=400, valid=2000, ceiling_steps=100,
-                ddp_steps=20, ddp_batch=64, predict_windows=20_000, predict_batch=256,
-                snvs=4000, score_batch=256),
-    "dry": dict(preset="small", batch=8, train_steps=3, valid=16, ceiling_steps=2,
-                ddp_steps=3, ddp_batch=8, predict_windows=64, predict_batch=32,
-                snvs=12, score_batch=16),
+    "gpu": dict(
+        preset="danq",
+        batch=100,
+        train_steps=400,
+        valid=2000,
+        ceiling_steps=100,
+        ddp_steps=20,
+        ddp_batch=64,
+        predict_windows=20_000,
+        predict_batch=256,
+        snvs=4000,
+        score_batch=256,
+    ),
+    "dry": dict(
+        preset="small",
+        batch=8,
+        train_steps=3,
+        valid=16,
+        ceiling_steps=2,
+        ddp_steps=3,
+        ddp_batch=8,
+        predict_windows=64,
+        predict_batch=32,
+        snvs=12,
+        score_batch=16,
+    ),
 }
 
 
@@ -71,9 +91,12 @@ def write_windows(path: Path, n: int, split: str, seed: int, length: int = LENGT
     with WindowsWriter(path, window=length, targets=targets, contigs=["chrS"], split=split) as w:
         for a in range(0, n, 4096):
             k = min(4096, n - a)
-            w.append(rng.integers(0, 4, (k, length), dtype=np.uint8),
-                     (rng.random((k, N_TARGETS)) < 0.025).astype(np.uint8),
-                     np.zeros(k, np.int32), np.arange(a, a + k, dtype=np.int64) * length)
+            w.append(
+                rng.integers(0, 4, (k, length), dtype=np.uint8),
+                (rng.random((k, N_TARGETS)) < 0.025).astype(np.uint8),
+                np.zeros(k, np.int32),
+                np.arange(a, a + k, dtype=np.int64) * length,
+            )
     return path
 
 
@@ -107,20 +130,33 @@ def stage_train(tmp: Path, size: dict, device: Any) -> dict:
     n = size["train_steps"] * size["batch"]
     train = write_windows(tmp / "train.h5", n, "train", seed=1)
     valid = write_windows(tmp / "valid.h5", size["valid"], "valid", seed=2)
-    common = dict(preset=size["preset"], epochs=1, batch_size=size["batch"], device=str(device),
-                  checkpoint_every=0, progress=False, seed=1)
+    common = dict(
+        preset=size["preset"],
+        epochs=1,
+        batch_size=size["batch"],
+        device=str(device),
+        checkpoint_every=0,
+        progress=False,
+        seed=1,
+    )
     # warm-up: CUDA context, cuDNN handles and kernel selection stay out of the timed runs
-    train_model(train, valid, tmp / "warm" / "m.pt", max_train_windows=min(n, 5 * size["batch"]), **common)
+    train_model(
+        train, valid, tmp / "warm" / "m.pt", max_train_windows=min(n, 5 * size["batch"]), **common
+    )
     out: dict[str, Any] = {"preset": size["preset"], "batch_size": size["batch"], "windows": n}
     for name, bf16 in (("fp32", False), ("bf16", True)):
         _reset_peak(device)
         hist = train_model(train, valid, tmp / name / "m.pt", precision=name, **common)
         row = hist.iloc[-1]
         rate = float(row["samples_per_s"])
-        out[name] = {"windows_per_s": round(rate, 1), "steps": int(row["train_samples"]) // size["batch"],
-                     "epoch_seconds": float(row["seconds"]), "train_loss": float(row["train_loss"]),
-                     "peak_gpu_mib": _peak_mib(device),
-                     "deepsea_epoch_hours": round(DEEPSEA_EPOCH / rate / 3600, 3)}
+        out[name] = {
+            "windows_per_s": round(rate, 1),
+            "steps": int(row["train_samples"]) // size["batch"],
+            "epoch_seconds": float(row["seconds"]),
+            "train_loss": float(row["train_loss"]),
+            "peak_gpu_mib": _peak_mib(device),
+            "deepsea_epoch_hours": round(DEEPSEA_EPOCH / rate / 3600, 3),
+        }
         out[name]["ceiling_windows_per_s"] = step_ceiling(size, device, bf16)
     out["model_path"] = str(tmp / "fp32" / "m.pt")
     return out
@@ -171,7 +207,9 @@ def stage_predict(tmp: Path, size: dict, device: Any, model_path: Path) -> dict:
     out: dict[str, Any] = {"windows": len(data), "batch_size": size["predict_batch"]}
     for name in ("fp32", "bf16"):
         _reset_peak(device)
-        predictor = as_predictor(model, device=device, precision=name, batch_size=size["predict_batch"])
+        predictor = as_predictor(
+            model, device=device, precision=name, batch_size=size["predict_batch"]
+        )
         rates = []
         for _ in range(2):
             t0 = time.perf_counter()
@@ -179,9 +217,12 @@ def stage_predict(tmp: Path, size: dict, device: Any, model_path: Path) -> dict:
             rates.append(rows / (time.perf_counter() - t0))
         assert rows == len(data), (rows, len(data))
         best = max(rates)
-        out[name] = {"windows_per_s": round(best, 1), "passes_windows_per_s": [round(r, 1) for r in rates],
-                     "peak_gpu_mib": _peak_mib(device),
-                     "deepsea_test_minutes": round(DEEPSEA_TEST / best / 60, 2)}
+        out[name] = {
+            "windows_per_s": round(best, 1),
+            "passes_windows_per_s": [round(r, 1) for r in rates],
+            "peak_gpu_mib": _peak_mib(device),
+            "deepsea_test_minutes": round(DEEPSEA_TEST / best / 60, 2),
+        }
     return out
 
 
@@ -203,20 +244,38 @@ def stage_score(tmp: Path, size: dict, device: Any, model_path: Path) -> dict:
         t0 = time.perf_counter()
         with warnings.catch_warnings():  # the note that a 919-target TSV shows summary columns only
             warnings.simplefilter("ignore")
-            counts = write_variant_scores(model, DEMO_FASTA, vcf, prefix, device=device, precision=name,
-                                          batch_size=size["score_batch"], progress=False)
+            counts = write_variant_scores(
+                model,
+                DEMO_FASTA,
+                vcf,
+                prefix,
+                device=device,
+                precision=name,
+                batch_size=size["score_batch"],
+                progress=False,
+            )
         seconds = time.perf_counter() - t0
         table = pd.read_csv(f"{prefix}.tsv", sep="\t", comment="#")
         assert len(table) == n and (table["status"] == "ok").all(), counts
-        out[name] = {"alleles_per_s": round(n / seconds, 1), "seconds": round(seconds, 2),
-                     "peak_gpu_mib": _peak_mib(device)}
+        out[name] = {
+            "alleles_per_s": round(n / seconds, 1),
+            "seconds": round(seconds, 2),
+            "peak_gpu_mib": _peak_mib(device),
+        }
     return out
 
 
 # dropout off (each rank draws its own masks) and deterministic kernels: the runs may differ
 # only by float summation order
-DDP_SETTINGS = dict(epochs=1, seed=4, deterministic=True, progress=False, checkpoint_every=0, rc_augment=False,
-                    model_overrides=dict(dropout_conv=0.0, dropout_lstm=0.0))
+DDP_SETTINGS = dict(
+    epochs=1,
+    seed=4,
+    deterministic=True,
+    progress=False,
+    checkpoint_every=0,
+    rc_augment=False,
+    model_overrides=dict(dropout_conv=0.0, dropout_lstm=0.0),
+)
 DDP_WORKER = """
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -239,8 +298,12 @@ def stage_ddp(tmp: Path, size: dict, device: Any, dry: bool) -> dict:
     world = 2 if dry else torch.cuda.device_count()
     backend = "gloo" if dry else "nccl"
     if world < 2:
-        return {"status": "skipped", "world_size": world, "backend": backend,
-                "reason": f"{world} GPU visible: DDP over NCCL needs two ranks on two GPUs"}
+        return {
+            "status": "skipped",
+            "world_size": world,
+            "backend": backend,
+            "reason": f"{world} GPU visible: DDP over NCCL needs two ranks on two GPUs",
+        }
     batch = size["ddp_batch"]
     if batch % world:
         batch = world * max(1, batch // world)
@@ -253,24 +316,61 @@ def stage_ddp(tmp: Path, size: dict, device: Any, dry: bool) -> dict:
     one, many = tmp / "ddp_one" / "m.pt", tmp / "ddp_many" / "m.pt"
     t0 = time.perf_counter()
     # the reference: the worker's call, in this process, with the whole batch
-    train_model(train, valid, one, batch_size=batch, device=dev, **DDP_SETTINGS, preset=size["preset"])
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-                          str(world), str(script), str(REPO), str(Path(__file__).parent), str(train), str(valid), str(many),
-                          str(batch // world), size["preset"], dev], env=env, capture_output=True, text=True)
+    train_model(
+        train, valid, one, batch_size=batch, device=dev, **DDP_SETTINGS, preset=size["preset"]
+    )
+    ddp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            str(world),
+            str(script),
+            str(REPO),
+            str(Path(__file__).parent),
+            str(train),
+            str(valid),
+            str(many),
+            str(batch // world),
+            size["preset"],
+            dev,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if ddp.returncode:
         raise RuntimeError(f"torchrun failed: {ddp.stderr[-2000:]}")
     a, b = load_checkpoint(one.with_name("m.last.pt")), load_checkpoint(many.with_name("m.last.pt"))
     h1, h2 = (pd.read_csv(p.with_name("history.tsv"), sep="\t") for p in (one, many))
-    weight_diff = max(float((v - b["state_dict"][k]).abs().max()) for k, v in a["state_dict"].items())
+    weight_diff = max(
+        float((v - b["state_dict"][k]).abs().max()) for k, v in a["state_dict"].items()
+    )
     loss_diff = float((h1["train_loss"] - h2["train_loss"]).abs().max())
     valid_diff = float((h1["valid_loss"] - h2["valid_loss"]).abs().max())
-    same = (a["step"] == b["step"] and b["training"]["world_size"] == world and loss_diff < 1e-3
-            and valid_diff < 1e-3 and weight_diff < 1e-3)
-    return {"status": "ok" if same else "failed", "world_size": world, "backend": backend,
-            "global_batch": batch, "steps": int(a["step"]), "train_loss_single": float(h1["train_loss"].iloc[-1]),
-            "train_loss_ddp": float(h2["train_loss"].iloc[-1]), "max_abs_train_loss_diff": loss_diff,
-            "max_abs_valid_loss_diff": valid_diff, "max_abs_weight_diff": weight_diff,
-            "seconds_both_runs": round(time.perf_counter() - t0, 1), "tolerance": 1e-3}
+    same = (
+        a["step"] == b["step"]
+        and b["training"]["world_size"] == world
+        and loss_diff < 1e-3
+        and valid_diff < 1e-3
+        and weight_diff < 1e-3
+    )
+    return {
+        "status": "ok" if same else "failed",
+        "world_size": world,
+        "backend": backend,
+        "global_batch": batch,
+        "steps": int(a["step"]),
+        "train_loss_single": float(h1["train_loss"].iloc[-1]),
+        "train_loss_ddp": float(h2["train_loss"].iloc[-1]),
+        "max_abs_train_loss_diff": loss_diff,
+        "max_abs_valid_loss_diff": valid_diff,
+        "max_abs_weight_diff": weight_diff,
+        "seconds_both_runs": round(time.perf_counter() - t0, 1),
+        "tolerance": 1e-3,
+    }
 
 
 def read_junit(path: Path | None) -> dict:
@@ -280,26 +380,48 @@ def read_junit(path: Path | None) -> dict:
     root = ET.parse(path).getroot()
     suite = root if root.tag == "testsuite" else root.find("testsuite")
     counts = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
-    failed = [f"{c.get('classname')}::{c.get('name')}" for c in suite.iter("testcase")
-              if c.find("failure") is not None or c.find("error") is not None]
+    failed = [
+        f"{c.get('classname')}::{c.get('name')}"
+        for c in suite.iter("testcase")
+        if c.find("failure") is not None or c.find("error") is not None
+    ]
     ran = counts["tests"] - counts["skipped"]
-    return {"status": "failed" if failed or counts["errors"] or counts["failures"] else "ok",
-            **counts, "passed": ran - counts["failures"] - counts["errors"], "failed_tests": failed}
+    return {
+        "status": "failed" if failed or counts["errors"] or counts["failures"] else "ok",
+        **counts,
+        "passed": ran - counts["failures"] - counts["errors"],
+        "failed_tests": failed,
+    }
 
 
 def environment(dry: bool) -> dict:
     import torch
 
-    info: dict[str, Any] = {"mode": "dry-run (CPU)" if dry else "gpu", "python": platform.python_version(),
-                            "torch": torch.__version__, "cuda_available": torch.cuda.is_available(),
-                            "gpus": torch.cuda.device_count(), "host": platform.node(),
-                            "cpus": os.cpu_count(), "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    info: dict[str, Any] = {
+        "mode": "dry-run (CPU)" if dry else "gpu",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda_available": torch.cuda.is_available(),
+        "gpus": torch.cuda.device_count(),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     if torch.cuda.is_available():
-        info["gpu_names"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        info["gpu_names"] = [
+            torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+        ]
         info["cuda"] = torch.version.cuda
     try:
-        info["commit"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
-                                        text=True, timeout=10).stdout.strip() or None
+        info["commit"] = (
+            subprocess.run(
+                ["git", "-C", str(REPO), "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         info["commit"] = None
     return info
@@ -321,11 +443,18 @@ def run_stage(results: dict, name: str, fn: Callable[[], dict], out: Path) -> di
         res = fn()
         res.setdefault("status", "ok")
     except Exception as err:  # a failed stage must not hide the others' figures
-        res = {"status": "failed", "error": f"{type(err).__name__}: {err}",
-               "traceback": traceback.format_exc()[-3000:]}
+        res = {
+            "status": "failed",
+            "error": f"{type(err).__name__}: {err}",
+            "traceback": traceback.format_exc()[-3000:],
+        }
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)
     results[name] = res
-    print(f"[gpu-check] {name}: {res['status']} ({res['wall_seconds']} s)", file=sys.stderr, flush=True)
+    print(
+        f"[gpu-check] {name}: {res['status']} ({res['wall_seconds']} s)",
+        file=sys.stderr,
+        flush=True,
+    )
     write_results(results, out)
     return res if res["status"] == "ok" else None
 
@@ -333,7 +462,9 @@ def run_stage(results: dict, name: str, fn: Callable[[], dict], out: Path) -> di
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="folder for results.json")
-    ap.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes, gloo: the same code paths")
+    ap.add_argument(
+        "--dry-run", action="store_true", help="CPU, tiny sizes, gloo: the same code paths"
+    )
     ap.add_argument("--junit", type=Path, help="pytest -m gpu's JUnit XML (from check.sh)")
     ap.add_argument("--pytest-exit", type=int, help="pytest -m gpu's exit status (from check.sh)")
     args = ap.parse_args(argv)
@@ -342,17 +473,28 @@ def main(argv: list[str] | None = None) -> int:
     from danq_pipeline._device import resolve_device
 
     if not args.dry_run and not torch.cuda.is_available():
-        print("gpu-check: error: no CUDA device; use --dry-run to exercise the script on the CPU", file=sys.stderr)
+        print(
+            "gpu-check: error: no CUDA device; use --dry-run to exercise the script on the CPU",
+            file=sys.stderr,
+        )
         return 2
     size = SIZES["dry" if args.dry_run else "gpu"]
     device = resolve_device("cpu" if args.dry_run else "cuda")
     if args.dry_run:
         torch.set_num_threads(1)
     t_start = time.perf_counter()
-    results: dict[str, Any] = {"complete": False, "environment": environment(args.dry_run), "sizes": size}
+    results: dict[str, Any] = {
+        "complete": False,
+        "environment": environment(args.dry_run),
+        "sizes": size,
+    }
     pytest_res = read_junit(args.junit)
     if args.pytest_exit not in (None, 0, 5) and pytest_res["status"] == "ok":
-        pytest_res = {**pytest_res, "status": "failed", "error": f"pytest exit status {args.pytest_exit}"}
+        pytest_res = {
+            **pytest_res,
+            "status": "failed",
+            "error": f"pytest exit status {args.pytest_exit}",
+        }
     pytest_res["exit_status"] = args.pytest_exit
     results["pytest_gpu"] = pytest_res
     with tempfile.TemporaryDirectory(prefix="danq-gpu-check-") as tmpdir:
@@ -361,7 +503,9 @@ def main(argv: list[str] | None = None) -> int:
         if train:
             model = Path(train.pop("model_path"))
             run_stage(results, "predict", lambda: stage_predict(tmp, size, device, model), args.out)
-            run_stage(results, "score_variants", lambda: stage_score(tmp, size, device, model), args.out)
+            run_stage(
+                results, "score_variants", lambda: stage_score(tmp, size, device, model), args.out
+            )
         else:
             for name in ("predict", "score_variants"):
                 results[name] = {"status": "skipped", "reason": "the train stage failed (no model)"}
@@ -378,20 +522,32 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary(r: dict) -> str:
     """A short table for the end of the output."""
-    lines = [f"gpu-check ({r['environment']['mode']}): {'OK' if r['ok'] else 'FAILED'} in {r['wall_seconds']} s"]
+    lines = [
+        f"gpu-check ({r['environment']['mode']}): {'OK' if r['ok'] else 'FAILED'} in {r['wall_seconds']} s"
+    ]
     p = r["pytest_gpu"]
-    lines.append(f"  pytest -m gpu: {p['status']} ({p.get('passed', '?')} passed, {p.get('skipped', '?')} skipped)")
-    for stage, unit in (("train", "windows/s"), ("predict", "windows/s"), ("score_variants", "alleles/s")):
+    lines.append(
+        f"  pytest -m gpu: {p['status']} ({p.get('passed', '?')} passed, {p.get('skipped', '?')} skipped)"
+    )
+    for stage, unit in (
+        ("train", "windows/s"),
+        ("predict", "windows/s"),
+        ("score_variants", "alleles/s"),
+    ):
         s = r[stage]
         if s["status"] != "ok":
             lines.append(f"  {stage}: {s['status']} {s.get('error', s.get('reason', ''))}")
             continue
         key = "alleles_per_s" if unit == "alleles/s" else "windows_per_s"
-        lines.append(f"  {stage}: fp32 {s['fp32'][key]} {unit} (peak {s['fp32']['peak_gpu_mib']} MiB), "
-                     f"bf16 {s['bf16'][key]} {unit} (peak {s['bf16']['peak_gpu_mib']} MiB)")
+        lines.append(
+            f"  {stage}: fp32 {s['fp32'][key]} {unit} (peak {s['fp32']['peak_gpu_mib']} MiB), "
+            f"bf16 {s['bf16'][key]} {unit} (peak {s['bf16']['peak_gpu_mib']} MiB)"
+        )
     d = r["ddp"]
-    lines.append(f"  ddp: {d['status']} world {d.get('world_size')} {d.get('backend', '')} "
-                 f"loss diff {d.get('max_abs_train_loss_diff', d.get('reason', d.get('error', '')))}")
+    lines.append(
+        f"  ddp: {d['status']} world {d.get('world_size')} {d.get('backend', '')} "
+        f"loss diff {d.get('max_abs_train_loss_diff', d.get('reason', d.get('error', '')))}"
+    )
     return "\n".join(lines)
 
 

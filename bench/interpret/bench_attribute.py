@@ -35,21 +35,34 @@ from danq_pipeline.model import load_model
 from danq_pipeline.targets import select_targets
 
 
-def plain_captum(net, codes: np.ndarray, target: int, n_shuffles: int, n_steps: int, seed: int,
-                 batch_size: int, chunk: int) -> np.ndarray:
+def plain_captum(
+    net,
+    codes: np.ndarray,
+    target: int,
+    n_shuffles: int,
+    n_steps: int,
+    seed: int,
+    batch_size: int,
+    chunk: int,
+) -> np.ndarray:
     """A plain captum loop: per batch, one IntegratedGradients call per reference, averaged."""
     from captum.attr import IntegratedGradients
 
     ig = IntegratedGradients(net)
     out = []
     for a in range(0, len(codes), batch_size):
-        batch = codes[a:a + batch_size]
+        batch = codes[a : a + batch_size]
         x = torch.from_numpy(one_hot(batch))
         refs = shuffled_references(batch, n_shuffles, seed)
         total = torch.zeros_like(x)
         for s in range(n_shuffles):
-            total += ig.attribute(x, baselines=torch.from_numpy(one_hot(refs[:, s])), target=target,
-                                  n_steps=n_steps, internal_batch_size=max(chunk, len(x))).detach()
+            total += ig.attribute(
+                x,
+                baselines=torch.from_numpy(one_hot(refs[:, s])),
+                target=target,
+                n_steps=n_steps,
+                internal_batch_size=max(chunk, len(x)),
+            ).detach()
         out.append((total / n_shuffles).numpy())
     return np.concatenate(out)
 
@@ -59,18 +72,45 @@ def plain_gxi(net, codes: np.ndarray, target: int, batch_size: int) -> np.ndarra
     from captum.attr import InputXGradient
 
     ixg = InputXGradient(net)
-    return np.concatenate([ixg.attribute(torch.from_numpy(one_hot(codes[a:a + batch_size])).requires_grad_(),
-                                         target=target).detach().numpy()
-                           for a in range(0, len(codes), batch_size)])
+    return np.concatenate(
+        [
+            ixg.attribute(
+                torch.from_numpy(one_hot(codes[a : a + batch_size])).requires_grad_(), target=target
+            )
+            .detach()
+            .numpy()
+            for a in range(0, len(codes), batch_size)
+        ]
+    )
 
 
-def ours(net, codes: np.ndarray, target: int, method: str, n_shuffles: int, n_steps: int, seed: int,
-         batch_size: int, chunk: int) -> np.ndarray:
+def ours(
+    net,
+    codes: np.ndarray,
+    target: int,
+    method: str,
+    n_shuffles: int,
+    n_steps: int,
+    seed: int,
+    batch_size: int,
+    chunk: int,
+) -> np.ndarray:
     """`attribute_batch` over batches, as `write_attributions` calls it."""
-    return np.concatenate([attribute_batch(net, codes[a:a + batch_size], np.array([target]), method=method,
-                                           n_shuffles=n_shuffles, n_steps=n_steps, seed=seed,
-                                           chunk=chunk).contrib[0]
-                           for a in range(0, len(codes), batch_size)])
+    return np.concatenate(
+        [
+            attribute_batch(
+                net,
+                codes[a : a + batch_size],
+                np.array([target]),
+                method=method,
+                n_shuffles=n_shuffles,
+                n_steps=n_steps,
+                seed=seed,
+                chunk=chunk,
+            ).contrib[0]
+            for a in range(0, len(codes), batch_size)
+        ]
+    )
 
 
 def timed(fn) -> float:
@@ -80,7 +120,9 @@ def timed(fn) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", required=True)
     ap.add_argument("--data", required=True)
     ap.add_argument("--targets", default="H3K4me3_neuron,ATAC_microglia")
@@ -100,36 +142,58 @@ def main() -> None:
     t0 = int(index[0])
     codes = windows_from_h5(args.data, positives_of=names[0], max_windows=args.windows).codes
     cases = {
-        "expected_gradients ours": lambda: ours(net, codes, t0, "expected_gradients", args.shuffles, args.steps, 0,
-                                                args.batch_size, args.chunk),
-        "expected_gradients plain captum": lambda: plain_captum(net, codes, t0, args.shuffles, args.steps, 0,
-                                                                args.batch_size, args.chunk),
-        "grad_x_input ours": lambda: ours(net, codes, t0, "grad_x_input", 1, 1, 0, args.batch_size, args.chunk),
+        "expected_gradients ours": lambda: ours(
+            net,
+            codes,
+            t0,
+            "expected_gradients",
+            args.shuffles,
+            args.steps,
+            0,
+            args.batch_size,
+            args.chunk,
+        ),
+        "expected_gradients plain captum": lambda: plain_captum(
+            net, codes, t0, args.shuffles, args.steps, 0, args.batch_size, args.chunk
+        ),
+        "grad_x_input ours": lambda: ours(
+            net, codes, t0, "grad_x_input", 1, 1, 0, args.batch_size, args.chunk
+        ),
         "grad_x_input plain captum": lambda: plain_gxi(net, codes, t0, args.batch_size),
     }
     a = ours(net, codes[:4], t0, "expected_gradients", args.shuffles, args.steps, 0, 4, args.chunk)
     b = plain_captum(net, codes[:4], t0, args.shuffles, args.steps, 0, 4, args.chunk)
-    print(f"same maps: max |ours - plain summed over bases| = {np.abs(a.sum(1) - b.sum(1)).max():.2e}")
+    print(
+        f"same maps: max |ours - plain summed over bases| = {np.abs(a.sum(1) - b.sum(1)).max():.2e}"
+    )
     times: dict[str, list[float]] = {k: [] for k in cases}
     for _ in range(args.repeats):
         for name, fn in cases.items():
             times[name].append(timed(fn))
     for name, ts in times.items():
-        print(f"{name}: best {len(codes) / min(ts):.2f}, median {len(codes) / np.median(ts):.2f} windows/s "
-              f"(runs {np.round(ts, 2)} s)")
+        print(
+            f"{name}: best {len(codes) / min(ts):.2f}, median {len(codes) / np.median(ts):.2f} windows/s "
+            f"(runs {np.round(ts, 2)} s)"
+        )
     for m in ("expected_gradients", "grad_x_input"):
         best = min(times[f"{m} plain captum"]) / min(times[f"{m} ours"])
         median = np.median(times[f"{m} plain captum"]) / np.median(times[f"{m} ours"])
         print(f"{m}: ours / plain captum rate = {best:.2f} (best runs), {median:.2f} (medians)")
     print(f"load after throughput: {os.getloadavg()}")
     for name, t in zip(names if args.ism_windows else [], index, strict=False):
-        ism_codes = windows_from_h5(args.data, positives_of=name, max_windows=args.ism_windows).codes
+        ism_codes = windows_from_h5(
+            args.data, positives_of=name, max_windows=args.ism_windows
+        ).codes
         for m in ("expected_gradients", "grad_x_input"):
-            maps = ours(net, ism_codes, int(t), m, args.shuffles, args.steps, 0, args.batch_size, args.chunk)
+            maps = ours(
+                net, ism_codes, int(t), m, args.shuffles, args.steps, 0, args.batch_size, args.chunk
+            )
             r = ism_agreement(net, ism_codes, maps, int(t), chunk=args.chunk)
             q = np.nanpercentile(r, [25, 50, 75])
-            print(f"ISM agreement {name} {m}: median r = {q[1]:.3f} (IQR {q[0]:.3f}-{q[2]:.3f}, "
-                  f"min {np.nanmin(r):.3f}, n = {len(r)})")
+            print(
+                f"ISM agreement {name} {m}: median r = {q[1]:.3f} (IQR {q[0]:.3f}-{q[2]:.3f}, "
+                f"min {np.nanmin(r):.3f}, n = {len(r)})"
+            )
     print(f"load at end: {os.getloadavg()}")
 
 

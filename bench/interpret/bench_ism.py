@@ -53,8 +53,12 @@ def main() -> None:
     res = saturation_mutagenesis(fp32, inp)
     batched = (time.perf_counter() - t0) / len(pos)
     t0 = time.perf_counter()
-    saturation_mutagenesis(as_predictor(trained, device="cpu", batch_size=args.batch_size, precision="bf16",
-                                        rc_average=False), inp)
+    saturation_mutagenesis(
+        as_predictor(
+            trained, device="cpu", batch_size=args.batch_size, precision="bf16", rc_average=False
+        ),
+        inp,
+    )
     bf16 = (time.perf_counter() - t0) / len(pos)
     n = min(args.baseline_mutants, len(pos))
     t0 = time.perf_counter()
@@ -62,14 +66,22 @@ def main() -> None:
     single = (time.perf_counter() - t0) / n
     got = res.alt_logit[pos[:n], alt[:n]]
     assert np.allclose(got, ref, atol=1e-4), "batched and single-window logits differ"
-    print(f"preset={args.preset} L={args.length} targets={args.targets} mutants={len(pos)} "
-          f"threads={torch.get_num_threads()}")
-    print(f"one window per pass (baseline, {n} mutants): {single * 1e3:.2f} ms/mutant "
-          f"-> {single * len(pos):.1f} s for the window")
-    print(f"batched ({args.batch_size}/pass, fp32): {batched * 1e3:.3f} ms/mutant -> {batched * len(pos):.1f} s "
-          f"for the window; speed-up x{single / batched:.1f}")
-    print(f"batched bf16 (bf16 weights): {bf16 * 1e3:.3f} ms/mutant -> {bf16 * len(pos):.1f} s; "
-          f"x{single / bf16:.1f} vs baseline, x{batched / bf16:.2f} vs fp32")
+    print(
+        f"preset={args.preset} L={args.length} targets={args.targets} mutants={len(pos)} "
+        f"threads={torch.get_num_threads()}"
+    )
+    print(
+        f"one window per pass (baseline, {n} mutants): {single * 1e3:.2f} ms/mutant "
+        f"-> {single * len(pos):.1f} s for the window"
+    )
+    print(
+        f"batched ({args.batch_size}/pass, fp32): {batched * 1e3:.3f} ms/mutant -> {batched * len(pos):.1f} s "
+        f"for the window; speed-up x{single / batched:.1f}"
+    )
+    print(
+        f"batched bf16 (bf16 weights): {bf16 * 1e3:.3f} ms/mutant -> {bf16 * len(pos):.1f} s; "
+        f"x{single / bf16:.1f} vs baseline, x{batched / bf16:.2f} vs fp32"
+    )
 
 
 if __name__ == "__main__":

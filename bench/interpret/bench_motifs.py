@@ -42,24 +42,32 @@ def main() -> None:
     args = ap.parse_args()
     jaspar = load_jaspar()
     rng = np.random.default_rng(0)
-    queries = [PFM(f"q{i}", rng.dirichlet(np.ones(4), size=args.width).T, 10) for i in range(args.queries)]
+    queries = [
+        PFM(f"q{i}", rng.dirichlet(np.ones(4), size=args.width).T, 10) for i in range(args.queries)
+    ]
     t0 = time.perf_counter()
     pairs = match_motifs(queries, jaspar)
     fast = (time.perf_counter() - t0) / (len(queries) * len(jaspar))
     total = fast * len(queries) * len(jaspar)
     t0 = time.perf_counter()
-    for q in queries[:args.baseline_queries]:
+    for q in queries[: args.baseline_queries]:
         for m in jaspar:
             naive_best_score(q.probs, m.pfm)
     slow = (time.perf_counter() - t0) / (args.baseline_queries * len(jaspar))
     best = best_matches(pairs, queries)
     print(f"{len(queries)} queries (width {args.width}) x {len(jaspar)} JASPAR motifs")
-    print(f"per-pair loop (baseline, scores only, {args.baseline_queries} queries): {slow * 1e3:.2f} ms/pair "
-          f"-> {slow * len(queries) * len(jaspar):.0f} s for all")
-    print(f"vectorised matcher (scores + exact-null p-values): {fast * 1e6:.1f} us/pair -> {total:.1f} s; "
-          f"speed-up x{slow / fast:.0f}")
-    print(f"random queries with a significant best match: E<0.05 {(best.evalue < 0.05).mean():.3f}, "
-          f"E<0.01 {(best.evalue < 0.01).mean():.3f}, E<1 {(best.evalue < 1).mean():.3f}")
+    print(
+        f"per-pair loop (baseline, scores only, {args.baseline_queries} queries): {slow * 1e3:.2f} ms/pair "
+        f"-> {slow * len(queries) * len(jaspar):.0f} s for all"
+    )
+    print(
+        f"vectorised matcher (scores + exact-null p-values): {fast * 1e6:.1f} us/pair -> {total:.1f} s; "
+        f"speed-up x{slow / fast:.0f}"
+    )
+    print(
+        f"random queries with a significant best match: E<0.05 {(best.evalue < 0.05).mean():.3f}, "
+        f"E<0.01 {(best.evalue < 0.01).mean():.3f}, E<1 {(best.evalue < 1).mean():.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -38,30 +38,40 @@ from danq_pipeline.jaspar import load_jaspar
 from danq_pipeline.motifs import PFM, match_motifs, read_meme
 
 MIRROR = "/work/.mirror/uci-cbcl+DanQ/repo"
-TOMTOM_TARGETS = 519 + 843 + 386   # JASPAR 2016 vertebrates + jolma2013 + uniprobe mouse (tomtom.xml)
-TOMTOM_EVALUE = 0.01               # -evalue -thresh 0.01
+TOMTOM_TARGETS = (
+    519 + 843 + 386
+)  # JASPAR 2016 vertebrates + jolma2013 + uniprobe mouse (tomtom.xml)
+TOMTOM_EVALUE = 0.01  # -evalue -thresh 0.01
 
 
 def _git_show(mirror: str, path: str) -> str:
-    return subprocess.run(["git", "-C", mirror, "show", f"HEAD:{path}"], check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", mirror, "show", f"HEAD:{path}"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def load_inputs(args) -> tuple[list[PFM], pd.DataFrame]:
     """The 320 DanQ filters and TOMTOM's result rows (from files or the mirror)."""
     meme = Path(args.meme).read_text() if args.meme else _git_show(args.mirror, "motifs/DanQ.meme")
-    tom = Path(args.tomtom).read_text() if args.tomtom else _git_show(args.mirror,
-                                                                       "motifs/DanQ_TOMTOM/tomtom.txt")
+    tom = (
+        Path(args.tomtom).read_text()
+        if args.tomtom
+        else _git_show(args.mirror, "motifs/DanQ_TOMTOM/tomtom.txt")
+    )
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "q.meme").write_text(meme)
         queries = read_meme(Path(tmp) / "q.meme")
         (Path(tmp) / "t.txt").write_text(tom)
         table = pd.read_csv(Path(tmp) / "t.txt", sep="\t")
-    table = table.rename(columns={"#Query ID": "query", "Target ID": "target_id", "p-value": "pvalue"})
+    table = table.rename(
+        columns={"#Query ID": "query", "Target ID": "target_id", "p-value": "pvalue"}
+    )
     return queries, table
 
 
-def agreement(pairs: pd.DataFrame, tomtom: pd.DataFrame, names: dict[str, str], p_cut: float) -> dict:
+def agreement(
+    pairs: pd.DataFrame, tomtom: pd.DataFrame, names: dict[str, str], p_cut: float
+) -> dict:
     """Recall, best-TF agreement, extra calls and p-value ratio of `pairs` vs TOMTOM's JASPAR rows.
 
     `pairs` has one row per (query, target_id) with a `pvalue`; `tomtom` holds TOMTOM's rows.
@@ -75,8 +85,15 @@ def agreement(pairs: pd.DataFrame, tomtom: pd.DataFrame, names: dict[str, str], 
     extra = ours_best.index.difference(tom_best.index)
     both = tom.merge(pairs, on=["query", "target_id"], suffixes=("_tomtom", ""))
     ratio = np.percentile(both["pvalue"] / both["pvalue_tomtom"], [10, 50, 90])
-    return {"tomtom": len(tom_best), "found": len(found), "same_tf": same, "extra": len(extra),
-            "called": len(ours_best), "p_ratio": ratio, "extra_names": list(extra)}
+    return {
+        "tomtom": len(tom_best),
+        "found": len(found),
+        "same_tf": same,
+        "extra": len(extra),
+        "called": len(ours_best),
+        "p_ratio": ratio,
+        "extra_names": list(extra),
+    }
 
 
 def run_ours(queries: list[PFM], jaspar) -> pd.DataFrame:
@@ -88,17 +105,25 @@ def run_memelite(queries: list[PFM], jaspar) -> pd.DataFrame:
 
     p = tomtom([q.probs for q in queries], [m.pfm for m in jaspar])[0]
     q_idx, t_idx = np.meshgrid(np.arange(len(queries)), np.arange(len(jaspar)), indexing="ij")
-    return pd.DataFrame({"query": [queries[i].name for i in q_idx.ravel()],
-                         "target_id": [jaspar[j].matrix_id for j in t_idx.ravel()],
-                         "pvalue": p.ravel()})
+    return pd.DataFrame(
+        {
+            "query": [queries[i].name for i in q_idx.ravel()],
+            "target_id": [jaspar[j].matrix_id for j in t_idx.ravel()],
+            "pvalue": p.ravel(),
+        }
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--meme", help="DanQ.meme (default: read from --mirror)")
     ap.add_argument("--tomtom", help="DanQ_TOMTOM/tomtom.txt (default: read from --mirror)")
-    ap.add_argument("--mirror", default=MIRROR, help="git directory of uci-cbcl/DanQ; default: %(default)s")
-    ap.add_argument("--release", default="JASPAR2016", help="pyjaspar release; default: %(default)s")
+    ap.add_argument(
+        "--mirror", default=MIRROR, help="git directory of uci-cbcl/DanQ; default: %(default)s"
+    )
+    ap.add_argument(
+        "--release", default="JASPAR2016", help="pyjaspar release; default: %(default)s"
+    )
     ap.add_argument("--no-memelite", action="store_true", help="skip memelite even when installed")
     args = ap.parse_args()
     queries, tomtom = load_inputs(args)
@@ -110,24 +135,32 @@ def main() -> None:
         try:
             import memelite  # noqa: F401
 
-            runners.append(("memelite.tomtom (first call: numba JIT, or its on-disk cache)", run_memelite))
+            runners.append(
+                ("memelite.tomtom (first call: numba JIT, or its on-disk cache)", run_memelite)
+            )
             runners.append(("memelite.tomtom (second call)", run_memelite))
         except ImportError:
             print("memelite not installed: skipped")
-    print(f"{len(queries)} DanQ filters x {len(jaspar)} {args.release} CORE vertebrates; "
-          f"TOMTOM's cut p <= {TOMTOM_EVALUE} / {TOMTOM_TARGETS} = {p_cut:.3g}")
-    print("| matcher | TOMTOM's JASPAR matches found | best TF agrees | extra calls | "
-          "p ratio (matcher / TOMTOM): median [10th, 90th pct] | wall time |")
+    print(
+        f"{len(queries)} DanQ filters x {len(jaspar)} {args.release} CORE vertebrates; "
+        f"TOMTOM's cut p <= {TOMTOM_EVALUE} / {TOMTOM_TARGETS} = {p_cut:.3g}"
+    )
+    print(
+        "| matcher | TOMTOM's JASPAR matches found | best TF agrees | extra calls | "
+        "p ratio (matcher / TOMTOM): median [10th, 90th pct] | wall time |"
+    )
     print("|---|---|---|---|---|---|")
     for label, run in runners:
         t0 = time.perf_counter()
         pairs = run(queries, jaspar)
         wall = time.perf_counter() - t0
         a = agreement(pairs, tomtom, names, p_cut)
-        print(f"| {label} | {a['found']}/{a['tomtom']} ({a['found'] / a['tomtom']:.1%}) | "
-              f"{a['same_tf']}/{a['found']} ({a['same_tf'] / max(a['found'], 1):.1%}) | "
-              f"{a['extra']} ({a['extra'] / a['tomtom']:.1%} of TOMTOM's) | "
-              f"{a['p_ratio'][1]:.3g} [{a['p_ratio'][0]:.2g}, {a['p_ratio'][2]:.2g}] | {wall:.1f} s |")
+        print(
+            f"| {label} | {a['found']}/{a['tomtom']} ({a['found'] / a['tomtom']:.1%}) | "
+            f"{a['same_tf']}/{a['found']} ({a['same_tf'] / max(a['found'], 1):.1%}) | "
+            f"{a['extra']} ({a['extra'] / a['tomtom']:.1%} of TOMTOM's) | "
+            f"{a['p_ratio'][1]:.3g} [{a['p_ratio'][0]:.2g}, {a['p_ratio'][2]:.2g}] | {wall:.1f} s |"
+        )
 
 
 if __name__ == "__main__":

@@ -62,32 +62,77 @@ def child_danq(args: argparse.Namespace) -> dict:
     from danq_pipeline.predict_io import write_predictions
     from danq_pipeline.predictor import as_predictor
 
-    predictor = as_predictor(args.model, device="cpu", precision=args.precision, rc_average=args.rc_average,
-                             threads=args.threads)
+    predictor = as_predictor(
+        args.model,
+        device="cpu",
+        precision=args.precision,
+        rc_average=args.rc_average,
+        threads=args.threads,
+    )
     t = time.perf_counter()
     out = write_predictions(predictor, args.out, fasta=FASTA, bed=args.bed, progress=False)
     dt = time.perf_counter() - t
     return {"seconds": dt, "windows": out["rows"], "threads": torch.get_num_threads()}
 
 
-def run_child(kind: str, model: Path, bed: Path, out: Path, threads: int, precision: str = "fp32",
-              rc_average: bool = False) -> dict:
+def run_child(
+    kind: str,
+    model: Path,
+    bed: Path,
+    out: Path,
+    threads: int,
+    precision: str = "fp32",
+    rc_average: bool = False,
+) -> dict:
     """One measurement in a fresh process; returns its JSON plus the rate and wall time."""
     if kind == "danq":
-        cmd = [sys.executable, __file__, "--child", "--model", str(model), "--bed", str(bed), "--out", str(out),
-               "--threads", str(threads), "--precision", precision] + (["--rc-average"] if rc_average else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--model",
+            str(model),
+            "--bed",
+            str(bed),
+            "--out",
+            str(out),
+            "--threads",
+            str(threads),
+            "--precision",
+            precision,
+        ] + (["--rc-average"] if rc_average else [])
     else:
-        cmd = [str(SELENE_PY), str(REPO / "bench/predict/selene_bed.py"), "--model", str(model), "--fasta",
-               str(FASTA), "--bed", str(bed), "--out", str(out), "--threads", str(threads)]
+        cmd = [
+            str(SELENE_PY),
+            str(REPO / "bench/predict/selene_bed.py"),
+            "--model",
+            str(model),
+            "--fasta",
+            str(FASTA),
+            "--bed",
+            str(bed),
+            "--out",
+            str(out),
+            "--threads",
+            str(threads),
+        ]
         cmd += ["--rc-average"] if rc_average else []
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": str(threads)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "PYTHONWARNINGS": "ignore",
+        "OMP_NUM_THREADS": str(threads),
+    }
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} run failed:\n{proc.stderr[-3000:]}")
     result = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
-    result.update(rate=result["windows"] / result["seconds"], wall=time.perf_counter() - t,
-                  load=os.getloadavg()[0])
+    result.update(
+        rate=result["windows"] / result["seconds"],
+        wall=time.perf_counter() - t,
+        load=os.getloadavg()[0],
+    )
     return result
 
 
@@ -122,38 +167,62 @@ def run_all(tmp: Path, n_regions: int, threads_list: list[int], repeats: int) ->
     model, bed = tmp / "danq.pt", tmp / "regions.bed"
     make_model(model, "danq")
     make_bed(bed, n_regions)
-    print(f"# {n_regions} regions (one 1000-bp window each), danq preset (919 targets); {os.cpu_count()} CPUs; "
-          f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
-    print("| tool | precision | threads | windows/s (each round) | best | load (1 min, each round) |\n"
-          "|---|---|---|---|---|---|")
+    print(
+        f"# {n_regions} regions (one 1000-bp window each), danq preset (919 targets); {os.cpu_count()} CPUs; "
+        f"load average at start {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    print(
+        "| tool | precision | threads | windows/s (each round) | best | load (1 min, each round) |\n"
+        "|---|---|---|---|---|---|"
+    )
     rates: dict[tuple, float] = {}
     for threads in threads_list:
         runs: dict[tuple, list[dict]] = {c: [] for c in CONFIGS}
         for _ in range(repeats):
             for config in CONFIGS:
                 _, kind, precision, rc = config
-                runs[config].append(run_child(kind, model, bed, tmp / f"{kind}_{precision}_{rc}_{threads}", threads,
-                                              precision, rc))
+                runs[config].append(
+                    run_child(
+                        kind,
+                        model,
+                        bed,
+                        tmp / f"{kind}_{precision}_{rc}_{threads}",
+                        threads,
+                        precision,
+                        rc,
+                    )
+                )
         for (label, kind, precision, rc), rs in runs.items():
             rates[(kind, precision, rc, threads)] = best = max(r["rate"] for r in rs)
             each = " / ".join(f"{r['rate']:.1f}" for r in rs)
             loads = " / ".join(f"{r['load']:.1f}" for r in rs)
-            print(f"| {label} | {precision} | {threads} | {each} | {best:.1f} | {loads} |", flush=True)
+            print(
+                f"| {label} | {precision} | {threads} | {each} | {best:.1f} | {loads} |", flush=True
+            )
     print()
     for threads in threads_list:
         for rc in (False, True):
             base = rates[("selene", "fp32", rc, threads)]
-            ratios = ", ".join(f"{p} {rates[('danq', p, rc, threads)] / base:.1f}x" for p in ("fp32", "bf16"))
-            print(f"- {threads} thread(s), {'strand-averaged' if rc else 'forward strand'}: ours/Selene {ratios}")
+            ratios = ", ".join(
+                f"{p} {rates[('danq', p, rc, threads)] / base:.1f}x" for p in ("fp32", "bf16")
+            )
+            print(
+                f"- {threads} thread(s), {'strand-averaged' if rc else 'forward strand'}: ours/Selene {ratios}"
+            )
     for rc in (False, True):
         t = threads_list[0]
         d, rel = max_difference(tmp / f"danq_fp32_{rc}_{t}.h5", tmp / f"selene_fp32_{rc}_{t}")
-        print(f"- ours fp32 vs Selene ({'strand-averaged' if rc else 'forward'}), {n_regions} x 919: max |diff| "
-              f"{d:.1e}, max relative {rel:.1e} (Selene's TSV keeps 3 significant digits: <= 5e-3 expected)")
+        print(
+            f"- ours fp32 vs Selene ({'strand-averaged' if rc else 'forward'}), {n_regions} x 919: max |diff| "
+            f"{d:.1e}, max relative {rel:.1e} (Selene's TSV keeps 3 significant digits: <= 5e-3 expected)"
+        )
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--child", action="store_true")
     p.add_argument("--model", type=Path)
     p.add_argument("--bed", type=Path)
@@ -163,13 +232,17 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n-regions", type=int, default=400)
     p.add_argument("--thread-counts", default="1,2")
-    p.add_argument("--repeats", type=int, default=2, help="interleaved rounds per configuration (best kept)")
+    p.add_argument(
+        "--repeats", type=int, default=2, help="interleaved rounds per configuration (best kept)"
+    )
     args = p.parse_args()
     if args.child:
         print(json.dumps(child_danq(args)))
         return
     with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
-        run_all(Path(tmp), args.n_regions, [int(t) for t in args.thread_counts.split(",")], args.repeats)
+        run_all(
+            Path(tmp), args.n_regions, [int(t) for t in args.thread_counts.split(",")], args.repeats
+        )
 
 
 if __name__ == "__main__":

@@ -45,9 +45,15 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / "selene_weights.pt"
     torch.save(model.state_dict(), weights)
-    analysis = AnalyzeSequences(model, str(weights), sequence_length=trained.window,
-                                features=list(trained.targets["name"]), batch_size=args.batch_size,
-                                use_cuda=False, reference_sequence=Genome(str(args.fasta)))
+    analysis = AnalyzeSequences(
+        model,
+        str(weights),
+        sequence_length=trained.window,
+        features=list(trained.targets["name"]),
+        batch_size=args.batch_size,
+        use_cuda=False,
+        reference_sequence=Genome(str(args.fasta)),
+    )
     n = sum(1 for ln in open(args.bed) if ln.strip())
     t = time.perf_counter()
     analysis.get_predictions_for_bed_file(str(args.bed), str(args.out), output_format="tsv")

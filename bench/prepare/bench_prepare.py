@@ -44,17 +44,41 @@ HG19_PRIMARY = [f"chr{i}" for i in range(1, 23)] + ["chrX", "chrY", "chrM"]
 DEEPSEA_TRAIN_WINDOWS = 4_400_000
 # major N gaps (UCSC gap table) of the contigs the first version of this benchmark used
 GAPS = {
-    "chr1": [(0, 10_000), (177_417, 227_417), (267_719, 317_719), (471_368, 521_368),
-             (2_634_220, 2_684_220), (3_845_268, 3_995_268), (13_052_998, 13_102_998),
-             (13_219_912, 13_319_912), (17_125_658, 17_175_658), (29_878_082, 29_928_082),
-             (103_863_906, 103_913_906), (120_697_156, 120_747_156),
-             (120_936_695, 121_086_695), (121_485_434, 142_535_434),
-             (142_731_022, 142_781_022), (249_240_621, 249_250_621)],
-    "chr21": [(0, 9_411_193), (9_595_548, 9_645_548), (9_775_437, 9_825_437),
-              (10_034_920, 10_184_920), (10_215_976, 10_365_976), (11_188_129, 14_338_129),
-              (42_955_559, 43_005_559), (48_119_895, 48_129_895)],
-    "chr22": [(0, 16_050_000), (16_697_850, 16_847_850), (20_509_431, 20_609_431),
-              (50_364_777, 50_414_777), (51_244_566, 51_304_566)],
+    "chr1": [
+        (0, 10_000),
+        (177_417, 227_417),
+        (267_719, 317_719),
+        (471_368, 521_368),
+        (2_634_220, 2_684_220),
+        (3_845_268, 3_995_268),
+        (13_052_998, 13_102_998),
+        (13_219_912, 13_319_912),
+        (17_125_658, 17_175_658),
+        (29_878_082, 29_928_082),
+        (103_863_906, 103_913_906),
+        (120_697_156, 120_747_156),
+        (120_936_695, 121_086_695),
+        (121_485_434, 142_535_434),
+        (142_731_022, 142_781_022),
+        (249_240_621, 249_250_621),
+    ],
+    "chr21": [
+        (0, 9_411_193),
+        (9_595_548, 9_645_548),
+        (9_775_437, 9_825_437),
+        (10_034_920, 10_184_920),
+        (10_215_976, 10_365_976),
+        (11_188_129, 14_338_129),
+        (42_955_559, 43_005_559),
+        (48_119_895, 48_129_895),
+    ],
+    "chr22": [
+        (0, 16_050_000),
+        (16_697_850, 16_847_850),
+        (20_509_431, 20_609_431),
+        (50_364_777, 50_414_777),
+        (51_244_566, 51_304_566),
+    ],
 }
 
 
@@ -74,7 +98,11 @@ def hg19_primary_bp() -> int:
 
 CONTIGS = hg19_contigs(["chr1", "chr21", "chr22"])  # set by main()
 # class: (targets, peaks per target genome-wide, median width, width spread (log-sd))
-CLASSES = {"DNase": (125, 120_000, 150, 0.0), "TF": (690, 25_000, 300, 0.3), "histone": (104, 80_000, 1000, 0.8)}
+CLASSES = {
+    "DNase": (125, 120_000, 150, 0.0),
+    "TF": (690, 25_000, 300, 0.3),
+    "histone": (104, 80_000, 1000, 0.8),
+}
 POOL_SITES = 1_000_000  # genome-wide regulatory sites the targets share
 
 
@@ -91,7 +119,9 @@ def write_genome(path: Path, rng: np.random.Generator, chunk: int = 10_000_000) 
                 codes[a:b] = 8
             seq = lut[codes]
             full = length // 60 * 60
-            lines = np.hstack([seq[:full].reshape(-1, 60), np.full((full // 60, 1), ord("\n"), np.uint8)])
+            lines = np.hstack(
+                [seq[:full].reshape(-1, 60), np.full((full // 60, 1), ord("\n"), np.uint8)]
+            )
             fh.write(lines.tobytes())
             if length > full:
                 fh.write(seq[full:].tobytes() + b"\n")
@@ -113,7 +143,9 @@ def write_targets(folder: Path, rng: np.random.Generator, share: float) -> tuple
             pick = rng.choice(len(pool[0]), size=int(from_pool.sum()), p=popularity)
             bg = _uniform_positions(rng, ok, weights, n - len(pick))
             chrom = np.concatenate([pool[0][pick], bg[0]])
-            center = np.concatenate([pool[1][pick] + rng.normal(0, 50, len(pick)).astype(np.int64), bg[1]])
+            center = np.concatenate(
+                [pool[1][pick] + rng.normal(0, 50, len(pick)).astype(np.int64), bg[1]]
+            )
             w = (width * np.exp(rng.normal(0, spread, n))).astype(np.int64) + 1
             start = np.maximum(center - w // 2, 0)
             fmt = ("narrowPeak", "bed6", "bed3")[i % 3]
@@ -150,8 +182,11 @@ def _write_peaks(path: Path, chrom, start, end, fmt: str) -> None:
     order = np.arange(len(start))
     cols = [chrom, start.astype(str), end.astype(str)]
     if fmt != "bed3":
-        cols += [np.array([f"p{j}" for j in order], dtype=object), np.full(len(start), "0", object),
-                 np.full(len(start), ".", object)]
+        cols += [
+            np.array([f"p{j}" for j in order], dtype=object),
+            np.full(len(start), "0", object),
+            np.full(len(start), ".", object),
+        ]
     if fmt == "narrowPeak":
         cols += [np.full(len(start), "5.0", object)] * 3 + [((end - start) // 2).astype(str)]
     with open(path, "w") as fh:
@@ -164,13 +199,13 @@ def baseline_pyfaidx(fasta: Path, coords, n: int, window: int) -> float:
 
     lut = np.full(256, 4, dtype=np.uint8)
     for i, base in enumerate(b"ACGT"):
-        lut[base] = lut[base + 32] = i   # upper and soft-masked lower case
+        lut[base] = lut[base + 32] = i  # upper and soft-masked lower case
     fa = pyfaidx.Fasta(str(fasta), as_raw=True, sequence_always_upper=False)
     sample = coords.sample(n=min(n, len(coords)), random_state=0)
     out = np.empty((len(sample), window), dtype=np.uint8)
     t0 = time.perf_counter()
     for i, (chrom, start) in enumerate(zip(sample["chrom"], sample["start"], strict=True)):
-        seq = fa[chrom][int(start):int(start) + window]
+        seq = fa[chrom][int(start) : int(start) + window]
         out[i] = lut[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
     rate = len(sample) / (time.perf_counter() - t0)
     assert (out < 4).mean() > 0.99  # windows were kept with no N
@@ -183,16 +218,34 @@ SELENE_PY = Path(__file__).resolve().parents[1] / ".venv-selene" / "bin" / "pyth
 def baseline_selene(work: Path, sheet: Path, coords, n: int) -> dict:
     """Selene 0.6 IntervalsSampler windows/s (bench/prepare/selene_sampler.py in its virtualenv)."""
     if not SELENE_PY.exists():
-        return {"status": "not run", "reason": f"no {SELENE_PY} (recipe: bench/train/bench_selene.py)"}
+        return {
+            "status": "not run",
+            "reason": f"no {SELENE_PY} (recipe: bench/train/bench_selene.py)",
+        }
     intervals = work / "selene_intervals.bed"
     sample = coords.sample(n=min(max(n, 1000), len(coords)), random_state=1)
     with open(intervals, "w") as fh:
         for chrom, start in zip(sample["chrom"], sample["start"], strict=True):
             fh.write(f"{chrom}\t{int(start) + 400}\t{int(start) + 600}\n")  # the centre bins
     script = Path(__file__).with_name("selene_sampler.py")
-    run = subprocess.run([str(SELENE_PY), str(script), "--fasta", str(work / "genome.fa"), "--targets", str(sheet),
-                          "--intervals", str(intervals), "--windows", str(n), "--workdir", str(work / "selene")],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            str(SELENE_PY),
+            str(script),
+            "--fasta",
+            str(work / "genome.fa"),
+            "--targets",
+            str(sheet),
+            "--intervals",
+            str(intervals),
+            "--windows",
+            str(n),
+            "--workdir",
+            str(work / "selene"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if run.returncode:
         return {"status": "failed", "error": run.stderr[-2000:]}
     return {"status": "ok", **json.loads(run.stdout.strip().splitlines()[-1])}
@@ -206,12 +259,22 @@ def children_rss_gb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     global CONTIGS
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--whole-genome", action="store_true",
-                    help="the 25 primary hg19 contigs (3.1 Gb), DeepSEA's holdouts (valid chr7, test chr8,chr9)")
-    ap.add_argument("--contigs", default="chr1,chr21,chr22",
-                    help="hg19 contigs to generate without --whole-genome (must include chr21 and chr22)")
-    ap.add_argument("--workdir", default=None, help="keep inputs/outputs here (default: a temp dir)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--whole-genome",
+        action="store_true",
+        help="the 25 primary hg19 contigs (3.1 Gb), DeepSEA's holdouts (valid chr7, test chr8,chr9)",
+    )
+    ap.add_argument(
+        "--contigs",
+        default="chr1,chr21,chr22",
+        help="hg19 contigs to generate without --whole-genome (must include chr21 and chr22)",
+    )
+    ap.add_argument(
+        "--workdir", default=None, help="keep inputs/outputs here (default: a temp dir)"
+    )
     ap.add_argument("--baseline-windows", type=int, default=20000)
     ap.add_argument("--selene-windows", type=int, default=2000)
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
@@ -222,10 +285,16 @@ def main(argv: list[str] | None = None) -> int:
 
     names = HG19_PRIMARY if args.whole_genome else args.contigs.split(",")
     if not args.whole_genome and not {"chr21", "chr22"} <= set(names):
-        raise SystemExit("bench_prepare: error: --contigs must include chr21 and chr22 (the holdouts)")
+        raise SystemExit(
+            "bench_prepare: error: --contigs must include chr21 and chr22 (the holdouts)"
+        )
     CONTIGS = hg19_contigs(names)
-    valid, test = ("chr7", "chr8,chr9") if args.whole_genome else ("chr21:30000001-35000000", "chr22")
-    tmp = tempfile.TemporaryDirectory(prefix="danq-bench-prepare-") if args.workdir is None else None
+    valid, test = (
+        ("chr7", "chr8,chr9") if args.whole_genome else ("chr21:30000001-35000000", "chr22")
+    )
+    tmp = (
+        tempfile.TemporaryDirectory(prefix="danq-bench-prepare-") if args.workdir is None else None
+    )
     work = Path(args.workdir or tmp.name)
     work.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()[0]
@@ -236,12 +305,33 @@ def main(argv: list[str] | None = None) -> int:
     write_genome(work / "genome.fa", rng)
     sheet, n_peaks = write_targets(work / "peaks", rng, share)
     t_gen = time.perf_counter() - t0
-    print(f"generated {genome_bp / 1e6:.0f} Mb genome ({len(CONTIGS)} contigs), 919 targets, {n_peaks:,} peaks "
-          f"in {t_gen:.0f} s", flush=True)
+    print(
+        f"generated {genome_bp / 1e6:.0f} Mb genome ({len(CONTIGS)} contigs), 919 targets, {n_peaks:,} peaks "
+        f"in {t_gen:.0f} s",
+        flush=True,
+    )
 
-    cmd = [sys.executable, "-m", "danq_pipeline", "prepare", "--fasta", str(work / "genome.fa"),
-           "--targets", str(sheet), "--out-dir", str(work / "out"), "--valid", valid, "--test", test,
-           "--anchor-classes", "TF", "--max-n-fraction", "0", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "danq_pipeline",
+        "prepare",
+        "--fasta",
+        str(work / "genome.fa"),
+        "--targets",
+        str(sheet),
+        "--out-dir",
+        str(work / "out"),
+        "--valid",
+        valid,
+        "--test",
+        test,
+        "--anchor-classes",
+        "TF",
+        "--max-n-fraction",
+        "0",
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONPATH": str(repo)}
     t0 = time.perf_counter()
     run = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -260,12 +350,22 @@ def main(argv: list[str] | None = None) -> int:
     selene = baseline_selene(work, sheet, coords, args.selene_windows)
     ours = windows / elapsed
     out = {
-        "genome_mb": round(genome_bp / 1e6, 1), "contigs": len(CONTIGS), "targets": 919, "peaks": n_peaks,
-        "holdouts": {"valid": valid, "test": test}, "seconds_generate": round(t_gen, 1),
-        "seconds_prepare": round(elapsed, 1), "windows": windows, "train_windows": int(total["kept_train"]),
-        "bins": int(total["bins"]), "windows_per_s": round(ours), "peak_rss_gb": round(rss, 2),
-        "hdf5_gb": round(h5_bytes / 1e9, 2), "hdf5_bytes_per_window": round(h5_bytes / windows),
-        "pyfaidx_numpy_windows_per_s": round(base), "speedup_vs_pyfaidx_numpy": round(ours / base, 2),
+        "genome_mb": round(genome_bp / 1e6, 1),
+        "contigs": len(CONTIGS),
+        "targets": 919,
+        "peaks": n_peaks,
+        "holdouts": {"valid": valid, "test": test},
+        "seconds_generate": round(t_gen, 1),
+        "seconds_prepare": round(elapsed, 1),
+        "windows": windows,
+        "train_windows": int(total["kept_train"]),
+        "bins": int(total["bins"]),
+        "windows_per_s": round(ours),
+        "peak_rss_gb": round(rss, 2),
+        "hdf5_gb": round(h5_bytes / 1e9, 2),
+        "hdf5_bytes_per_window": round(h5_bytes / windows),
+        "pyfaidx_numpy_windows_per_s": round(base),
+        "speedup_vs_pyfaidx_numpy": round(ours / base, 2),
         "selene_intervals_sampler": selene,
         "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }

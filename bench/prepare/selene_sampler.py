@@ -23,7 +23,9 @@ def peaks_tabix(sheet: Path, out: Path) -> tuple[Path, list[str]]:
     targets = pd.read_csv(sheet, sep="\t")
     frames = []
     for name, file in zip(targets["name"], targets["file"], strict=True):
-        bed = pd.read_csv(sheet.parent / file, sep="\t", header=None, usecols=[0, 1, 2], names=["c", "s", "e"])
+        bed = pd.read_csv(
+            sheet.parent / file, sep="\t", header=None, usecols=[0, 1, 2], names=["c", "s", "e"]
+        )
         bed["t"] = name
         frames.append(bed)
     peaks = pd.concat(frames, ignore_index=True).sort_values(["c", "s", "e"], kind="stable")
@@ -48,10 +50,21 @@ def main() -> None:
     t0 = time.perf_counter()
     tabix, features = peaks_tabix(args.targets, args.workdir / "peaks.bed.gz")
     t_index = time.perf_counter() - t0
-    sampler = IntervalsSampler(Genome(str(args.fasta)), str(tabix), features, str(args.intervals),
-                               seed=1, validation_holdout=0.05, test_holdout=0.05, sequence_length=1000,
-                               center_bin_to_predict=200, feature_thresholds=0.5, mode="train",
-                               save_datasets=[], output_dir=str(args.workdir))
+    sampler = IntervalsSampler(
+        Genome(str(args.fasta)),
+        str(tabix),
+        features,
+        str(args.intervals),
+        seed=1,
+        validation_holdout=0.05,
+        test_holdout=0.05,
+        sequence_length=1000,
+        center_bin_to_predict=200,
+        feature_thresholds=0.5,
+        mode="train",
+        save_datasets=[],
+        output_dir=str(args.workdir),
+    )
     # proportion holdouts: Selene needs intervals in every mode; 90% of them are for training
     sampler.sample(batch_size=10)  # warm-up: opens the FASTA and the tabix file
     batch, n = 100, 0
@@ -61,7 +74,11 @@ def main() -> None:
         assert seqs.shape[1:] == (1000, 4) and labels.shape[1] == len(features)
         n += len(seqs)
     rate = n / (time.perf_counter() - t0)
-    print(json.dumps({"windows_per_s": round(rate, 1), "windows": n, "seconds_index": round(t_index, 1)}))
+    print(
+        json.dumps(
+            {"windows_per_s": round(rate, 1), "windows": n, "seconds_index": round(t_index, 1)}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -36,11 +36,19 @@ class SeleneDanQ(nn.Module):
 
     def __init__(self, seq_len: int = 1000, n_targets: int = 919) -> None:
         super().__init__()
-        self.conv = nn.Sequential(nn.Conv1d(4, 320, 26), nn.ReLU(), nn.MaxPool1d(13, 13), nn.Dropout(0.2))
+        self.conv = nn.Sequential(
+            nn.Conv1d(4, 320, 26), nn.ReLU(), nn.MaxPool1d(13, 13), nn.Dropout(0.2)
+        )
         self.lstm = nn.LSTM(320, 320, batch_first=True, bidirectional=True)
         steps = (seq_len - 26 + 1) // 13
-        self.head = nn.Sequential(nn.Dropout(0.5), nn.Flatten(), nn.Linear(steps * 640, 925), nn.ReLU(),
-                                  nn.Linear(925, n_targets), nn.Sigmoid())
+        self.head = nn.Sequential(
+            nn.Dropout(0.5),
+            nn.Flatten(),
+            nn.Linear(steps * 640, 925),
+            nn.ReLU(),
+            nn.Linear(925, n_targets),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, _ = self.lstm(self.conv(x).transpose(1, 2))
@@ -91,12 +99,20 @@ def serve(trainer, batch_size: int) -> int:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--batch-size", type=int, default=64, help="Selene's usual DanQ batch; default: %(default)s")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=64, help="Selene's usual DanQ batch; default: %(default)s"
+    )
     p.add_argument("--threads", type=int, default=2, help="default: %(default)s")
     p.add_argument("--steps", type=int, default=20, help="timed steps; default: %(default)s")
     p.add_argument("--json", type=Path, help="write the result here")
-    p.add_argument("--serve", action="store_true", help="timed rounds on request (stdin/stdout) for bench_train.py")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="timed rounds on request (stdin/stdout) for bench_train.py",
+    )
     args = p.parse_args()
     import selene_sdk
     from selene_sdk import TrainModel
@@ -106,18 +122,36 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         fasta, bed, names = demo_inputs(Path(tmp))
         features = names + [f"absent_{i}" for i in range(919 - len(names))]
-        sampler = RandomPositionsSampler(Genome(str(fasta)), str(bed), features, seed=1, validation_holdout=["chrV"],
-                                         test_holdout=[], sequence_length=1000, center_bin_to_predict=200)
+        sampler = RandomPositionsSampler(
+            Genome(str(fasta)),
+            str(bed),
+            features,
+            seed=1,
+            validation_holdout=["chrV"],
+            test_holdout=[],
+            sequence_length=1000,
+            center_bin_to_predict=200,
+        )
         t_sampler = time.perf_counter()
         for _ in range(5):
             sampler.sample(batch_size=args.batch_size)
         sampler_rate = 5 * args.batch_size / (time.perf_counter() - t_sampler)
         torch.manual_seed(1)
-        trainer = TrainModel(SeleneDanQ(), sampler, nn.BCELoss(), torch.optim.RMSprop,
-                             dict(lr=1e-3, alpha=0.9, eps=1e-6), batch_size=args.batch_size, max_steps=10**6,
-                             report_stats_every_n_steps=10**6, output_dir=str(Path(tmp) / "out"),
-                             n_validation_samples=args.batch_size, cpu_n_threads=args.threads, use_cuda=False,
-                             scheduler_kwargs=dict(patience=16, factor=0.8))  # its default minus `verbose` (gone from torch)
+        trainer = TrainModel(
+            SeleneDanQ(),
+            sampler,
+            nn.BCELoss(),
+            torch.optim.RMSprop,
+            dict(lr=1e-3, alpha=0.9, eps=1e-6),
+            batch_size=args.batch_size,
+            max_steps=10**6,
+            report_stats_every_n_steps=10**6,
+            output_dir=str(Path(tmp) / "out"),
+            n_validation_samples=args.batch_size,
+            cpu_n_threads=args.threads,
+            use_cuda=False,
+            scheduler_kwargs=dict(patience=16, factor=0.8),
+        )  # its default minus `verbose` (gone from torch)
         for _ in range(2):
             trainer.train()
         if args.serve:
@@ -129,10 +163,19 @@ def main() -> int:
             times.append(time.perf_counter() - t0)
         times.sort()
         rate = args.batch_size / times[len(times) // 2]  # median step: robust on a shared machine
-    res = {"selene": selene_sdk.__version__, "torch": torch.__version__, "batch_size": args.batch_size,
-           "threads": args.threads, "win_s": rate, "sampler_win_s": sampler_rate}
-    print(f"Selene {res['selene']} DanQ end to end: {rate:.1f} win/s (batch {args.batch_size}, {args.threads} "
-          f"threads); its sampler alone {sampler_rate:.0f} win/s", flush=True)
+    res = {
+        "selene": selene_sdk.__version__,
+        "torch": torch.__version__,
+        "batch_size": args.batch_size,
+        "threads": args.threads,
+        "win_s": rate,
+        "sampler_win_s": sampler_rate,
+    }
+    print(
+        f"Selene {res['selene']} DanQ end to end: {rate:.1f} win/s (batch {args.batch_size}, {args.threads} "
+        f"threads); its sampler alone {sampler_rate:.0f} win/s",
+        flush=True,
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=1))

@@ -57,8 +57,12 @@ def write_windows(path: Path, n: int, length: int = 1000) -> Path:
     with WindowsWriter(path, window=length, targets=targets, contigs=["chrB"], split="train") as w:
         for a in range(0, n, 4096):
             k = min(4096, n - a)
-            w.append(rng.integers(0, 4, (k, length), dtype=np.uint8), (rng.random((k, N_TARGETS)) < 0.025),
-                     np.zeros(k, np.int32), np.arange(a, a + k) * length)
+            w.append(
+                rng.integers(0, 4, (k, length), dtype=np.uint8),
+                (rng.random((k, N_TARGETS)) < 0.025),
+                np.zeros(k, np.int32),
+                np.arange(a, a + k) * length,
+            )
     return path
 
 
@@ -68,7 +72,9 @@ def bench_loader(path: Path, device: torch.device, workers: int, batch_size: int
     plan = epoch_plan(len(data), 0, 1, rc_augment=True)
     t0 = time.perf_counter()
     n = 0
-    for batch in iter_batches(data, plan, batch_size, workers=workers, pin_memory=device.type == "cuda"):
+    for batch in iter_batches(
+        data, plan, batch_size, workers=workers, pin_memory=device.type == "cuda"
+    ):
         x = to_one_hot(batch.codes, device)
         n += len(x)
     if device.type == "cuda":
@@ -79,8 +85,9 @@ def bench_loader(path: Path, device: torch.device, workers: int, batch_size: int
 class Stepper:
     """One timed training setup: model + RMSprop + precision."""
 
-    def __init__(self, model: DanQ, device: torch.device, bf16: bool, batch_size: int,
-                 recipe: str = "paper") -> None:
+    def __init__(
+        self, model: DanQ, device: torch.device, bf16: bool, batch_size: int, recipe: str = "paper"
+    ) -> None:
         self.model, self.device, self.bf16 = model.to(device).train(), device, bf16
         self.opt = make_optimizer(recipe, model.parameters(), 1e-3)
         self.codes = torch.randint(0, 4, (batch_size, model.kwargs["window"]), dtype=torch.uint8)
@@ -124,9 +131,13 @@ class SeleneStepper:
         import subprocess
 
         script = Path(__file__).with_name("bench_selene.py")
-        self.proc = subprocess.Popen([str(python), str(script), "--serve", "--threads", str(threads)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            [str(python), str(script), "--serve", "--threads", str(threads)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         self._read("ready")
 
     def run(self, steps: int) -> float:
@@ -200,26 +211,53 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads; default: %(default)s")
     p.add_argument("--device", default="auto", help="default: %(default)s")
-    p.add_argument("--steps", type=int, default=3, help="timed steps per variant and round (x10 on CUDA); default: %(default)s")
-    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median reported); default: %(default)s")
-    p.add_argument("--selene-python", type=Path, default=Path("bench/.venv-selene/bin/python"),
-                   help="python of the Selene 0.6 virtualenv (timed in the same interleaved rounds); default: %(default)s")
-    p.add_argument("--loader-windows", type=int, default=40_000, help="windows in the loader test file; default: %(default)s")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=3,
+        help="timed steps per variant and round (x10 on CUDA); default: %(default)s",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="interleaved rounds (median reported); default: %(default)s",
+    )
+    p.add_argument(
+        "--selene-python",
+        type=Path,
+        default=Path("bench/.venv-selene/bin/python"),
+        help="python of the Selene 0.6 virtualenv (timed in the same interleaved rounds); default: %(default)s",
+    )
+    p.add_argument(
+        "--loader-windows",
+        type=int,
+        default=40_000,
+        help="windows in the loader test file; default: %(default)s",
+    )
     p.add_argument("--json", type=Path, help="write the results here too")
-    p.add_argument("--variants", nargs="+", metavar="NAME",
-                   help="time only these variants (fp32 bf16 fp32_relu_first bf16_relu_first fp32_torch_recipe "
-                        "selene); default: all")
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        metavar="NAME",
+        help="time only these variants (fp32 bf16 fp32_relu_first bf16_relu_first fp32_torch_recipe "
+        "selene); default: all",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
     if gpu:
         args.steps *= 10
-    res: dict[str, object] = {"device": torch.cuda.get_device_name(device) if gpu else f"cpu x{args.threads} threads",
-                              "torch": torch.__version__}
+    res: dict[str, object] = {
+        "device": torch.cuda.get_device_name(device) if gpu else f"cpu x{args.threads} threads",
+        "torch": torch.__version__,
+    }
     everything = not args.variants
     if everything:
         with tempfile.TemporaryDirectory() as tmp:
@@ -230,20 +268,29 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model("danq", N_TARGETS, 1000)
     res["flops_per_sample"], res["flops_by_op"] = count_flops(model)
     for recipe in ("paper", "torch"):
-        res[f"optimizer_step_ms_{recipe}"] = optimizer_step_ms(build_model("danq", N_TARGETS, 1000), recipe)
+        res[f"optimizer_step_ms_{recipe}"] = optimizer_step_ms(
+            build_model("danq", N_TARGETS, 1000), recipe
+        )
     base = DanQReluFirst(**model.kwargs)
-    variants = {"fp32": Stepper(model, device, False, 100), "bf16": Stepper(model, device, True, 100),
-                "fp32_relu_first": Stepper(base, device, False, 100),
-                "bf16_relu_first": Stepper(base, device, True, 100),
-                "fp32_torch_recipe": Stepper(build_model("danq", N_TARGETS, 1000, recipe="torch"), device, False,
-                                             100, recipe="torch")}
+    variants = {
+        "fp32": Stepper(model, device, False, 100),
+        "bf16": Stepper(model, device, True, 100),
+        "fp32_relu_first": Stepper(base, device, False, 100),
+        "bf16_relu_first": Stepper(base, device, True, 100),
+        "fp32_torch_recipe": Stepper(
+            build_model("danq", N_TARGETS, 1000, recipe="torch"), device, False, 100, recipe="torch"
+        ),
+    }
     variants = {k: v for k, v in variants.items() if everything or k in args.variants}
     selene = None
     wants_selene = not gpu and (everything or "selene" in args.variants)
     if wants_selene and args.selene_python.exists():
         selene = variants["selene"] = SeleneStepper(args.selene_python, args.threads)
     elif wants_selene:
-        print(f"no Selene virtualenv at {args.selene_python}; see bench/train/bench_selene.py", file=sys.stderr)
+        print(
+            f"no Selene virtualenv at {args.selene_python}; see bench/train/bench_selene.py",
+            file=sys.stderr,
+        )
     for name, rate in bench_variants(variants, args.rounds, args.steps).items():
         res[f"{name}_win_s"] = rate
     if selene:
@@ -259,36 +306,46 @@ def main(argv: list[str] | None = None) -> int:
 
 def report_recipes(r: dict) -> None:
     """The paper recipe's training rate against the torch recipe's, and the optimizer step alone."""
-    lines = [f"device: {r['device']}, torch {r['torch']}",
-             f"optimizer step alone (danq preset, 46.9M parameters): paper (Keras 0.2 RMSprop, foreach) "
-             f"{r['optimizer_step_ms_paper']:.1f} ms, torch.optim.RMSprop {r['optimizer_step_ms_torch']:.1f} ms"]
+    lines = [
+        f"device: {r['device']}, torch {r['torch']}",
+        f"optimizer step alone (danq preset, 46.9M parameters): paper (Keras 0.2 RMSprop, foreach) "
+        f"{r['optimizer_step_ms_paper']:.1f} ms, torch.optim.RMSprop {r['optimizer_step_ms_torch']:.1f} ms",
+    ]
     if "fp32_win_s" in r and "fp32_torch_recipe_win_s" in r:
         ratio = r["fp32_win_s"] / r["fp32_torch_recipe_win_s"]
-        lines.append(f"training steps, fp32, batch 100: paper recipe {r['fp32_win_s']:.1f} win/s, torch recipe "
-                     f"{r['fp32_torch_recipe_win_s']:.1f} win/s -> paper/torch x{ratio:.3f}")
+        lines.append(
+            f"training steps, fp32, batch 100: paper recipe {r['fp32_win_s']:.1f} win/s, torch recipe "
+            f"{r['fp32_torch_recipe_win_s']:.1f} win/s -> paper/torch x{ratio:.3f}"
+        )
     print("\n".join(lines), flush=True)
 
 
 def report(r: dict) -> None:
     """Print the figures and the ratios against the in-run baselines."""
     f = r["flops_per_sample"]
-    out = [f"device: {r['device']}, torch {r['torch']}",
-           f"loader alone: {r['loader_win_s']:.0f} win/s (0 workers), {r['loader_win_s_2_workers']:.0f} win/s "
-           f"(2 workers); vs bf16 training: {r['loader_win_s'] / r['bf16_win_s']:.0f}x",
-           f"FLOPs per training sample (fwd+bwd, counted): {f / 1e9:.3f} GFLOP  "
-           + ", ".join(f"{k.replace('aten.', '')} {v / 1e9:.3f}" for k, v in r["flops_by_op"].items())]
+    out = [
+        f"device: {r['device']}, torch {r['torch']}",
+        f"loader alone: {r['loader_win_s']:.0f} win/s (0 workers), {r['loader_win_s_2_workers']:.0f} win/s "
+        f"(2 workers); vs bf16 training: {r['loader_win_s'] / r['bf16_win_s']:.0f}x",
+        f"FLOPs per training sample (fwd+bwd, counted): {f / 1e9:.3f} GFLOP  "
+        + ", ".join(f"{k.replace('aten.', '')} {v / 1e9:.3f}" for k, v in r["flops_by_op"].items()),
+    ]
     for prec in ("fp32", "bf16"):
         win = r[f"{prec}_win_s"]
         eff = win * f / r[f"matmul_{prec}_flop_s"]
-        out.append(f"danq preset, batch 100, {prec}: {win:.1f} win/s ({win * f / 1e9:.0f} GFLOP/s = {eff:.0%} of "
-                   f"measured {prec} matmul {r[f'matmul_{prec}_flop_s'] / 1e9:.0f} GFLOP/s); ReLU-before-pool "
-                   f"{r[f'{prec}_relu_first_win_s']:.1f} win/s -> pool-first x{win / r[f'{prec}_relu_first_win_s']:.2f}; "
-                   f"DeepSEA epoch (4.4M windows) {DEEPSEA_EPOCH / win / 3600:.1f} h")
+        out.append(
+            f"danq preset, batch 100, {prec}: {win:.1f} win/s ({win * f / 1e9:.0f} GFLOP/s = {eff:.0%} of "
+            f"measured {prec} matmul {r[f'matmul_{prec}_flop_s'] / 1e9:.0f} GFLOP/s); ReLU-before-pool "
+            f"{r[f'{prec}_relu_first_win_s']:.1f} win/s -> pool-first x{win / r[f'{prec}_relu_first_win_s']:.2f}; "
+            f"DeepSEA epoch (4.4M windows) {DEEPSEA_EPOCH / win / 3600:.1f} h"
+        )
     report_recipes(r)
     if "selene_win_s" in r:
         s = r["selene_win_s"]
-        out.append(f"Selene 0.6 DanQ end to end (batch 64, its sampler + TrainModel, interleaved): {s:.1f} win/s; "
-                   f"danq-pipeline fp32 x{r['fp32_win_s'] / s:.2f}, bf16 x{r['bf16_win_s'] / s:.2f}")
+        out.append(
+            f"Selene 0.6 DanQ end to end (batch 64, its sampler + TrainModel, interleaved): {s:.1f} win/s; "
+            f"danq-pipeline fp32 x{r['fp32_win_s'] / s:.2f}, bf16 x{r['bf16_win_s'] / s:.2f}"
+        )
     print("\n".join(out), flush=True)
 
 

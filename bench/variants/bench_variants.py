@@ -71,8 +71,15 @@ def make_model(path: Path, preset: str) -> None:
 
     torch.manual_seed(0)
     if preset == "tiny":
-        model = DanQ(n_targets=919, window=1000, n_filters=8, kernel_size=9, pool_size=13, lstm_hidden=4,
-                     fc_hidden=8)
+        model = DanQ(
+            n_targets=919,
+            window=1000,
+            n_filters=8,
+            kernel_size=9,
+            pool_size=13,
+            lstm_hidden=4,
+            fc_hidden=8,
+        )
     else:
         model = build_model(preset, 919, 1000)
     names = [f"t{i:03d}" for i in range(919)]
@@ -94,11 +101,24 @@ def child_danq(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     model = load_model(args.model, "cpu")
     t = time.perf_counter()
-    counts = write_variant_scores(model, FASTA, args.vcf, args.out, batch_size=args.batch_size, device="cpu",
-                                  precision="bf16" if args.bf16 else "fp32", shared=not args.plain,
-                                  progress=False)
+    counts = write_variant_scores(
+        model,
+        FASTA,
+        args.vcf,
+        args.out,
+        batch_size=args.batch_size,
+        device="cpu",
+        precision="bf16" if args.bf16 else "fp32",
+        shared=not args.plain,
+        progress=False,
+    )
     dt = time.perf_counter() - t
-    return {"seconds": dt, "alleles": sum(counts.values()), "ok": counts["ok"], "threads": torch.get_num_threads()}
+    return {
+        "seconds": dt,
+        "alleles": sum(counts.values()),
+        "ok": counts["ok"],
+        "threads": torch.get_num_threads(),
+    }
 
 
 def child_selene(args: argparse.Namespace) -> dict:
@@ -118,13 +138,21 @@ def child_selene(args: argparse.Namespace) -> dict:
     model = NonStrandSpecific(nn.Sequential(danq, nn.Sigmoid()), mode="mean")
     weights = Path(args.out).with_suffix(".selene.pt")
     torch.save(model.state_dict(), weights)
-    analysis = AnalyzeSequences(model, str(weights), sequence_length=1000, features=list(trained.targets["name"]),
-                                batch_size=args.batch_size, use_cuda=False, reference_sequence=Genome(str(FASTA)))
+    analysis = AnalyzeSequences(
+        model,
+        str(weights),
+        sequence_length=1000,
+        features=list(trained.targets["name"]),
+        batch_size=args.batch_size,
+        use_cuda=False,
+        reference_sequence=Genome(str(FASTA)),
+    )
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    analysis.variant_effect_prediction(str(args.vcf), save_data=["diffs"], output_dir=str(out_dir),
-                                       output_format="tsv")
+    analysis.variant_effect_prediction(
+        str(args.vcf), save_data=["diffs"], output_dir=str(out_dir), output_format="tsv"
+    )
     dt = time.perf_counter() - t
     n = sum(1 for ln in open(args.vcf) if not ln.startswith("#"))
     return {"seconds": dt, "alleles": n, "ok": n, "threads": torch.get_num_threads()}
@@ -133,14 +161,44 @@ def child_selene(args: argparse.Namespace) -> dict:
 THREADS = 1
 
 
-def run_child(kind: str, python: Path, model: Path, vcf: Path, out: Path, batch_size: int,
-              bf16: bool = False, plain: bool = False) -> dict:
+def run_child(
+    kind: str,
+    python: Path,
+    model: Path,
+    vcf: Path,
+    out: Path,
+    batch_size: int,
+    bf16: bool = False,
+    plain: bool = False,
+) -> dict:
     """Run one measurement in a fresh process under /usr/bin/time; returns its JSON + RSS + wall."""
-    cmd = ["/usr/bin/time", "-f", "MAXRSS_KB=%M", str(python), __file__, "--child", kind, "--model", str(model),
-           "--vcf", str(vcf), "--out", str(out), "--batch-size", str(batch_size), "--threads", str(THREADS)]
+    cmd = [
+        "/usr/bin/time",
+        "-f",
+        "MAXRSS_KB=%M",
+        str(python),
+        __file__,
+        "--child",
+        kind,
+        "--model",
+        str(model),
+        "--vcf",
+        str(vcf),
+        "--out",
+        str(out),
+        "--batch-size",
+        str(batch_size),
+        "--threads",
+        str(THREADS),
+    ]
     cmd += ["--bf16"] if bf16 else []
     cmd += ["--plain"] if plain else []
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": str(THREADS)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "PYTHONWARNINGS": "ignore",
+        "OMP_NUM_THREADS": str(THREADS),
+    }
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
@@ -148,7 +206,9 @@ def run_child(kind: str, python: Path, model: Path, vcf: Path, out: Path, batch_
         raise RuntimeError(f"{kind} run failed:\n{proc.stderr[-3000:]}")
     result = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
     rss = [ln for ln in proc.stderr.splitlines() if ln.startswith("MAXRSS_KB=")][-1]
-    result.update(rss_mib=int(rss.split("=")[1]) / 1024, wall=wall, rate=result["alleles"] / result["seconds"])
+    result.update(
+        rss_mib=int(rss.split("=")[1]) / 1024, wall=wall, rate=result["alleles"] / result["seconds"]
+    )
     return result
 
 
@@ -171,7 +231,9 @@ def compare_with_selene(ours_h5: Path, selene_dir: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--child", choices=("danq", "selene"))
     parser.add_argument("--model", type=Path)
     parser.add_argument("--vcf", type=Path)
@@ -184,8 +246,12 @@ def main() -> None:
     parser.add_argument("--rss-sizes", default="1000,10000,100000")
     parser.add_argument("--skip-selene", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads for every run, both tools (1: stable on a shared machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for every run, both tools (1: stable on a shared machine)",
+    )
     args = parser.parse_args()
     global THREADS
     THREADS = args.threads
@@ -204,9 +270,14 @@ def run_all(tmp: Path, args: argparse.Namespace) -> None:
     make_model(model, "danq")
     vcf = tmp / "snv.vcf"
     make_vcf(vcf, args.n_variants)
-    print(f"# {args.n_variants} SNVs, danq preset (919 targets, 1000 bp), strand-averaged; {THREADS} torch "
-          f"thread(s) per run; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True)
-    print("| tool | precision | batch | alleles/s | peak RSS | wall (process) | threads |\n|---|---|---|---|---|---|---|")
+    print(
+        f"# {args.n_variants} SNVs, danq preset (919 targets, 1000 bp), strand-averaged; {THREADS} torch "
+        f"thread(s) per run; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    print(
+        "| tool | precision | batch | alleles/s | peak RSS | wall (process) | threads |\n|---|---|---|---|---|---|---|"
+    )
     rows = []
     sizes = [int(b) for b in args.batch_sizes.split(",")]
     if not args.skip_selene:
@@ -219,7 +290,14 @@ def run_all(tmp: Path, args: argparse.Namespace) -> None:
             rows.append(("danq (shared REF/ALT)", "bf16" if bf16 else "fp32", bs, r))
             _print_row(*rows[-1])
         r = run_child("danq", py, model, vcf, tmp / f"p_{bf16}", 128, bf16=bf16, plain=True)
-        rows.append(("danq --no-shared-compute (4 full windows/allele)", "bf16 autocast" if bf16 else "fp32", 128, r))
+        rows.append(
+            (
+                "danq --no-shared-compute (4 full windows/allele)",
+                "bf16 autocast" if bf16 else "fp32",
+                128,
+                r,
+            )
+        )
         _print_row(*rows[-1])
     if not args.skip_selene:
         sel2 = run_child("selene", SELENE_PY, model, vcf, tmp / "selene2", 64)
@@ -230,9 +308,11 @@ def run_all(tmp: Path, args: argparse.Namespace) -> None:
         rows = rows[1:-1]
         best = max(r[3]["rate"] for r in rows)
         best32 = max(r[3]["rate"] for r in rows if r[1] == "fp32")
-        print(f"\nspeed-up vs Selene (mean of its two runs, {base:.1f} alleles/s): fp32 best {best32 / base:.1f}x, "
-              f"overall best {best / base:.1f}x; "
-              f"max |diff(danq fp32) - diff(Selene)| over {args.n_variants} SNVs x 919 targets = {dmax:.2e}")
+        print(
+            f"\nspeed-up vs Selene (mean of its two runs, {base:.1f} alleles/s): fp32 best {best32 / base:.1f}x, "
+            f"overall best {best / base:.1f}x; "
+            f"max |diff(danq fp32) - diff(Selene)| over {args.n_variants} SNVs x 919 targets = {dmax:.2e}"
+        )
     if not args.skip_rss:
         rss_growth(tmp, py, [int(n) for n in args.rss_sizes.split(",")])
 
@@ -246,15 +326,22 @@ def rss_growth(tmp: Path, py: Path, sizes: list[int]) -> None:
         vcf = tmp / f"rss_{n}.vcf"
         make_vcf(vcf, n, seed=n)
         r = run_child("danq", py, tiny, vcf, tmp / f"rss_{n}", 128)
-        print(f"| tiny DanQ (919 targets) | {n} | {r['rss_mib']:.0f} | {r['rate']:.0f} |", flush=True)
+        print(
+            f"| tiny DanQ (919 targets) | {n} | {r['rss_mib']:.0f} | {r['rate']:.0f} |", flush=True
+        )
     if 10000 in sizes:
-        r = run_child("danq", py, tmp / "danq.pt", tmp / "rss_10000.vcf", tmp / "rss_danq", 128, bf16=True)
+        r = run_child(
+            "danq", py, tmp / "danq.pt", tmp / "rss_10000.vcf", tmp / "rss_danq", 128, bf16=True
+        )
         print(f"| danq preset, bf16 | 10000 | {r['rss_mib']:.0f} | {r['rate']:.1f} |", flush=True)
 
 
 def _print_row(name: str, dtype: str, bs: int, r: dict) -> None:
-    print(f"| {name} | {dtype} | {bs} | {r['rate']:.1f} alleles/s | {r['rss_mib']:.0f} MiB | "
-          f"{r['wall']:.1f} s wall | {r['threads']} threads |", flush=True)
+    print(
+        f"| {name} | {dtype} | {bs} | {r['rate']:.1f} alleles/s | {r['rss_mib']:.0f} MiB | "
+        f"{r['wall']:.1f} s wall | {r['threads']} threads |",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

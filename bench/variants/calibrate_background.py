@@ -58,8 +58,13 @@ def uniformity(p: np.ndarray) -> dict[str, float]:
 
     p = p[~np.isnan(p)]
     ks = kstest(p, "uniform")
-    return {"n": int(len(p)), "ks": float(ks.statistic), "ks_pvalue": float(ks.pvalue),
-            "frac_le_0.05": float((p <= 0.05).mean()), "frac_le_0.01": float((p <= 0.01).mean())}
+    return {
+        "n": int(len(p)),
+        "ks": float(ks.statistic),
+        "ks_pvalue": float(ks.pvalue),
+        "frac_le_0.05": float((p <= 0.05).mean()),
+        "frac_le_0.01": float((p <= 0.01).mean()),
+    }
 
 
 def against(model, background_vcf: Path, query_vcf: Path, work: Path, name: str, **kw) -> dict:
@@ -69,21 +74,30 @@ def against(model, background_vcf: Path, query_vcf: Path, work: Path, name: str,
 
     bg_path = work / f"{name}.background.h5"
     bg = build_background(model, FASTA, background_vcf, bg_path, device="cpu", progress=False, **kw)
-    write_variant_scores(model, FASTA, query_vcf, work / name, background=bg_path, device="cpu", progress=False)
+    write_variant_scores(
+        model, FASTA, query_vcf, work / name, background=bg_path, device="cpu", progress=False
+    )
     scores = read_variant_scores(work / f"{name}.h5")
     ok = scores["table"]["status"].to_numpy() == "ok"
     p, combined = scores["pvalue"][ok], scores["table"]["combined_p"].to_numpy()[ok]
     names = scores["targets"]["name"].tolist()
     per_target = {n: uniformity(p[:, j]) for j, n in enumerate(names)}
-    return {"background_alleles": bg.n, "query_alleles": int(ok.sum()), "exact": bg.exact,
-            "pooled_targets": uniformity(p.ravel()), "combined": uniformity(combined),
-            "per_target_ks_median": float(np.median([v["ks"] for v in per_target.values()])),
-            "per_target_ks_max": float(max(v["ks"] for v in per_target.values())),
-            "per_target": per_target}
+    return {
+        "background_alleles": bg.n,
+        "query_alleles": int(ok.sum()),
+        "exact": bg.exact,
+        "pooled_targets": uniformity(p.ravel()),
+        "combined": uniformity(combined),
+        "per_target_ks_median": float(np.median([v["ks"] for v in per_target.values()])),
+        "per_target_ks_max": float(max(v["ks"] for v in per_target.values())),
+        "per_target": per_target,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", required=True, help="checkpoint (the demo's small preset)")
     parser.add_argument("--work", default="/tmp/danq-calibration", help="scratch folder")
     parser.add_argument("--seed", type=int, default=0, help="split seed")
@@ -101,22 +115,32 @@ def main() -> None:
     half_a, half_b = work / "1000G_A.vcf", work / "1000G_B.vcf"
     n_a, n_b = split_vcf(VCF_1000G, half_a, half_b, args.seed)
     t = time.perf_counter()
-    out = {"model": args.model, "split_seed": args.seed, "records_A": n_a, "records_B": n_b,
-           "B_vs_A": against(model, half_a, half_b, work, "B_vs_A"),
-           "A_vs_B": against(model, half_b, half_a, work, "A_vs_B"),
-           "dbSNP_vs_1000G": against(model, VCF_1000G, VCF_DBSNP, work, "dbSNP_vs_1000G"),
-           # the same split with a background too large for the exact tail: the sample's estimate
-           "B_vs_A_sampled": against(model, half_a, half_b, work, "B_vs_A_sampled", sample_size=500,
-                                     tail_size=50)}
+    out = {
+        "model": args.model,
+        "split_seed": args.seed,
+        "records_A": n_a,
+        "records_B": n_b,
+        "B_vs_A": against(model, half_a, half_b, work, "B_vs_A"),
+        "A_vs_B": against(model, half_b, half_a, work, "A_vs_B"),
+        "dbSNP_vs_1000G": against(model, VCF_1000G, VCF_DBSNP, work, "dbSNP_vs_1000G"),
+        # the same split with a background too large for the exact tail: the sample's estimate
+        "B_vs_A_sampled": against(
+            model, half_a, half_b, work, "B_vs_A_sampled", sample_size=500, tail_size=50
+        ),
+    }
     out["seconds"] = time.perf_counter() - t
     for key in ("B_vs_A", "A_vs_B", "B_vs_A_sampled", "dbSNP_vs_1000G"):
         r = out[key]
         for what in ("pooled_targets", "combined"):
             u = r[what]
-            print(f"{key:16s} {what:15s} bg {r['background_alleles']:5d} query {r['query_alleles']:5d} "
-                  f"n {u['n']:6d} KS {u['ks']:.4f} (p {u['ks_pvalue']:.2g}) "
-                  f"<=0.05 {u['frac_le_0.05']:.4f} <=0.01 {u['frac_le_0.01']:.4f}")
-        print(f"{key:16s} per-target KS median {r['per_target_ks_median']:.4f} max {r['per_target_ks_max']:.4f}")
+            print(
+                f"{key:16s} {what:15s} bg {r['background_alleles']:5d} query {r['query_alleles']:5d} "
+                f"n {u['n']:6d} KS {u['ks']:.4f} (p {u['ks_pvalue']:.2g}) "
+                f"<=0.05 {u['frac_le_0.05']:.4f} <=0.01 {u['frac_le_0.01']:.4f}"
+            )
+        print(
+            f"{key:16s} per-target KS median {r['per_target_ks_median']:.4f} max {r['per_target_ks_max']:.4f}"
+        )
     print(f"total {out['seconds']:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")

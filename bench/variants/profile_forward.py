@@ -61,6 +61,7 @@ def timed(obj: Any, attr: str, name: str, phased: bool = False) -> None:
     def wrapper(*a: Any, **k: Any) -> Any:
         with stage(f"{name} [{_PHASE[0]}]" if phased else name):
             return inner(*a, **k)
+
     setattr(obj, attr, wrapper)
 
 
@@ -74,6 +75,7 @@ def phase(obj: Any, attr: str, label: str) -> None:
             return inner(*a, **k)
         finally:
             _PHASE[0] = old
+
     setattr(obj, attr, wrapper)
 
 
@@ -119,8 +121,11 @@ def both_strands(refs: np.ndarray, alts: np.ndarray) -> tuple[np.ndarray, np.nda
 
     L = refs.shape[1]
     spans = [(499, 500)] * len(refs) + [(L - 500, L - 499)] * len(refs)
-    return (np.concatenate([refs, reverse_complement_codes(refs)]),
-            np.concatenate([alts, reverse_complement_codes(alts)]), spans)
+    return (
+        np.concatenate([refs, reverse_complement_codes(refs)]),
+        np.concatenate([alts, reverse_complement_codes(alts)]),
+        spans,
+    )
 
 
 # --------------------------------------------------------------------------- the two passes
@@ -159,12 +164,16 @@ class Current:
             timed(r.fwd, "forward", "LSTM forward", phased=True)
             timed(r.bwd, "forward", "LSTM backward", phased=True)
 
-    def __call__(self, refs: np.ndarray, alts: np.ndarray, spans: list) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, refs: np.ndarray, alts: np.ndarray, spans: list
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         from danq_pipeline.loader import to_one_hot
 
         cpu = torch.device("cpu")
         if self.codes_in:
-            return self.runner(torch.from_numpy(refs), torch.from_numpy(alts), torch.arange(len(refs)), spans)
+            return self.runner(
+                torch.from_numpy(refs), torch.from_numpy(alts), torch.arange(len(refs)), spans
+            )
         with stage("codes -> one-hot"):
             rx = to_one_hot(torch.from_numpy(refs), cpu, self.dtype)
             ax = to_one_hot(torch.from_numpy(alts), cpu, self.dtype)
@@ -176,14 +185,28 @@ class Fast:
 
     name = "FastSharedDanQ (prototype)"
 
-    def __init__(self, model: Any, instrument: bool, conv: str = "auto", fp32_head: bool = True,
-                 merge_lstm: bool = False) -> None:
+    def __init__(
+        self,
+        model: Any,
+        instrument: bool,
+        conv: str = "auto",
+        fp32_head: bool = True,
+        merge_lstm: bool = False,
+    ) -> None:
         from shared_fast import FastSharedDanQ
 
-        self.runner = FastSharedDanQ(model, conv=conv, fp32_head=fp32_head, merge_lstm=merge_lstm,
-                                     fp32_model=make_model(torch.float32))
-        self.name += (f", conv={self.runner.conv_mode}" + (", fp32 head" if self.runner.head32 else "")
-                      + (", REF+ALT merged LSTM calls" if merge_lstm else ""))
+        self.runner = FastSharedDanQ(
+            model,
+            conv=conv,
+            fp32_head=fp32_head,
+            merge_lstm=merge_lstm,
+            fp32_model=make_model(torch.float32),
+        )
+        self.name += (
+            f", conv={self.runner.conv_mode}"
+            + (", fp32 head" if self.runner.head32 else "")
+            + (", REF+ALT merged LSTM calls" if merge_lstm else "")
+        )
         if instrument:
             r = self.runner
             timed(r, "_gemm_block", "conv + pool (im2col GEMM)")
@@ -192,17 +215,23 @@ class Fast:
             timed(r.bwd, "forward", "LSTM backward (REF + ALT)")
             timed(r, "_alt_logits", "ALT dense deltas + output layer")
 
-    def __call__(self, refs: np.ndarray, alts: np.ndarray, spans: list) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.runner(torch.from_numpy(refs), torch.from_numpy(alts), torch.arange(len(refs)), spans)
+    def __call__(
+        self, refs: np.ndarray, alts: np.ndarray, spans: list
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.runner(
+            torch.from_numpy(refs), torch.from_numpy(alts), torch.arange(len(refs)), spans
+        )
 
 
-def run_batches(runner: Any, refs: np.ndarray, alts: np.ndarray, batch: int) -> tuple[float, np.ndarray]:
+def run_batches(
+    runner: Any, refs: np.ndarray, alts: np.ndarray, batch: int
+) -> tuple[float, np.ndarray]:
     """CPU seconds to score all alleles strand-averaged in batches, and the diffs (n, T) float64."""
     diffs = []
     t = time.process_time()
     with torch.inference_mode():
         for a in range(0, len(refs), batch):
-            r2, a2, spans = both_strands(refs[a:a + batch], alts[a:a + batch])
+            r2, a2, spans = both_strands(refs[a : a + batch], alts[a : a + batch])
             with stage("total"):
                 lr, la = runner(r2, a2, spans)
             with stage("sigmoid + strand mean"):
@@ -217,20 +246,31 @@ def run_batches(runner: Any, refs: np.ndarray, alts: np.ndarray, batch: int) -> 
 
 def macs_per_allele(kw: dict[str, int], j0: int, j1: int) -> dict[str, float]:
     """Multiply-accumulates of one strand-averaged SNV: 4 full windows (Selene) vs the shared pass."""
-    F, K, P, H, D, T = (kw[k] for k in ("n_filters", "kernel_size", "pool_size", "lstm_hidden", "fc_hidden",
-                                        "n_targets"))
+    F, K, P, H, D, T = (
+        kw[k]
+        for k in ("n_filters", "kernel_size", "pool_size", "lstm_hidden", "fc_hidden", "n_targets")
+    )
     S = (kw["window"] - K + 1) // P
     conv_step = P * 4 * K * F
     lstm_step = 4 * H * (F + H)
     window = S * conv_step + 2 * S * lstm_step + S * 2 * H * D + D * T
     alt_steps = (S - j0) + (j1 + 1)
     alt = (j1 - j0 + 1) * conv_step + alt_steps * lstm_step + alt_steps * H * D + D * T
-    alt_hh = (j1 - j0 + 1) * conv_step + (alt_steps * 4 * H * H + 2 * (j1 - j0 + 1) * 4 * H * F) + alt_steps * H * D + D * T
-    return {"full window": window, "selene (4 full windows)": 4 * window,
-            "shared (2 REF + 2 ALT)": 2 * (window + alt),
-            "shared, ALT reusing the REF's LSTM input projections": 2 * (window + alt_hh),
-            "of a window: conv": S * conv_step, "of a window: LSTM": 2 * S * lstm_step,
-            "of a window: dense": S * 2 * H * D + D * T}
+    alt_hh = (
+        (j1 - j0 + 1) * conv_step
+        + (alt_steps * 4 * H * H + 2 * (j1 - j0 + 1) * 4 * H * F)
+        + alt_steps * H * D
+        + D * T
+    )
+    return {
+        "full window": window,
+        "selene (4 full windows)": 4 * window,
+        "shared (2 REF + 2 ALT)": 2 * (window + alt),
+        "shared, ALT reusing the REF's LSTM input projections": 2 * (window + alt_hh),
+        "of a window: conv": S * conv_step,
+        "of a window: LSTM": 2 * S * lstm_step,
+        "of a window: dense": S * 2 * H * D + D * T,
+    }
 
 
 def gemm_rate(dtype: torch.dtype, m: int, k: int, n: int, reps: int = 5) -> float:
@@ -249,34 +289,57 @@ def gemm_rate(dtype: torch.dtype, m: int, k: int, n: int, reps: int = 5) -> floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--alleles", type=int, default=256, help="SNVs scored per repeat")
-    parser.add_argument("--batch", type=int, default=128, help="alleles per model call (both strands: 2x windows)")
+    parser.add_argument(
+        "--batch", type=int, default=128, help="alleles per model call (both strands: 2x windows)"
+    )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repeats; the best is reported")
+    parser.add_argument(
+        "--reps", type=int, default=3, help="interleaved repeats; the best is reported"
+    )
     parser.add_argument("--dtypes", default="fp32,bf16")
-    parser.add_argument("--conv", default="auto", help="FastSharedDanQ convolution: auto, gemm or table")
-    parser.add_argument("--shared-file", action="append", default=[],
-                        help="also time the SharedDanQ of this variant_shared.py (e.g. a proposed patch)")
-    parser.add_argument("--no-prototype", action="store_true", help="skip bench/predict/shared_fast.py")
+    parser.add_argument(
+        "--conv", default="auto", help="FastSharedDanQ convolution: auto, gemm or table"
+    )
+    parser.add_argument(
+        "--shared-file",
+        action="append",
+        default=[],
+        help="also time the SharedDanQ of this variant_shared.py (e.g. a proposed patch)",
+    )
+    parser.add_argument(
+        "--no-prototype", action="store_true", help="skip bench/predict/shared_fast.py"
+    )
     parser.add_argument("--no-roofline", action="store_true")
-    parser.add_argument("--checkpoint", help="a trained checkpoint instead of the random-weight danq preset "
-                        "(its window must be 1000 bp)")
-    parser.add_argument("--merged", action="store_true", help="also time REF+ALT merged LSTM calls (slower)")
-    parser.add_argument("--profiler", action="store_true", help="also print torch.profiler's top operators")
+    parser.add_argument(
+        "--checkpoint",
+        help="a trained checkpoint instead of the random-weight danq preset "
+        "(its window must be 1000 bp)",
+    )
+    parser.add_argument(
+        "--merged", action="store_true", help="also time REF+ALT merged LSTM calls (slower)"
+    )
+    parser.add_argument(
+        "--profiler", action="store_true", help="also print torch.profiler's top operators"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     CHECKPOINT[0] = args.checkpoint
-    print(f"# {args.checkpoint or 'danq preset, random weights'}: "
-          f"{args.alleles} SNVs strand-averaged, batch {args.batch} alleles, {torch.get_num_threads()} thread(s), "
-          f"torch {torch.__version__}, load average at start {os.getloadavg()[0]:.1f}; CPU seconds (process time)")
+    print(
+        f"# {args.checkpoint or 'danq preset, random weights'}: "
+        f"{args.alleles} SNVs strand-averaged, batch {args.batch} alleles, {torch.get_num_threads()} thread(s), "
+        f"torch {torch.__version__}, load average at start {os.getloadavg()[0]:.1f}; CPU seconds (process time)"
+    )
     refs, alts = snv_windows(args.alleles)
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
     fp32_diff = None
     for dname in args.dtypes.split(","):
         dtype = dtypes[dname]
         model = make_model(dtype)
-        timed(model.fc, "forward", "dense (REF, full)")     # shared by both runners: wrapped once
+        timed(model.fc, "forward", "dense (REF, full)")  # shared by both runners: wrapped once
         timed(model.out, "forward", "output layer (REF; ALT too in current)")
         runners = [Current(model, True)] + [Current(model, True, p) for p in args.shared_file]
         runners += [Fast(model, True, args.conv)] if not args.no_prototype else []
@@ -295,14 +358,18 @@ def main() -> None:
                     best[runner.name] = (sec, dict(STAGES), diff)
         print(f"\n## {dname} (load average now {os.getloadavg()[0]:.1f})")
         for name, (sec, stages, _) in best.items():
-            print(f"\n### {name}: {args.alleles / sec:.1f} alleles/s ({sec * 1e3 / args.alleles:.2f} ms/allele)")
+            print(
+                f"\n### {name}: {args.alleles / sec:.1f} alleles/s ({sec * 1e3 / args.alleles:.2f} ms/allele)"
+            )
             print("| stage | ms per allele | share |\n|---|---|---|")
             inner = sum(v for k, v in stages.items() if k not in ("total",))
             rest = sec - inner
             for k, v in sorted(stages.items(), key=lambda kv: -kv[1]):
                 if k != "total":
                     print(f"| {k} | {v * 1e3 / args.alleles:.2f} | {v / sec:.0%} |")
-            print(f"| rest (current: ALT dense deltas df @ W; indexing, copies, cat/flip, Python) | {rest * 1e3 / args.alleles:.2f} | {rest / sec:.0%} |")
+            print(
+                f"| rest (current: ALT dense deltas df @ W; indexing, copies, cat/flip, Python) | {rest * 1e3 / args.alleles:.2f} | {rest / sec:.0%} |"
+            )
         diffs = [d for _, _, d in best.values()]
         print()
         for name, d in list(zip(best, diffs, strict=True))[1:]:
@@ -312,9 +379,11 @@ def main() -> None:
         elif fp32_diff is not None:
             for name, (_, _, d) in best.items():
                 r = np.corrcoef(d.ravel(), fp32_diff.ravel())[0, 1]
-                print(f"{name} {dname} vs fp32 (current): Pearson r of diffs {r:.6f}, "
-                      f"largest |error| {np.abs(d - fp32_diff).max():.2e}, largest fp32 |diff| "
-                      f"{np.abs(fp32_diff).max():.2e}")
+                print(
+                    f"{name} {dname} vs fp32 (current): Pearson r of diffs {r:.6f}, "
+                    f"largest |error| {np.abs(d - fp32_diff).max():.2e}, largest fp32 |diff| "
+                    f"{np.abs(fp32_diff).max():.2e}"
+                )
         if args.profiler:
             from torch.profiler import ProfilerActivity, profile
 
@@ -345,13 +414,17 @@ def roofline(threads: int) -> None:
             "LSTM hidden step (256x320 @ 320x1280)": gemm_rate(dtype, 256, 320, 1280, 50),
             "dense (256x48000 @ 48000x925)": gemm_rate(dtype, 256, 48000, 925, 3),
         }
-    print("\n| dtype | GEMM | GMAC/s | ceiling, Selene's work (alleles/s) | ceiling, shared pass | "
-          "ceiling, shared + projection reuse |\n|---|---|---|---|---|---|")
+    print(
+        "\n| dtype | GEMM | GMAC/s | ceiling, Selene's work (alleles/s) | ceiling, shared pass | "
+        "ceiling, shared + projection reuse |\n|---|---|---|---|---|---|"
+    )
     for dname, r in rates.items():
         for shape, rate in r.items():
-            print(f"| {dname} | {shape} | {rate / 1e9:.0f} | {rate / macs['selene (4 full windows)']:.0f} | "
-                  f"{rate / macs['shared (2 REF + 2 ALT)']:.0f} | "
-                  f"{rate / macs['shared, ALT reusing the REF' + chr(39) + 's LSTM input projections']:.0f} |")
+            print(
+                f"| {dname} | {shape} | {rate / 1e9:.0f} | {rate / macs['selene (4 full windows)']:.0f} | "
+                f"{rate / macs['shared (2 REF + 2 ALT)']:.0f} | "
+                f"{rate / macs['shared, ALT reusing the REF' + chr(39) + 's LSTM input projections']:.0f} |"
+            )
 
 
 if __name__ == "__main__":

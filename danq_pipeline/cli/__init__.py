@@ -19,7 +19,21 @@ from danq_pipeline import __version__
 from danq_pipeline.errors import DanQError
 
 # subcommand modules, in the order `danq --help` lists them
-SUBCOMMANDS = ("prepare", "train", "evaluate", "report", "predict", "score_variants", "background", "gather_variants", "ism", "motifs", "attribute", "modisco", "import_deepsea")
+SUBCOMMANDS = (
+    "prepare",
+    "train",
+    "evaluate",
+    "report",
+    "predict",
+    "score_variants",
+    "background",
+    "gather_variants",
+    "ism",
+    "motifs",
+    "attribute",
+    "modisco",
+    "import_deepsea",
+)
 
 DESCRIPTION = """\
 DanQ regulatory-function prediction, from a genome FASTA and peak files to variant effects.
@@ -66,8 +80,9 @@ def as_flags(message: str, params: tuple[str, ...], parser: argparse.ArgumentPar
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser: one subparser per module in SUBCOMMANDS."""
-    parser = OneLineParser(prog="danq", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(
+        prog="danq", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"danq-pipeline {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     parser.commands = sub.choices
@@ -87,8 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         message = as_flags(str(err), err.params, parser.commands[args.command])
         print(f"danq {args.command}: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as err:  # train saves its resume state first (train.TrainingInterrupted)
-        print(f"danq {args.command}: interrupted" + (f" by {err}" if str(err) else ""), file=sys.stderr)
+    except (
+        KeyboardInterrupt
+    ) as err:  # train saves its resume state first (train.TrainingInterrupted)
+        print(
+            f"danq {args.command}: interrupted" + (f" by {err}" if str(err) else ""),
+            file=sys.stderr,
+        )
         return getattr(err, "exit_status", 130)
 
 
@@ -98,14 +118,20 @@ def add_common_device_args(parser: argparse.ArgumentParser) -> None:
     from danq_pipeline.cli.argtypes import api_constant, api_default
 
     api = "danq_pipeline.predictor:as_predictor"
-    parser.add_argument("--device", default=api_default(api, "device"),
-                        help="cpu, cuda, cuda:N, or auto (CUDA when available); default: %(default)s")
-    parser.add_argument("--precision", choices=api_constant("danq_pipeline.training_defaults", "PRECISIONS"),
-                        default=api_default(api, "precision"),
-                        help="arithmetic: fp32, or bf16 (a bfloat16 copy of the weights on the CPU, autocast "
-                             "on GPUs and in training): about 2x faster on GPUs and on CPUs with AVX512-BF16 "
-                             "or AMX, probabilities within ~1e-3 of fp32 (docs/benchmarks.md); "
-                             "default: %(default)s")
+    parser.add_argument(
+        "--device",
+        default=api_default(api, "device"),
+        help="cpu, cuda, cuda:N, or auto (CUDA when available); default: %(default)s",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=api_constant("danq_pipeline.training_defaults", "PRECISIONS"),
+        default=api_default(api, "precision"),
+        help="arithmetic: fp32, or bf16 (a bfloat16 copy of the weights on the CPU, autocast "
+        "on GPUs and in training): about 2x faster on GPUs and on CPUs with AVX512-BF16 "
+        "or AMX, probabilities within ~1e-3 of fp32 (docs/benchmarks.md); "
+        "default: %(default)s",
+    )
 
 
 @contextlib.contextmanager

@@ -21,7 +21,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-READ: dict[tuple[str, str], Any] = {}  # every (target, parameter) -> default handed out (checked by the tests)
+READ: dict[
+    tuple[str, str], Any
+] = {}  # every (target, parameter) -> default handed out (checked by the tests)
 
 
 @cache
@@ -35,10 +37,16 @@ def _module_ast(module: str) -> ast.Module:
 def _constant(module: str, name: str) -> Any:
     """Module-level ``name = <literal>`` of `module`, following ``from danq_pipeline.x import name``."""
     for node in _module_ast(module).body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
             return _value(module, node.value)
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name \
-                and node.value is not None:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == name
+            and node.value is not None
+        ):
             return _value(module, node.value)
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("danq_pipeline"):
             for alias in node.names:
@@ -65,8 +73,10 @@ def api_default(target: str, param: str) -> Any:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             a = node.args
             positional = [*a.posonlyargs, *a.args]
-            pairs = [*zip(positional[len(positional) - len(a.defaults):], a.defaults, strict=True),
-                     *zip(a.kwonlyargs, a.kw_defaults, strict=True)]
+            pairs = [
+                *zip(positional[len(positional) - len(a.defaults) :], a.defaults, strict=True),
+                *zip(a.kwonlyargs, a.kw_defaults, strict=True),
+            ]
             for arg, default in pairs:
                 if arg.arg == param and default is not None:
                     READ[target, param] = value = _value(module, default)
@@ -80,7 +90,9 @@ def _number(text: str, kind: type) -> int | float:
     try:
         value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
     if kind is float and not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
@@ -116,4 +128,3 @@ def fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text}")
     return value
-

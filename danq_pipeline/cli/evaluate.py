@@ -33,30 +33,81 @@ partner in the second half, and metrics count each pair once."""
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `evaluate` subparser."""
-    p = sub.add_parser("evaluate", help="per-target AUROC/AUPRC + baseline + figures: model.pt + test.h5 -> DIR",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "evaluate",
+        help="per-target AUROC/AUPRC + baseline + figures: model.pt + test.h5 -> DIR",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, metavar="PT", help="checkpoint from `danq train`")
     p.add_argument("--data", required=True, metavar="H5", help="test windows file")
     p.add_argument("--out-dir", required=True, metavar="DIR", help="output directory (created)")
-    p.add_argument("--train", metavar="H5", help="training windows file; fits the k-mer baseline; "
-                   "default: none (no baseline, stated in the outputs)")
-    p.add_argument("--no-baseline", dest="baseline", action="store_false",
-                   help="skip the k-mer baseline even with --train; default: baseline on when --train is given")
-    p.add_argument("--baseline-k", type=positive_int, default=api_default(API, "baseline_k"), metavar="K", help="k-mer length of the baseline; default: %(default)s")
-    p.add_argument("--baseline-max-train", type=positive_int, default=api_default(API, "baseline_max_train"), metavar="N",
-                   help="training windows the baseline is fit on (evenly spread blocks); default: %(default)s")
-    p.add_argument("--baseline-c", type=positive_float, metavar="C",
-                   help="L2 strength (scikit-learn C) of the baseline; default: chosen from 1e-5..1 on held-out "
-                        "training windows")
-    p.add_argument("--reference", metavar="TSV", help="per-target reference table to compare with; default: none")
-    p.add_argument("--no-rc-average", dest="rc_average", action="store_false",
-                   help="score the forward strand only; default: average forward and reverse complement")
-    p.add_argument("--batch-size", type=positive_int, default=api_default(API, "batch_size"), metavar="N", help="windows per forward pass; default: %(default)s")
+    p.add_argument(
+        "--train",
+        metavar="H5",
+        help="training windows file; fits the k-mer baseline; "
+        "default: none (no baseline, stated in the outputs)",
+    )
+    p.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the k-mer baseline even with --train; default: baseline on when --train is given",
+    )
+    p.add_argument(
+        "--baseline-k",
+        type=positive_int,
+        default=api_default(API, "baseline_k"),
+        metavar="K",
+        help="k-mer length of the baseline; default: %(default)s",
+    )
+    p.add_argument(
+        "--baseline-max-train",
+        type=positive_int,
+        default=api_default(API, "baseline_max_train"),
+        metavar="N",
+        help="training windows the baseline is fit on (evenly spread blocks); default: %(default)s",
+    )
+    p.add_argument(
+        "--baseline-c",
+        type=positive_float,
+        metavar="C",
+        help="L2 strength (scikit-learn C) of the baseline; default: chosen from 1e-5..1 on held-out "
+        "training windows",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="TSV",
+        help="per-target reference table to compare with; default: none",
+    )
+    p.add_argument(
+        "--no-rc-average",
+        dest="rc_average",
+        action="store_false",
+        help="score the forward strand only; default: average forward and reverse complement",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=api_default(API, "batch_size"),
+        metavar="N",
+        help="windows per forward pass; default: %(default)s",
+    )
     add_common_device_args(p)
-    p.add_argument("--top-n", type=positive_int, default=api_default(API, "top_n"), metavar="N",
-                   help="ROC/PR panels: every target when there are at most max(N, 24), else the N/2 best and N/2 "
-                        "worst by AUROC; default: %(default)s")
-    p.add_argument("--no-figures", dest="figures", action="store_false", help="skip figures; default: draw them")
+    p.add_argument(
+        "--top-n",
+        type=positive_int,
+        default=api_default(API, "top_n"),
+        metavar="N",
+        help="ROC/PR panels: every target when there are at most max(N, 24), else the N/2 best and N/2 "
+        "worst by AUROC; default: %(default)s",
+    )
+    p.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="skip figures; default: draw them",
+    )
     p.set_defaults(func=run, command="evaluate")
 
 
@@ -64,12 +115,44 @@ def run(args: argparse.Namespace) -> int:
     """Call `danq_pipeline.evaluate.evaluate_model` and print the summary."""
     from danq_pipeline.evaluate import evaluate_model
 
-    result = evaluate_model(args.model, args.data, args.out_dir, train=args.train, baseline=args.baseline,
-                            baseline_k=args.baseline_k, baseline_max_train=args.baseline_max_train,
-                            baseline_c=args.baseline_c, reference=args.reference, rc_average=args.rc_average,
-                            batch_size=args.batch_size, device=args.device, precision=args.precision, top_n=args.top_n, figures=args.figures)
-    cols = [c for c in ("class", "n_targets", "n_undefined", "mean_auroc", "median_auroc", "mean_auprc",
-                        "median_auprc", "mean_baseline_auroc", "mean_baseline_auprc") if c in result.summary]
-    print(result.summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"), file=sys.stderr)
-    print(f"danq evaluate: wrote {result.out_dir}/metrics.tsv, summary.tsv, predictions.h5, figures/", file=sys.stderr)
+    result = evaluate_model(
+        args.model,
+        args.data,
+        args.out_dir,
+        train=args.train,
+        baseline=args.baseline,
+        baseline_k=args.baseline_k,
+        baseline_max_train=args.baseline_max_train,
+        baseline_c=args.baseline_c,
+        reference=args.reference,
+        rc_average=args.rc_average,
+        batch_size=args.batch_size,
+        device=args.device,
+        precision=args.precision,
+        top_n=args.top_n,
+        figures=args.figures,
+    )
+    cols = [
+        c
+        for c in (
+            "class",
+            "n_targets",
+            "n_undefined",
+            "mean_auroc",
+            "median_auroc",
+            "mean_auprc",
+            "median_auprc",
+            "mean_baseline_auroc",
+            "mean_baseline_auprc",
+        )
+        if c in result.summary
+    ]
+    print(
+        result.summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+        file=sys.stderr,
+    )
+    print(
+        f"danq evaluate: wrote {result.out_dir}/metrics.tsv, summary.tsv, predictions.h5, figures/",
+        file=sys.stderr,
+    )
     return 0

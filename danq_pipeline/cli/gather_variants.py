@@ -15,11 +15,25 @@ are required (no defaults)."""
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `gather-variants` subparser."""
-    p = sub.add_parser("gather-variants", help="join chunked score-variants outputs into one PREFIX",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--inputs", nargs="+", required=True, metavar="PREFIX",
-                   help="output prefixes of all chunk runs of one score-variants split (any order)")
-    p.add_argument("--out-prefix", required=True, metavar="PREFIX", help="write PREFIX.tsv, PREFIX.h5, PREFIX.vcf.gz")
+    p = sub.add_parser(
+        "gather-variants",
+        help="join chunked score-variants outputs into one PREFIX",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--inputs",
+        nargs="+",
+        required=True,
+        metavar="PREFIX",
+        help="output prefixes of all chunk runs of one score-variants split (any order)",
+    )
+    p.add_argument(
+        "--out-prefix",
+        required=True,
+        metavar="PREFIX",
+        help="write PREFIX.tsv, PREFIX.h5, PREFIX.vcf.gz",
+    )
     p.set_defaults(func=run, command="gather-variants")
 
 
@@ -28,5 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from danq_pipeline.variant_io import gather_variant_outputs
 
     n = gather_variant_outputs(args.inputs, args.out_prefix)
-    print(f"danq gather-variants: {n} alleles from {len(args.inputs)} chunks -> {args.out_prefix}.*", file=sys.stderr)
+    print(
+        f"danq gather-variants: {n} alleles from {len(args.inputs)} chunks -> {args.out_prefix}.*",
+        file=sys.stderr,
+    )
     return 0

@@ -29,21 +29,47 @@ Outputs (PREFIX = --out-prefix):
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `ism` subparser."""
-    p = sub.add_parser("ism", help="in-silico saturation mutagenesis of a region or sequence",
-                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "ism",
+        help="in-silico saturation mutagenesis of a region or sequence",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="checkpoint from `danq train` (.pt)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--region", help="chrom:start-end (1-based, inclusive: chr22:21509001-21510000 is 1000 bp) to mutate; needs --fasta")
-    src.add_argument("--sequence", help="DNA sequence (A,C,G,T,N) to mutate, at most the window length")
+    src.add_argument(
+        "--region",
+        help="chrom:start-end (1-based, inclusive: chr22:21509001-21510000 is 1000 bp) to mutate; needs --fasta",
+    )
+    src.add_argument(
+        "--sequence", help="DNA sequence (A,C,G,T,N) to mutate, at most the window length"
+    )
     p.add_argument("--fasta", help="genome FASTA (plain or BGZF) for --region")
-    p.add_argument("--out-prefix", required=True, help="output path prefix, e.g. results/ism/chr22_21509001")
-    p.add_argument("--targets", default="",
-                   help="comma-separated target names to score (with --target-class: the union); default: all targets")
-    p.add_argument("--target-class", default="",
-                   help="comma-separated classes to score (DNase,TF,histone); default: all classes")
-    p.add_argument("--plot-targets", type=positive_int, default=api_default(API, "plot_n"),
-                   help="draw this many targets (largest effects); default: %(default)s")
-    p.add_argument("--batch-size", type=positive_int, default=api_default(API, "batch_size"), help="mutant windows per forward pass; default: %(default)s")
+    p.add_argument(
+        "--out-prefix", required=True, help="output path prefix, e.g. results/ism/chr22_21509001"
+    )
+    p.add_argument(
+        "--targets",
+        default="",
+        help="comma-separated target names to score (with --target-class: the union); default: all targets",
+    )
+    p.add_argument(
+        "--target-class",
+        default="",
+        help="comma-separated classes to score (DNase,TF,histone); default: all classes",
+    )
+    p.add_argument(
+        "--plot-targets",
+        type=positive_int,
+        default=api_default(API, "plot_n"),
+        help="draw this many targets (largest effects); default: %(default)s",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=api_default(API, "batch_size"),
+        help="mutant windows per forward pass; default: %(default)s",
+    )
     add_common_device_args(p)
     p.set_defaults(func=run, command="ism")
 
@@ -52,13 +78,26 @@ def run(args: argparse.Namespace) -> int:
     """Run the mutagenesis and write its four outputs."""
     from danq_pipeline.ism import run_ism
 
-    res = run_ism(args.model, args.out_prefix, fasta=args.fasta, region=args.region, sequence=args.sequence,
-                  targets=_split(args.targets), target_classes=_split(args.target_class),
-                  batch_size=args.batch_size, device=args.device, precision=args.precision, plot_n=args.plot_targets,
-                  progress=sys.stderr.isatty())
+    res = run_ism(
+        args.model,
+        args.out_prefix,
+        fasta=args.fasta,
+        region=args.region,
+        sequence=args.sequence,
+        targets=_split(args.targets),
+        target_classes=_split(args.target_class),
+        batch_size=args.batch_size,
+        device=args.device,
+        precision=args.precision,
+        plot_n=args.plot_targets,
+        progress=sys.stderr.isatty(),
+    )
     n = int((res.ref_codes < 4).sum()) * 3
-    print(f"ism: {n} substitutions x {len(res.targets)} targets at {res.chrom}:{res.positions[0] + 1}-"
-          f"{res.positions[-1] + 1}; wrote {args.out_prefix}.{{h5,tsv,heatmap.png,logo.png}}", file=sys.stderr)
+    print(
+        f"ism: {n} substitutions x {len(res.targets)} targets at {res.chrom}:{res.positions[0] + 1}-"
+        f"{res.positions[-1] + 1}; wrote {args.out_prefix}.{{h5,tsv,heatmap.png,logo.png}}",
+        file=sys.stderr,
+    )
     return 0
 
 

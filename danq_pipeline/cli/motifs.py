@@ -38,26 +38,60 @@ Outputs in --out-dir:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `motifs` subparser."""
-    p = sub.add_parser("motifs", help="learned filters as motifs, matched to JASPAR",
-                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "motifs",
+        help="learned filters as motifs, matched to JASPAR",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="checkpoint from `danq train` (.pt)")
-    p.add_argument("--data", required=True, help="windows HDF5 to scan (e.g. results/windows/test.h5)")
+    p.add_argument(
+        "--data", required=True, help="windows HDF5 to scan (e.g. results/windows/test.h5)"
+    )
     p.add_argument("--out-dir", required=True, help="output folder (created if missing)")
-    p.add_argument("--max-windows", type=non_negative_int, default=api_default(API, "max_windows"),
-                   help="scan at most this many windows (the first ones); 0 = all; default: %(default)s")
-    p.add_argument("--min-activation", type=fraction, default=api_default(API, "min_activation"),
-                   help="also require a site's activation >= this fraction of the filter's largest "
-                        "activation (0 = the paper's recipe: any positive maximum; Basset used 0.5); "
-                        "default: %(default)s")
-    p.add_argument("--top", type=non_negative_int, default=api_default(API, "top"),
-                   help="draw logos for this many filters with the smallest E-values; default: %(default)s")
-    p.add_argument("--jaspar-release", default=None,
-                   help="pyjaspar release, e.g. JASPAR2024; default: pyjaspar's newest")
-    p.add_argument("--evalue", type=positive_float, default=api_default(API, "evalue_max"),
-                   help="E-value below which a match is called significant; default: %(default)s")
-    p.add_argument("--min-overlap", type=positive_int, default=api_default(API, "min_overlap"),
-                   help="minimum aligned columns (capped at the shorter motif); default: %(default)s")
-    p.add_argument("--batch-size", type=positive_int, default=api_default(API, "batch_size"), help="windows per forward pass; default: %(default)s")
+    p.add_argument(
+        "--max-windows",
+        type=non_negative_int,
+        default=api_default(API, "max_windows"),
+        help="scan at most this many windows (the first ones); 0 = all; default: %(default)s",
+    )
+    p.add_argument(
+        "--min-activation",
+        type=fraction,
+        default=api_default(API, "min_activation"),
+        help="also require a site's activation >= this fraction of the filter's largest "
+        "activation (0 = the paper's recipe: any positive maximum; Basset used 0.5); "
+        "default: %(default)s",
+    )
+    p.add_argument(
+        "--top",
+        type=non_negative_int,
+        default=api_default(API, "top"),
+        help="draw logos for this many filters with the smallest E-values; default: %(default)s",
+    )
+    p.add_argument(
+        "--jaspar-release",
+        default=None,
+        help="pyjaspar release, e.g. JASPAR2024; default: pyjaspar's newest",
+    )
+    p.add_argument(
+        "--evalue",
+        type=positive_float,
+        default=api_default(API, "evalue_max"),
+        help="E-value below which a match is called significant; default: %(default)s",
+    )
+    p.add_argument(
+        "--min-overlap",
+        type=positive_int,
+        default=api_default(API, "min_overlap"),
+        help="minimum aligned columns (capped at the shorter motif); default: %(default)s",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=api_default(API, "batch_size"),
+        help="windows per forward pass; default: %(default)s",
+    )
     add_common_device_args(p)
     p.set_defaults(func=run, command="motifs")
 
@@ -66,15 +100,31 @@ def run(args: argparse.Namespace) -> int:
     """Extract, match and draw; print the significant matches."""
     from danq_pipeline.motifs import filter_motifs
 
-    table = filter_motifs(args.model, args.data, args.out_dir, max_windows=args.max_windows or None,
-                          min_activation=args.min_activation,
-                          top=args.top, jaspar_release=args.jaspar_release, evalue_max=args.evalue,
-                          min_overlap=args.min_overlap, batch_size=args.batch_size, device=args.device,
-                          precision=args.precision, progress=sys.stderr.isatty())
+    table = filter_motifs(
+        args.model,
+        args.data,
+        args.out_dir,
+        max_windows=args.max_windows or None,
+        min_activation=args.min_activation,
+        top=args.top,
+        jaspar_release=args.jaspar_release,
+        evalue_max=args.evalue,
+        min_overlap=args.min_overlap,
+        batch_size=args.batch_size,
+        device=args.device,
+        precision=args.precision,
+        progress=sys.stderr.isatty(),
+    )
     sig = table[table["significant"]]
-    print(f"{int((table['n_sites'] > 0).sum())}/{len(table)} filters fired; {len(sig)} match JASPAR "
-          f"(E < {args.evalue}); results in {args.out_dir}", file=sys.stderr)
+    print(
+        f"{int((table['n_sites'] > 0).sum())}/{len(table)} filters fired; {len(sig)} match JASPAR "
+        f"(E < {args.evalue}); results in {args.out_dir}",
+        file=sys.stderr,
+    )
     for row in sig.head(args.top).itertuples(index=False):
-        print(f"  filter {row.filter}: {row.best_match_name} {row.best_match_id} ({row.strand}) "
-              f"E={row.evalue:.2g}", file=sys.stderr)
+        print(
+            f"  filter {row.filter}: {row.best_match_name} {row.best_match_id} ({row.strand}) "
+            f"E={row.evalue:.2g}",
+            file=sys.stderr,
+        )
     return 0

@@ -52,32 +52,86 @@ Example
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `prepare` subparser."""
-    p = sub.add_parser("prepare", help="FASTA + peak files -> labelled windows (train/valid/test HDF5)",
-                       description=DESCRIPTION, epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "prepare",
+        help="FASTA + peak files -> labelled windows (train/valid/test HDF5)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--fasta", required=True, help="genome FASTA (plain or BGZF)")
-    p.add_argument("--targets", required=True, help="targets sheet TSV (name, file, class[, extend, summit])")
+    p.add_argument(
+        "--targets", required=True, help="targets sheet TSV (name, file, class[, extend, summit])"
+    )
     p.add_argument("--out-dir", required=True, help="output folder (created)")
-    p.add_argument("--blacklist", default=None, help="BED of regions to mask; default: %(default)s (no mask)")
-    p.add_argument("--contigs", default=None,
-                   help="comma-separated contigs and/or chrom:start-end regions to use; default: all contigs")
-    p.add_argument("--valid", default=None, help="validation contigs/regions (comma-separated); default: %(default)s")
-    p.add_argument("--test", default=None, help="test contigs/regions (comma-separated); default: %(default)s")
-    p.add_argument("--window", type=int, default=api_default(API, "window"), help="window length in bp; default: %(default)s")
-    p.add_argument("--bin", type=int, default=api_default(API, "bin_size"), dest="bin_size", help="label bin in bp; default: %(default)s")
-    p.add_argument("--min-overlap", type=float, default=api_default(API, "min_overlap"),
-                   help="fraction of the bin a target's peaks must cover; default: %(default)s")
-    p.add_argument("--max-n-fraction", type=float, default=api_default(API, "max_n_fraction"),
-                   help="drop windows with a larger fraction of N (incl. IUPAC) bases; default: %(default)s")
-    p.add_argument("--anchor-classes", default=None,
-                   help="comma-separated classes whose positives select windows (DeepSEA: TF); default: any target")
-    p.add_argument("--negative-ratio", default=api_default(API, "negative_ratio"),
-                   help="all-negative windows to add per positive window (a number, or 'all' = every "
-                        "all-negative window); default: %(default)s")
-    p.add_argument("--seed", type=non_negative_int, default=api_default(API, "seed"), help="seed of the negative sampling; default: %(default)s")
-    p.add_argument("--genome-name", default=None, help="genome name stored in the files; default: FASTA file name")
-    p.add_argument("--index-dir", default=None,
-                   help="folder for the FASTA index when the FASTA's folder is read-only; default: next to the FASTA")
+    p.add_argument(
+        "--blacklist", default=None, help="BED of regions to mask; default: %(default)s (no mask)"
+    )
+    p.add_argument(
+        "--contigs",
+        default=None,
+        help="comma-separated contigs and/or chrom:start-end regions to use; default: all contigs",
+    )
+    p.add_argument(
+        "--valid",
+        default=None,
+        help="validation contigs/regions (comma-separated); default: %(default)s",
+    )
+    p.add_argument(
+        "--test", default=None, help="test contigs/regions (comma-separated); default: %(default)s"
+    )
+    p.add_argument(
+        "--window",
+        type=int,
+        default=api_default(API, "window"),
+        help="window length in bp; default: %(default)s",
+    )
+    p.add_argument(
+        "--bin",
+        type=int,
+        default=api_default(API, "bin_size"),
+        dest="bin_size",
+        help="label bin in bp; default: %(default)s",
+    )
+    p.add_argument(
+        "--min-overlap",
+        type=float,
+        default=api_default(API, "min_overlap"),
+        help="fraction of the bin a target's peaks must cover; default: %(default)s",
+    )
+    p.add_argument(
+        "--max-n-fraction",
+        type=float,
+        default=api_default(API, "max_n_fraction"),
+        help="drop windows with a larger fraction of N (incl. IUPAC) bases; default: %(default)s",
+    )
+    p.add_argument(
+        "--anchor-classes",
+        default=None,
+        help="comma-separated classes whose positives select windows (DeepSEA: TF); default: any target",
+    )
+    p.add_argument(
+        "--negative-ratio",
+        default=api_default(API, "negative_ratio"),
+        help="all-negative windows to add per positive window (a number, or 'all' = every "
+        "all-negative window); default: %(default)s",
+    )
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=api_default(API, "seed"),
+        help="seed of the negative sampling; default: %(default)s",
+    )
+    p.add_argument(
+        "--genome-name",
+        default=None,
+        help="genome name stored in the files; default: FASTA file name",
+    )
+    p.add_argument(
+        "--index-dir",
+        default=None,
+        help="folder for the FASTA index when the FASTA's folder is read-only; default: next to the FASTA",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-target table")
     p.set_defaults(func=run, command="prepare")
 
@@ -90,16 +144,32 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DanQWarning)
         result = prepare_dataset(
-            fasta=args.fasta, targets=args.targets, out_dir=args.out_dir, blacklist=args.blacklist,
-            contigs=args.contigs, valid=args.valid, test=args.test, window=args.window,
-            bin_size=args.bin_size, min_overlap=args.min_overlap, max_n_fraction=args.max_n_fraction,
-            anchor_classes=args.anchor_classes, negative_ratio=args.negative_ratio, seed=args.seed,
-            genome_name=args.genome_name, index_dir=args.index_dir, progress=not args.quiet)
+            fasta=args.fasta,
+            targets=args.targets,
+            out_dir=args.out_dir,
+            blacklist=args.blacklist,
+            contigs=args.contigs,
+            valid=args.valid,
+            test=args.test,
+            window=args.window,
+            bin_size=args.bin_size,
+            min_overlap=args.min_overlap,
+            max_n_fraction=args.max_n_fraction,
+            anchor_classes=args.anchor_classes,
+            negative_ratio=args.negative_ratio,
+            seed=args.seed,
+            genome_name=args.genome_name,
+            index_dir=args.index_dir,
+            progress=not args.quiet,
+        )
     total = result.stats.iloc[-1]
     if not args.quiet:
         print(format_summary(result.summary), file=sys.stderr)
-    print(f"danq prepare: windows train={total['kept_train']} valid={total['kept_valid']} "
-          f"test={total['kept_test']} -> {args.out_dir}", file=sys.stderr)
+    print(
+        f"danq prepare: windows train={total['kept_train']} valid={total['kept_valid']} "
+        f"test={total['kept_test']} -> {args.out_dir}",
+        file=sys.stderr,
+    )
     for w in caught:
         if issubclass(w.category, DanQWarning):
             print(f"danq prepare: WARNING: {w.message}", file=sys.stderr)

@@ -39,43 +39,94 @@ Progress: a bar on a terminal; when stderr is a file (workflow logs) a line ever
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `score-variants` subparser."""
-    p = sub.add_parser("score-variants", help="score variants: model + FASTA + VCF -> PREFIX.{tsv,h5,vcf.gz}",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "score-variants",
+        help="score variants: model + FASTA + VCF -> PREFIX.{tsv,h5,vcf.gz}",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, metavar="PT", help="trained checkpoint (danq train)")
     p.add_argument("--fasta", required=True, help="genome FASTA the VCF refers to (plain or BGZF)")
     p.add_argument("--vcf", required=True, help="variants: VCF, VCF.gz or BCF")
-    p.add_argument("--out-prefix", required=True, metavar="PREFIX", help="write PREFIX.tsv, PREFIX.h5, PREFIX.vcf.gz")
-    p.add_argument("--targets", metavar="NAME,NAME", help="targets shown in the TSV and VCF INFO (with --target-class: the union); default: "
-                   "all when the model has <= 64 targets, else none (summary columns only; the HDF5 always "
-                   "holds all)")
-    p.add_argument("--target-class", metavar="CLASS,CLASS",
-                   help="target classes shown in the TSV and VCF INFO (DNase, TF, histone); default: see --targets")
-    p.add_argument("--strict", action="store_true",
-                   help="stop with an error (file:line) at the first REF that does not match the FASTA; "
-                        "default: report it as status ref_mismatch")
-    p.add_argument("--rename-contigs", choices=("add-chr", "remove-chr"),
-                   help="rename VCF contigs before looking them up in the FASTA (outputs keep the VCF's "
-                        "names); default: names used as they are")
-    p.add_argument("--no-rc-average", dest="rc_average", action="store_false",
-                   help="score the forward strand only; default: average the forward and reverse-complement "
-                        "predictions")
-    p.add_argument("--max-n-fraction", type=fraction, default=api_default(SCORER, "max_n_fraction"),
-                   help="alleles whose ref or alt window has a larger fraction of N get status n_rich; "
-                        "default: %(default)s")
-    p.add_argument("--batch-size", type=positive_int, default=api_default(SCORER, "batch_size"),
-                   help="ALT alleles per model call (each is 2-4 windows); default: %(default)s")
-    p.add_argument("--no-shared-compute", dest="shared", action="store_false",
-                   help="score every window with a full forward pass instead of reusing the REF window's "
-                        "convolution and LSTM states for SNV/MNV ALT windows (same scores, slower); "
-                        "default: shared")
+    p.add_argument(
+        "--out-prefix",
+        required=True,
+        metavar="PREFIX",
+        help="write PREFIX.tsv, PREFIX.h5, PREFIX.vcf.gz",
+    )
+    p.add_argument(
+        "--targets",
+        metavar="NAME,NAME",
+        help="targets shown in the TSV and VCF INFO (with --target-class: the union); default: "
+        "all when the model has <= 64 targets, else none (summary columns only; the HDF5 always "
+        "holds all)",
+    )
+    p.add_argument(
+        "--target-class",
+        metavar="CLASS,CLASS",
+        help="target classes shown in the TSV and VCF INFO (DNase, TF, histone); default: see --targets",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop with an error (file:line) at the first REF that does not match the FASTA; "
+        "default: report it as status ref_mismatch",
+    )
+    p.add_argument(
+        "--rename-contigs",
+        choices=("add-chr", "remove-chr"),
+        help="rename VCF contigs before looking them up in the FASTA (outputs keep the VCF's "
+        "names); default: names used as they are",
+    )
+    p.add_argument(
+        "--no-rc-average",
+        dest="rc_average",
+        action="store_false",
+        help="score the forward strand only; default: average the forward and reverse-complement "
+        "predictions",
+    )
+    p.add_argument(
+        "--max-n-fraction",
+        type=fraction,
+        default=api_default(SCORER, "max_n_fraction"),
+        help="alleles whose ref or alt window has a larger fraction of N get status n_rich; "
+        "default: %(default)s",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=api_default(SCORER, "batch_size"),
+        help="ALT alleles per model call (each is 2-4 windows); default: %(default)s",
+    )
+    p.add_argument(
+        "--no-shared-compute",
+        dest="shared",
+        action="store_false",
+        help="score every window with a full forward pass instead of reusing the REF window's "
+        "convolution and LSTM states for SNV/MNV ALT windows (same scores, slower); "
+        "default: shared",
+    )
     add_common_device_args(p)
-    p.add_argument("--index-dir", help="folder for the FASTA index when the FASTA's folder is read-only; "
-                   "default: next to the FASTA")
-    p.add_argument("--chunk", metavar="K/N", help="score only the K-th of N contiguous record blocks "
-                   "(scatter; join with danq gather-variants); default: the whole VCF")
-    p.add_argument("--threads", type=positive_int, help="CPU threads for torch; default: torch's choice")
-    p.add_argument("--background", metavar="H5", help="a `danq background` file of this model: adds per-target "
-                   "p-values, a combined p per allele and the most significant targets; default: none")
+    p.add_argument(
+        "--index-dir",
+        help="folder for the FASTA index when the FASTA's folder is read-only; "
+        "default: next to the FASTA",
+    )
+    p.add_argument(
+        "--chunk",
+        metavar="K/N",
+        help="score only the K-th of N contiguous record blocks "
+        "(scatter; join with danq gather-variants); default: the whole VCF",
+    )
+    p.add_argument(
+        "--threads", type=positive_int, help="CPU threads for torch; default: torch's choice"
+    )
+    p.add_argument(
+        "--background",
+        metavar="H5",
+        help="a `danq background` file of this model: adds per-target "
+        "p-values, a combined p per allele and the most significant targets; default: none",
+    )
     p.set_defaults(func=run, command="score-variants")
 
 
@@ -89,8 +140,11 @@ def run(args: argparse.Namespace) -> int:
     with one_line_warnings("score-variants"):
         counts = _score(args)
     summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
-    print(f"danq score-variants: {sum(counts.values())} alleles ({summary or 'none'}) -> "
-          f"{args.out_prefix}.tsv/.h5/.vcf.gz", file=sys.stderr)
+    print(
+        f"danq score-variants: {sum(counts.values())} alleles ({summary or 'none'}) -> "
+        f"{args.out_prefix}.tsv/.h5/.vcf.gz",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -99,9 +153,22 @@ def _score(args: argparse.Namespace) -> dict[str, int]:
     from danq_pipeline.variants import write_variant_scores
     from danq_pipeline.vcf import parse_chunk
 
-    return write_variant_scores(args.model, args.fasta, args.vcf, args.out_prefix, targets=args.targets,
-                                target_class=args.target_class, strict=args.strict,
-                                rename_contigs=args.rename_contigs, rc_average=args.rc_average,
-                                max_n_fraction=args.max_n_fraction, batch_size=args.batch_size,
-                                device=args.device, precision=args.precision, index_dir=args.index_dir,
-                                chunk=parse_chunk(args.chunk), shared=args.shared, background=args.background)
+    return write_variant_scores(
+        args.model,
+        args.fasta,
+        args.vcf,
+        args.out_prefix,
+        targets=args.targets,
+        target_class=args.target_class,
+        strict=args.strict,
+        rename_contigs=args.rename_contigs,
+        rc_average=args.rc_average,
+        max_n_fraction=args.max_n_fraction,
+        batch_size=args.batch_size,
+        device=args.device,
+        precision=args.precision,
+        index_dir=args.index_dir,
+        chunk=parse_chunk(args.chunk),
+        shared=args.shared,
+        background=args.background,
+    )

@@ -35,42 +35,106 @@ is per process). See docs/training.md."""
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `train` subparser."""
-    p = sub.add_parser("train", help="train DanQ: train.h5 + valid.h5 -> model.pt + history.tsv",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "train",
+        help="train DanQ: train.h5 + valid.h5 -> model.pt + history.tsv",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--train", required=True, metavar="H5", help="training windows (danq prepare)")
-    p.add_argument("--valid", required=True, metavar="H5", help="validation windows (early stopping, best model)")
+    p.add_argument(
+        "--valid",
+        required=True,
+        metavar="H5",
+        help="validation windows (early stopping, best model)",
+    )
     p.add_argument("--out", required=True, metavar="PT", help="best model checkpoint to write")
-    p.add_argument("--history", metavar="TSV", help="per-epoch history table; default: <out dir>/history.tsv")
-    p.add_argument("--preset", default=api_default(API, "preset"), choices=tuple(PRESET_SCHEDULE),
-                   help="model size: danq = the paper (46.9M params at 919 targets), danq-jaspar = 1024 "
-                        "JASPAR-initialised filters, small = CPU demo; default: %(default)s")
-    p.add_argument("--recipe", default=api_default(API, "recipe"), choices=RECIPES,
-                   help="paper = Keras 0.2's optimizer update, initialisers and early-stopping count, as DanQ "
-                        "was trained; torch = PyTorch's defaults; default: %(default)s")
-    p.add_argument("--epochs", type=positive_int,
-                   help=f"maximum epochs; default: the preset's ({_schedule_text(0)})")
-    p.add_argument("--batch-size", type=positive_int, default=api_default(API, "batch_size"),
-                   help="windows per step (per process under torchrun); default: %(default)s")
-    p.add_argument("--lr", type=positive_float, default=api_default(API, "lr"), help="RMSprop learning rate; default: %(default)s")
-    p.add_argument("--patience", type=positive_int,
-                   help="early-stopping patience in epochs without a better validation loss (the paper recipe "
-                        f"stops at patience + 1, as Keras 0.2 did); default: the preset's ({_schedule_text(1)})")
-    p.add_argument("--seed", type=non_negative_int, default=api_default(API, "seed"), help="seed for init, data order, augmentation; default: %(default)s")
-    p.add_argument("--deterministic", action="store_true",
-                   help="deterministic kernels (with --threads fixed, CPU runs repeat bit for bit); default: off")
+    p.add_argument(
+        "--history", metavar="TSV", help="per-epoch history table; default: <out dir>/history.tsv"
+    )
+    p.add_argument(
+        "--preset",
+        default=api_default(API, "preset"),
+        choices=tuple(PRESET_SCHEDULE),
+        help="model size: danq = the paper (46.9M params at 919 targets), danq-jaspar = 1024 "
+        "JASPAR-initialised filters, small = CPU demo; default: %(default)s",
+    )
+    p.add_argument(
+        "--recipe",
+        default=api_default(API, "recipe"),
+        choices=RECIPES,
+        help="paper = Keras 0.2's optimizer update, initialisers and early-stopping count, as DanQ "
+        "was trained; torch = PyTorch's defaults; default: %(default)s",
+    )
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        help=f"maximum epochs; default: the preset's ({_schedule_text(0)})",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=api_default(API, "batch_size"),
+        help="windows per step (per process under torchrun); default: %(default)s",
+    )
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        default=api_default(API, "lr"),
+        help="RMSprop learning rate; default: %(default)s",
+    )
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        help="early-stopping patience in epochs without a better validation loss (the paper recipe "
+        f"stops at patience + 1, as Keras 0.2 did); default: the preset's ({_schedule_text(1)})",
+    )
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=api_default(API, "seed"),
+        help="seed for init, data order, augmentation; default: %(default)s",
+    )
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic kernels (with --threads fixed, CPU runs repeat bit for bit); default: off",
+    )
     add_common_device_args(p)
-    p.add_argument("--workers", type=non_negative_int, default=api_default(API, "workers"),
-                   help="data loader worker processes (0 = read in the main process); default: %(default)s")
-    p.add_argument("--threads", type=positive_int, help="CPU threads for torch; default: torch's choice")
-    p.add_argument("--no-rc-augment", dest="rc_augment", action="store_false",
-                   help="turn off random reverse-complementing of training windows; default: augmentation on "
-                        "(off by itself when the file already holds reverse-complement pairs)")
-    p.add_argument("--checkpoint-every", type=non_negative_int, default=api_default(API, "checkpoint_every"), metavar="STEPS",
-                   help="write the resume state every this many steps (0 = only at epoch ends); default: %(default)s")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from <out stem>.last.pt when it exists; default: start afresh")
-    p.add_argument("--max-train-windows", type=positive_int, metavar="N",
-                   help="train on a fixed random subsample of N windows; default: all")
+    p.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=api_default(API, "workers"),
+        help="data loader worker processes (0 = read in the main process); default: %(default)s",
+    )
+    p.add_argument(
+        "--threads", type=positive_int, help="CPU threads for torch; default: torch's choice"
+    )
+    p.add_argument(
+        "--no-rc-augment",
+        dest="rc_augment",
+        action="store_false",
+        help="turn off random reverse-complementing of training windows; default: augmentation on "
+        "(off by itself when the file already holds reverse-complement pairs)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=non_negative_int,
+        default=api_default(API, "checkpoint_every"),
+        metavar="STEPS",
+        help="write the resume state every this many steps (0 = only at epoch ends); default: %(default)s",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from <out stem>.last.pt when it exists; default: start afresh",
+    )
+    p.add_argument(
+        "--max-train-windows",
+        type=positive_int,
+        metavar="N",
+        help="train on a fixed random subsample of N windows; default: all",
+    )
     p.set_defaults(func=run, command="train")
 
 
@@ -86,9 +150,25 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    train_model(args.train, args.valid, args.out, history=args.history, preset=args.preset, epochs=args.epochs,
-                recipe=args.recipe, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                seed=args.seed, deterministic=args.deterministic, device=args.device, precision=args.precision,
-                workers=args.workers, rc_augment=args.rc_augment, checkpoint_every=args.checkpoint_every or None,
-                resume=args.resume, max_train_windows=args.max_train_windows)
+    train_model(
+        args.train,
+        args.valid,
+        args.out,
+        history=args.history,
+        preset=args.preset,
+        epochs=args.epochs,
+        recipe=args.recipe,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        patience=args.patience,
+        seed=args.seed,
+        deterministic=args.deterministic,
+        device=args.device,
+        precision=args.precision,
+        workers=args.workers,
+        rc_augment=args.rc_augment,
+        checkpoint_every=args.checkpoint_every or None,
+        resume=args.resume,
+        max_train_windows=args.max_train_windows,
+    )
     return 0
