@@ -3,8 +3,8 @@
 For the `danq` preset (random weights, 919 targets, 1000 bp) and random SNVs of the demo
 genome, this times the model part of `score-variants` (window codes in -> logits out):
 
-* the shared REF/ALT pass of danq_pipeline/variant_shared.py (`SharedDanQ`, one-hot input),
-* the prototype bench/predict/shared_fast.py (`FastSharedDanQ`, base codes in),
+* the shared REF/ALT pass of danq_pipeline/variant_shared.py (`SharedDanQ`, base codes in),
+  and with --shared-file the SharedDanQ of another copy of that file (e.g. a proposed patch),
 
 in fp32 and bf16, stage by stage (convolution, LSTM per direction, dense, output layer, the
 one-hot <-> codes conversions, the rest = indexing/copies/Python), with CPU time of this
@@ -180,49 +180,6 @@ class Current:
         return self.runner(rx, ax, torch.arange(len(refs)), spans)
 
 
-class Fast:
-    """bench/predict/shared_fast.FastSharedDanQ (codes in)."""
-
-    name = "FastSharedDanQ (prototype)"
-
-    def __init__(
-        self,
-        model: Any,
-        instrument: bool,
-        conv: str = "auto",
-        fp32_head: bool = True,
-        merge_lstm: bool = False,
-    ) -> None:
-        from shared_fast import FastSharedDanQ
-
-        self.runner = FastSharedDanQ(
-            model,
-            conv=conv,
-            fp32_head=fp32_head,
-            merge_lstm=merge_lstm,
-            fp32_model=make_model(torch.float32),
-        )
-        self.name += (
-            f", conv={self.runner.conv_mode}"
-            + (", fp32 head" if self.runner.head32 else "")
-            + (", REF+ALT merged LSTM calls" if merge_lstm else "")
-        )
-        if instrument:
-            r = self.runner
-            timed(r, "_gemm_block", "conv + pool (im2col GEMM)")
-            timed(r, "_table_block", "conv + pool (k-mer table)")
-            timed(r.fwd, "forward", "LSTM forward (REF + ALT)")
-            timed(r.bwd, "forward", "LSTM backward (REF + ALT)")
-            timed(r, "_alt_logits", "ALT dense deltas + output layer")
-
-    def __call__(
-        self, refs: np.ndarray, alts: np.ndarray, spans: list
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.runner(
-            torch.from_numpy(refs), torch.from_numpy(alts), torch.arange(len(refs)), spans
-        )
-
-
 def run_batches(
     runner: Any, refs: np.ndarray, alts: np.ndarray, batch: int
 ) -> tuple[float, np.ndarray]:
@@ -302,25 +259,16 @@ def main() -> None:
     )
     parser.add_argument("--dtypes", default="fp32,bf16")
     parser.add_argument(
-        "--conv", default="auto", help="FastSharedDanQ convolution: auto, gemm or table"
-    )
-    parser.add_argument(
         "--shared-file",
         action="append",
         default=[],
         help="also time the SharedDanQ of this variant_shared.py (e.g. a proposed patch)",
-    )
-    parser.add_argument(
-        "--no-prototype", action="store_true", help="skip bench/predict/shared_fast.py"
     )
     parser.add_argument("--no-roofline", action="store_true")
     parser.add_argument(
         "--checkpoint",
         help="a trained checkpoint instead of the random-weight danq preset "
         "(its window must be 1000 bp)",
-    )
-    parser.add_argument(
-        "--merged", action="store_true", help="also time REF+ALT merged LSTM calls (slower)"
     )
     parser.add_argument(
         "--profiler", action="store_true", help="also print torch.profiler's top operators"
@@ -342,11 +290,6 @@ def main() -> None:
         timed(model.fc, "forward", "dense (REF, full)")  # shared by both runners: wrapped once
         timed(model.out, "forward", "output layer (REF; ALT too in current)")
         runners = [Current(model, True)] + [Current(model, True, p) for p in args.shared_file]
-        runners += [Fast(model, True, args.conv)] if not args.no_prototype else []
-        if dtype != torch.float32 and not args.no_prototype:
-            runners.append(Fast(model, True, args.conv, fp32_head=False))
-        if args.merged:
-            runners.append(Fast(model, True, args.conv, merge_lstm=True))
         best: dict[str, tuple[float, dict, np.ndarray]] = {}
         for runner in runners:  # warm-up (oneDNN primitives, tables) outside the timing
             run_batches(runner, refs[: args.batch], alts[: args.batch], args.batch)
