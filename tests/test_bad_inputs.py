@@ -722,10 +722,11 @@ def corpus(
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "OMP_NUM_THREADS": "1",
     }
-    chosen = {
+    chosen = {  # the corpus cases selected in this session (other files may have a "case" too)
         item.callspec.params["case"].id
         for item in request.session.items
-        if "case" in getattr(getattr(item, "callspec", None), "params", {})
+        if item.module is request.module
+        and "case" in getattr(getattr(item, "callspec", None), "params", {})
     }
     cases = [c for c in CASES if c.id in chosen]
     argvs = {c.id: _expand(c, d, repo)[0] for c in cases}

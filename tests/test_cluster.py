@@ -101,7 +101,16 @@ def test_tiny_scenario_runs_as_cluster_jobs(repo: Path, tmp_path: Path, tool_env
     assert (
         set(ran.values())
         == planned
-        == {"prepare", "train", "evaluate", "report", "score_variants", "motifs", "ism"}
+        == {
+            "prepare",
+            "train",
+            "evaluate",
+            "report",
+            "score_variants",
+            "motifs",
+            "ism",
+            "predict_regions",
+        }
     )
     assert set(ran) == set(submitted), (ran, submitted)
     assert len(set(submitted.values())) == len(submitted), "two jobs shared one process"
