@@ -186,19 +186,13 @@ class Predictor:
                 None if sp is None else (window - sp[1], window - sp[0]) for sp in spans
             ]
         with torch.inference_mode(), autocast_context(self.device, self._autocast):
-            if shared and supports(
-                self._run
-            ):  # the shared pass reads base codes: no one-hot windows
+            if shared and supports(self._run):  # the shared pass reads base codes
                 ref_logits, alt_logits = self._shared_logits(
                     self._codes(refs), self._codes(alts), alt_ref, spans
                 )
             else:
-                ref_x, alt_x = self._one_hot(refs), self._one_hot(alts)
-                x = torch.cat([ref_x, alt_x])
-                logits = torch.cat(
-                    [self._run(x[i : i + SHARED_CHUNK]) for i in range(0, len(x), SHARED_CHUNK)]
-                )
-                ref_logits, alt_logits = logits[: len(ref_x)], logits[len(ref_x) :]
+                logits = self._plain_logits(self._codes(np.concatenate([refs, alts])))
+                ref_logits, alt_logits = logits[: len(refs)], logits[len(refs) :]
         p_ref = torch.sigmoid(ref_logits.double()).cpu().numpy()
         p_alt = torch.sigmoid(alt_logits.double()).cpu().numpy()
         if self.rc_average:
@@ -231,15 +225,18 @@ class Predictor:
         alt_logits[idx] = same_logits
         if other:
             oidx = torch.tensor(other, dtype=torch.long, device=alt_x.device)
-            alt_logits[oidx] = torch.cat(
-                [
-                    self._run(
-                        to_one_hot(alt_x[oidx[i : i + SHARED_CHUNK]], self.device, self.dtype)
-                    )
-                    for i in range(0, len(oidx), SHARED_CHUNK)
-                ]
-            ).to(alt_logits.dtype)
+            alt_logits[oidx] = self._plain_logits(alt_x[oidx]).to(alt_logits.dtype)
         return ref_logits, alt_logits
+
+    def _plain_logits(self, codes: torch.Tensor) -> torch.Tensor:
+        """`DanQ.forward` logits of device codes (n, L), one-hot encoded `SHARED_CHUNK` windows at
+        a time (bounds the activations' memory)."""
+        return torch.cat(
+            [
+                self._run(to_one_hot(codes[i : i + SHARED_CHUNK], self.device, self.dtype))
+                for i in range(0, len(codes), SHARED_CHUNK)
+            ]
+        )
 
     # ------------------------------------------------------------------ plumbing
     def _shared_runner(self) -> SharedDanQ:

@@ -693,6 +693,12 @@ def summary_table(batch: VariantBatch, targets: pd.DataFrame, selected: np.ndarr
     return pd.concat([table, pd.DataFrame(cols, index=table.index)], axis=1)
 
 
+def count_statuses(counts: dict[str, int], batch: VariantBatch) -> None:
+    """Add the batch's alleles per status to `counts` (status -> n), in place."""
+    for status, n in batch.table["status"].value_counts().items():
+        counts[status] += int(n)
+
+
 def empty_batch(n_targets: int) -> VariantBatch:
     """A batch with no rows."""
     empty = np.zeros((0, n_targets), dtype=np.float32)

@@ -49,6 +49,7 @@ from danq_pipeline.variant_io import (
     VariantBatch,
     VariantWriter,
     chunk_text,
+    count_statuses,
     empty_batch,
     output_paths,
     summary_table,
@@ -305,11 +306,9 @@ def score_variants(
     for the selected targets (all by default). Keyword arguments are those of
     `iter_variant_scores`. For huge VCFs use `iter_variant_scores` or `write_variant_scores`.
     """
-    from danq_pipeline.predictor import as_predictor
+    from danq_pipeline.predictor import predictor_from_kwargs
 
-    predictor = as_predictor(
-        model, **{k: kwargs.pop(k) for k in ("device", "precision", "rc_average") if k in kwargs}
-    )
+    predictor = predictor_from_kwargs(model, kwargs)
     names = predictor.model.targets
     selected = select_targets(names, targets, target_class)
     frames = [
@@ -401,8 +400,7 @@ def write_variant_scores(
     ) as writer:
         for batch in iter_variant_scores(predictor, genome, vcf, keep_text=write_vcf, **kwargs):
             writer.write(batch)
-            for s, n in batch.table["status"].value_counts().items():
-                counts[s] += int(n)
+            count_statuses(counts, batch)
     return counts
 
 
@@ -439,8 +437,7 @@ def build_background(
     for batch in iter_variant_scores(predictor, fasta, vcf, **kwargs):
         ok = (batch.table["status"] == "ok").to_numpy()
         builder.add(effect_size(batch.diff[ok], batch.logodds[ok], measure))
-        for s, n in batch.table["status"].value_counts().items():
-            counts[s] += int(n)
+        count_statuses(counts, batch)
     if builder.n == 0:
         seen = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "no records"
         raise DanQError(
