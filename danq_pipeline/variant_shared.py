@@ -29,6 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from danq_pipeline.loader import to_one_hot
+
 SUB_BATCH = 8  # windows per convolution call on CPU (keeps the (n, L, F) outputs in cache)
 KMER = 4  # kernel taps per look-up-table group (5**4 k-mers incl. N)
 
@@ -130,7 +132,9 @@ class SharedDanQ:
         Blocks of `SUB_BATCH` windows keep the (L, F) outputs in cache.
         """
         if codes.device.type != "cpu":
-            return torch.relu(self.m.pool(self.m.conv(_one_hot(codes, self.dtype)))).transpose(1, 2)
+            return torch.relu(
+                self.m.pool(self.m.conv(to_one_hot(codes, codes.device, self.dtype)))
+            ).transpose(1, 2)
         block = self._gemm_conv_pool if self._gemm_conv else self._kmer_conv_pool
         return torch.cat([block(codes[i : i + SUB_BATCH]) for i in range(0, len(codes), SUB_BATCH)])
 
@@ -163,7 +167,9 @@ class SharedDanQ:
             )
         n, length = codes.shape
         steps = (length - self.K + 1) // self.P
-        x = _one_hot(codes[:, : steps * self.P + self.K - 1], self.dtype)  # (n, 4, L'')
+        x = to_one_hot(
+            codes[:, : steps * self.P + self.K - 1], codes.device, self.dtype
+        )  # (n, 4, L'')
         cols = x.unfold(2, self.K, 1).reshape(n, 4, steps, self.P, self.K)
         cols = cols.permute(0, 3, 2, 1, 4).reshape(-1, 4 * self.K)  # rows (n, P, steps)
         return self._pool_phase_major(cols @ self._conv_w, n, steps)
@@ -257,12 +263,6 @@ class SharedDanQ:
             db.dtype
         )
         return z_ref[base] + delta.to(z_ref.dtype)
-
-
-def _one_hot(codes: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """(N, L) base codes -> (N, 4, L) one-hot in dtype; code 4 (N) becomes all zeros (as loader.to_one_hot)."""
-    bases = torch.arange(4, dtype=codes.dtype, device=codes.device).view(1, 4, 1)
-    return (codes.unsqueeze(1) == bases).to(dtype)
 
 
 def _select(state: tuple[torch.Tensor, torch.Tensor] | None, rows: torch.Tensor):
