@@ -365,12 +365,10 @@ def windows_from_bed(
 ) -> Windows:
     """The `window` window centred on each BED region (genomic context; N past contig ends)."""
     from danq_pipeline.genome import Genome
-    from danq_pipeline.intervals import read_peaks
+    from danq_pipeline.predict_io import read_regions
 
-    table = read_peaks(bed).table
+    table = read_regions(bed)  # refuses a file without regions, naming it
     table = table.head(max_windows) if max_windows else table
-    if table.empty:
-        raise DanQError(f"{bed}: no regions; give a BED file with at least one line")
     genome = Genome(fasta)
     for chrom in table["chrom"].unique():
         genome.check_contig(str(chrom), source=str(bed))
